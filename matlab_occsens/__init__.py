@@ -1,0 +1,14 @@
+"""MATLAB's occlusionSensitivity for Python: same call, same options, same numbers.
+
+>>> from matlab_occsens import importNetworkFromONNX, occlusionSensitivity  # doctest: +SKIP
+>>> scoreMap = occlusionSensitivity(net, X, 968)                            # doctest: +SKIP
+"""
+
+from .imresize import imresize
+from .labels import scores2label
+from .network import importNetworkFromONNX
+from .occlusion import occlusionSensitivity
+from .predict import predict
+
+__all__ = ["occlusionSensitivity", "importNetworkFromONNX", "imresize", "predict", "scores2label"]
+__version__ = "0.1.0"

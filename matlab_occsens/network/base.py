@@ -1,0 +1,211 @@
+"""What occlusionSensitivity needs from a network, whatever runs it.
+
+A backend supplies an :class:`Engine`: a callable that maps a float32 batch, already normalised
+and in the backend's own input layout, to the selected output tensor (batch first). Everything
+else (MATLAB properties, normalisation, layouts, choosing outputs) lives here once, so the
+occlusion logic never knows which backend runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..namevalue import is_text, match_string
+from .layers import ImageInputLayer, NodeLayer
+
+__all__ = ["Engine", "Network", "INPUT_FORMATS", "ENVIRONMENTS", "check_output_format", "native_shape"]
+
+INPUT_FORMATS = ("BCSS", "BSSC")
+ENVIRONMENTS = ("auto", "cpu", "gpu")
+_FORMAT_LETTERS = set("SCBTU")
+
+
+class Engine(ABC):
+    """A compiled network for one choice of outputs and one device."""
+
+    #: "cpu" or "gpu": where the forward passes actually run.
+    device: str = "cpu"
+    #: Largest batch the engine accepts (1 for models whose graph cannot be batched).
+    max_batch: int | None = None
+
+    @abstractmethod
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Forward a native-layout float32 batch; one array per selected output, batch first."""
+
+
+def native_shape(input_format: str, input_size: tuple[int, int, int], batch: int) -> tuple[int, ...]:
+    """Shape of a batch of ``batch`` H×W×C images in the backend layout "BCSS" or "BSSC"."""
+    height, width, channels = input_size
+    if input_format == "BCSS":
+        return (batch, channels, height, width)
+    return (batch, height, width, channels)
+
+
+def check_output_format(fmt: Any, where: str) -> str:
+    """Validate a MATLAB data format such as "BC", "BCSS" or "BSSC" for a batch-first tensor."""
+    if not is_text(fmt):
+        raise TypeError(f"{where} must be a string such as \"BCSS\"; got {type(fmt).__name__}.")
+    text = str(fmt).upper()
+    if not text or set(text) - _FORMAT_LETTERS or text[0] != "B" or text.count("B") != 1 or text.count("C") > 1:
+        raise ValueError(
+            f"{where} must use the letters S, C, B, T, U with B first (ONNX tensors are batch first) "
+            f"and at most one C, e.g. \"BC\", \"BCSS\", \"BSSC\"; got {str(fmt)!r}."
+        )
+    return text
+
+
+class Network(ABC):
+    """A MATLAB ``dlnetwork``-like object: ``InputSize``, ``OutputNames``, ``Layers``.
+
+    ``OutputNames`` may be set to any layer (node) or tensor name of the graph; that is how an
+    intermediate layer's channels are measured.
+    """
+
+    _function = "network"
+
+    def __init__(
+        self,
+        input_layer: ImageInputLayer,
+        input_format: str,
+        input_name: str,
+        layers: Sequence[NodeLayer],
+        output_names: Sequence[str],
+    ) -> None:
+        self._input_layer = input_layer
+        self._input_format = input_format
+        self._input_name = input_name
+        self._layers = tuple(layers)
+        self._output_names = list(output_names)
+        self._output_formats: dict[str, str] = {}
+        self._engines: dict[tuple[Any, ...], Engine] = {}
+
+    # ------------------------------------------------------------------ MATLAB properties
+    @property
+    def InputSize(self) -> tuple[int, int, int]:
+        """The image size the network takes, H×W×C (MATLAB order)."""
+        return self._input_layer.InputSize
+
+    @property
+    def InputNames(self) -> list[str]:
+        return [self._input_name]
+
+    @property
+    def InputDataFormats(self) -> str:
+        """Layout of the backend's input: "BCSS" (NCHW) or "BSSC" (NHWC)."""
+        return self._input_format
+
+    @property
+    def Layers(self) -> list[ImageInputLayer | NodeLayer]:
+        """The input layer first, then one entry per graph node."""
+        return [self._input_layer, *self._layers]
+
+    @property
+    def OutputNames(self) -> list[str]:
+        """The selected outputs: any layer or tensor names of the graph."""
+        return list(self._output_names)
+
+    @OutputNames.setter
+    def OutputNames(self, names: str | Sequence[str]) -> None:
+        listed = [names] if is_text(names) else list(names)
+        if not listed or not all(is_text(name) for name in listed):
+            raise TypeError(f"OutputNames must be a layer name or a list of names; got {names!r}.")
+        for name in listed:
+            self._check_output_name(str(name))
+        self._output_names = [str(name) for name in listed]
+        self._engines.clear()
+
+    @property
+    def OutputDataFormats(self) -> list[str | None]:
+        """MATLAB data format of each selected output; None where its rank is not yet known."""
+        return [self._output_format(name) for name in self._output_names]
+
+    @OutputDataFormats.setter
+    def OutputDataFormats(self, formats: str | Sequence[str]) -> None:
+        listed = [formats] if is_text(formats) else list(formats)
+        if len(listed) != len(self._output_names):
+            raise ValueError(
+                f"OutputDataFormats needs one format per output name ({len(self._output_names)}); "
+                f"got {len(listed)}."
+            )
+        for name, fmt in zip(self._output_names, listed):
+            self._output_formats[name] = check_output_format(fmt, "OutputDataFormats")
+
+    # ------------------------------------------------------------------ used by the algorithms
+    def output_format(self, name: str, rank: int) -> str:
+        """The data format of output ``name`` whose tensor has ``rank`` axes."""
+        fmt = self._output_format(name, rank)
+        if len(fmt) != rank:
+            raise ValueError(
+                f"OutputDataFormats {fmt!r} for output {name!r} has {len(fmt)} letters but the "
+                f"tensor has {rank} axes."
+            )
+        return fmt
+
+    def _output_format(self, name: str, rank: int | None = None) -> str | None:
+        if name in self._output_formats:
+            return self._output_formats[name]
+        rank = rank if rank is not None else self._static_rank(name)
+        if rank is None:
+            return None
+        if rank <= 2:
+            return "BC"[:rank]
+        if self._input_format == "BSSC":
+            return "B" + "S" * (rank - 2) + "C"
+        return "BC" + "S" * (rank - 2)
+
+    def output_channels(self, name: str) -> int | None:
+        """Channel count of output ``name`` when the graph states it; None if only a run can tell."""
+        shape = self._static_shape(name)
+        fmt = self._output_format(name)
+        if shape is None or fmt is None or "C" not in fmt or len(fmt) != len(shape):
+            return None
+        return shape[fmt.index("C")]
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """Normalise float32 N×H×W×C images and put them in the backend's input layout."""
+        normalized = self._input_layer.normalize(images)
+        if self._input_format == "BCSS":
+            return np.ascontiguousarray(normalized.transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(normalized, dtype=np.float32)
+
+    def spatial_index(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, ...]:
+        """Index of the pixels rows × cols (all channels) in one native-layout image."""
+        window = (slice(*rows), slice(*cols))
+        return (slice(None), *window) if self._input_format == "BCSS" else window
+
+    def engine(self, environment: str) -> Engine:
+        """The compiled engine for the current outputs on ``environment`` (cached)."""
+        environment = match_string(environment, ENVIRONMENTS, "ExecutionEnvironment", self._function)
+        key = (tuple(self._output_names), environment)
+        if key not in self._engines:
+            self._engines[key] = self._build_engine(environment)
+        return self._engines[key]
+
+    # ------------------------------------------------------------------ backend hooks
+    @abstractmethod
+    def _check_output_name(self, name: str) -> None:
+        """Raise ValueError unless ``name`` is a layer or tensor of the graph."""
+
+    @abstractmethod
+    def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
+        """Shape of output ``name`` for a batch of one, as far as the graph states it."""
+
+    def _static_rank(self, name: str) -> int | None:
+        shape = self._static_shape(name)
+        return None if shape is None else len(shape)
+
+    @abstractmethod
+    def _build_engine(self, environment: str) -> Engine:
+        """Compile the graph for the selected outputs on "auto", "cpu" or "gpu"."""
+
+    def __repr__(self) -> str:
+        height, width, channels = self.InputSize
+        return (
+            f"<{type(self).__name__} InputSize={height}x{width}x{channels} "
+            f"InputDataFormats={self._input_format!r} OutputNames={self._output_names!r} "
+            f"Normalization={self._input_layer.Normalization!r} layers={len(self._layers)}>"
+        )

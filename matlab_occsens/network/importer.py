@@ -1,0 +1,94 @@
+"""``importNetworkFromONNX``: MATLAB's importer, with the input layer given as options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from ..checks import integer_vector
+from ..namevalue import is_text, match_string, parse_name_value
+from .base import INPUT_FORMATS
+from .layers import ImageInputLayer
+from .onnx import OnnxNetwork
+from .onnx_graph import OnnxGraph, load_model
+
+__all__ = ["importNetworkFromONNX"]
+
+_FUNCTION = "importNetworkFromONNX"
+_OPTIONS: dict[str, Any] = {
+    "InputDataFormats": None,
+    "OutputDataFormats": None,
+    "InputSize": None,
+    "OutputNames": None,
+    "Normalization": "none",
+    "Mean": None,
+    "StandardDeviation": None,
+    "Min": None,
+    "Max": None,
+}
+
+
+def importNetworkFromONNX(
+    modelfile: str | os.PathLike | bytes | onnx.ModelProto, *args: Any, **kwargs: Any
+) -> OnnxNetwork:
+    """Import an ONNX image network as a MATLAB-style network object.
+
+    Parameters
+    ----------
+    modelfile : path, bytes or onnx.ModelProto
+        The ONNX model. The caller's ModelProto is copied, never modified.
+    InputDataFormats : {"BCSS", "BSSC"}, optional
+        Layout of the ONNX input: "BCSS" for NCHW, "BSSC" for NHWC. Detected from the input's
+        static shape when unambiguous; required otherwise.
+    InputSize : [H W C] or [H W], optional
+        Image size, required when the file leaves height, width or channels dynamic.
+    OutputNames : str or list of str, optional
+        Layers (node names) or tensors to output; default: the graph's outputs. Set it later
+        with ``net.OutputNames = ...`` to measure an intermediate layer.
+    OutputDataFormats : str or list of str, optional
+        MATLAB format of each output ("BC", "BCSS", "BSSC", ...). Default: channel axis 1,
+        or last for NHWC networks.
+    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
+        Normalisation of raw pixels done by the input layer, as in MATLAB's imageInputLayer,
+        with its statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (scalars,
+        per-channel values or H×W×C arrays, in raw pixel units).
+
+    Returns
+    -------
+    net : OnnxNetwork
+        ``net.InputSize`` is (H, W, C); ``net.OutputNames`` is settable.
+
+    Examples
+    --------
+    >>> net = importNetworkFromONNX("efficientnet_lite0.onnx", Normalization="zscore",
+    ...     Mean=[123.675, 116.28, 103.53], StandardDeviation=[58.395, 57.12, 57.375])  # doctest: +SKIP
+    >>> net.InputSize  # doctest: +SKIP
+    (224, 224, 3)
+    """
+    options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
+    input_format = options["InputDataFormats"]
+    if input_format is not None:
+        input_format = match_string(input_format, INPUT_FORMATS, "InputDataFormats", _FUNCTION)
+    input_size = options["InputSize"]
+    if input_size is not None:
+        input_size = integer_vector(input_size, "InputSize", _FUNCTION, lengths=(2, 3))
+    graph = OnnxGraph(load_model(modelfile), input_format, input_size)
+    input_layer = ImageInputLayer.create(
+        graph.input_size,
+        options["Normalization"],
+        name=graph.input.name,
+        function=_FUNCTION,
+        Mean=options["Mean"],
+        StandardDeviation=options["StandardDeviation"],
+        Min=options["Min"],
+        Max=options["Max"],
+    )
+    name = Path(modelfile).stem if isinstance(modelfile, (str, os.PathLike)) else graph.model.graph.name
+    net = OnnxNetwork(graph, input_layer, options["OutputNames"], name=name or "network")
+    formats = options["OutputDataFormats"]
+    if formats is not None:
+        net.OutputDataFormats = [formats] * len(net.OutputNames) if is_text(formats) else formats
+    return net

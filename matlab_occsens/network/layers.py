@@ -1,0 +1,118 @@
+"""The image input layer: the network's input size and its normalisation of raw pixels.
+
+In MATLAB the input layer owns normalisation, so scripts pass raw pixels (0..255) to
+``predict`` and ``occlusionSensitivity``, and occluded pixels are filled *before* normalisation.
+Keeping that here lets ported scripts keep passing raw pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..namevalue import match_string
+
+__all__ = ["ImageInputLayer", "NodeLayer", "NORMALIZATIONS"]
+
+NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
+
+_NEEDS = {
+    "none": (),
+    "zerocenter": ("Mean",),
+    "zscore": ("Mean", "StandardDeviation"),
+    "rescale-symmetric": ("Min", "Max"),
+    "rescale-zero-one": ("Min", "Max"),
+}
+
+
+def _statistic(name: str, value: Any, input_size: tuple[int, int, int], function: str) -> np.ndarray:
+    """A normalisation statistic as float32 broadcastable to H×W×C: scalar, C values, or H×W×C."""
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{function}: {name} must be numeric; got {type(value).__name__}.") from None
+    height, width, channels = input_size
+    if array.size == 1:
+        shaped = array.reshape(1, 1, 1)
+    elif array.size == channels:
+        shaped = array.reshape(1, 1, channels)
+    elif array.shape == (height, width, channels) or (channels == 1 and array.shape == (height, width)):
+        shaped = array.reshape(height, width, channels)
+    else:
+        raise ValueError(
+            f"{function}: {name} must be a scalar, {channels} per-channel values or an "
+            f"{height}x{width}x{channels} array; got shape {array.shape}."
+        )
+    if not np.all(np.isfinite(shaped)):
+        raise ValueError(f"{function}: {name} must be finite; got {array.ravel()[:6]}.")
+    return shaped.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ImageInputLayer:
+    """MATLAB's ``imageInputLayer``: input size H×W×C and the normalisation of raw pixels."""
+
+    InputSize: tuple[int, int, int]
+    Normalization: str = "none"
+    Mean: np.ndarray | None = None
+    StandardDeviation: np.ndarray | None = None
+    Min: np.ndarray | None = None
+    Max: np.ndarray | None = None
+    Name: str = "input"
+    Type: str = field(default="Image Input", init=False)
+
+    @classmethod
+    def create(
+        cls,
+        input_size: tuple[int, int, int],
+        normalization: Any = "none",
+        *,
+        name: str = "input",
+        function: str = "imageInputLayer",
+        **statistics: Any,
+    ) -> "ImageInputLayer":
+        """Validate the user's Normalization and statistics (given as MATLAB names)."""
+        method = match_string(normalization, NORMALIZATIONS, "Normalization", function)
+        needed = _NEEDS[method]
+        given = {key: value for key, value in statistics.items() if value is not None}
+        missing = [key for key in needed if key not in given]
+        if missing:
+            raise ValueError(
+                f'{function}: Normalization="{method}" needs {" and ".join(missing)} (in raw pixel '
+                f"units, per channel or H×W×C), as MATLAB computes them from training data."
+            )
+        unused = [key for key in given if key not in needed]
+        if unused:
+            raise ValueError(
+                f'{function}: {", ".join(unused)} not used by Normalization="{method}"; '
+                f"it uses {', '.join(needed) or 'no statistics'}."
+            )
+        values = {key: _statistic(key, given[key], input_size, function) for key in needed}
+        if "StandardDeviation" in values and np.any(values["StandardDeviation"] <= 0):
+            raise ValueError(f"{function}: StandardDeviation must be positive.")
+        if "Max" in values and np.any(values["Max"] <= values["Min"]):
+            raise ValueError(f"{function}: Max must be greater than Min for every channel.")
+        return cls(tuple(int(v) for v in input_size), method, Name=name, **values)
+
+    def normalize(self, images: np.ndarray) -> np.ndarray:
+        """Normalise float32 images whose last three axes are H×W×C; returns a new array."""
+        method = self.Normalization
+        if method == "none":
+            return np.array(images, dtype=np.float32)
+        if method == "zerocenter":
+            return images - self.Mean
+        if method == "zscore":
+            return (images - self.Mean) / self.StandardDeviation
+        unit = (images - self.Min) / (self.Max - self.Min)
+        return unit if method == "rescale-zero-one" else unit * np.float32(2) - np.float32(1)
+
+
+@dataclass(frozen=True)
+class NodeLayer:
+    """One node of the imported graph, listed in ``net.Layers`` after the input layer."""
+
+    Name: str
+    Type: str
+    Outputs: tuple[str, ...]

@@ -1,0 +1,250 @@
+"""Reading an ONNX graph the way MATLAB's importer does: one image input, named layers, outputs.
+
+Independent of the runtime, so the ONNX Runtime and torch backends read a file identically:
+which input is the image, its layout (NCHW or NHWC), its size, whether the batch axis is fixed,
+the static shapes of every tensor, and a copy of the graph whose outputs are the tensors the user
+selected (which also drops every node those outputs do not need).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto
+
+from .base import native_shape
+from .layers import NodeLayer
+
+__all__ = ["OnnxGraph", "load_model"]
+
+_FUNCTION = "importNetworkFromONNX"
+_BATCH_PARAM = "batch"
+
+
+def load_model(source: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.ModelProto:
+    """A private copy of the model, from a path, serialized bytes or a ModelProto."""
+    if isinstance(source, onnx.ModelProto):
+        return copy.deepcopy(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return onnx.load_from_string(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{_FUNCTION}: modelfile {str(path)!r} does not exist or is not a file.")
+        try:
+            return onnx.load(str(path))
+        except Exception as error:  # onnx raises DecodeError, OSError, ... for unreadable files
+            raise ValueError(f"{_FUNCTION}: {str(path)!r} is not a readable ONNX file ({error}).") from error
+    raise TypeError(
+        f"{_FUNCTION}: modelfile must be a file path, the model's bytes or an onnx.ModelProto; "
+        f"got {type(source).__name__}."
+    )
+
+
+def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
+    """Static dimensions (None where symbolic or unknown), or None when the rank is unknown."""
+    tensor = value_info.type.tensor_type
+    if not tensor.HasField("shape"):
+        return None
+    return [dim.dim_value if dim.HasField("dim_value") else None for dim in tensor.shape.dim]
+
+
+def detect_input_format(dims: list[int | None]) -> str | None:
+    """"BCSS" or "BSSC" when the static dimensions tell them apart, else None.
+
+    The channel axis is the one that is static and smaller than both others (a dynamic spatial
+    size counts as larger): [N,3,224,224] and [N,3,H,W] are NCHW, [N,224,224,3] is NHWC.
+    """
+    def channel_like(candidate: int | None, *others: int | None) -> bool:
+        return candidate is not None and all(other is None or other > candidate for other in others)
+
+    nchw = channel_like(dims[1], dims[2], dims[3])
+    nhwc = channel_like(dims[3], dims[1], dims[2])
+    return "BCSS" if nchw and not nhwc else "BSSC" if nhwc and not nchw else None
+
+
+@dataclass(frozen=True)
+class _TensorInfo:
+    elem_type: int
+    shape: tuple[int | None, ...] | None
+
+
+class OnnxGraph:
+    """An imported ONNX model: its image input, layers, tensor shapes and output selection."""
+
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        input_format: str | None = None,
+        input_size: tuple[int, ...] | None = None,
+    ) -> None:
+        self.model = model
+        initializers = {init.name for init in model.graph.initializer}
+        inputs = [value for value in model.graph.input if value.name not in initializers]
+        if len(inputs) != 1:
+            names = ", ".join(value.name for value in inputs) or "none"
+            raise ValueError(
+                f"{_FUNCTION}: the network must have exactly one image input; this one has "
+                f"{len(inputs)} ({names})."
+            )
+        self.input = inputs[0]
+        dims = _dims(self.input)
+        if dims is None or len(dims) != 4:
+            raise ValueError(
+                f"{_FUNCTION}: the input {self.input.name!r} must be a 4-D image batch (NCHW or NHWC); "
+                f"its shape is {dims if dims is not None else 'unknown'}."
+            )
+        if self.input.type.tensor_type.elem_type != TensorProto.FLOAT:
+            raise ValueError(
+                f"{_FUNCTION}: the input {self.input.name!r} must be float32; its ONNX type is "
+                f"{TensorProto.DataType.Name(self.input.type.tensor_type.elem_type)}."
+            )
+        self.input_format = self._resolve_format(dims, input_format)
+        self.input_size = self._resolve_size(dims, input_size)
+        self.fixed_batch = dims[0] is not None
+        self.layers = tuple(
+            NodeLayer(node.name or node.output[0], node.op_type, tuple(node.output)) for node in model.graph.node
+        )
+        self._tensor_of_layer = {layer.Name: layer.Outputs[0] for layer in self.layers if layer.Outputs}
+        self._tensors = {name for layer in self.layers for name in layer.Outputs if name}
+        self._info = self._infer_tensor_info()
+
+    # ------------------------------------------------------------------ import-time resolution
+    def _resolve_format(self, dims: list[int | None], given: str | None) -> str:
+        if given is not None:
+            return given
+        detected = detect_input_format(dims)
+        if detected is None:
+            raise ValueError(
+                f"{_FUNCTION}: cannot tell whether input {self.input.name!r} with shape "
+                f"{['?' if d is None else d for d in dims]} is NCHW or NHWC; pass "
+                f'InputDataFormats="BCSS" (NCHW) or "BSSC" (NHWC).'
+            )
+        return detected
+
+    def _resolve_size(self, dims: list[int | None], given: tuple[int, ...] | None) -> tuple[int, int, int]:
+        graph_size = (dims[2], dims[3], dims[1]) if self.input_format == "BCSS" else (dims[1], dims[2], dims[3])
+        if given is None:
+            if None in graph_size:
+                raise ValueError(
+                    f"{_FUNCTION}: input {self.input.name!r} has dynamic size "
+                    f"{['?' if d is None else d for d in graph_size]} (H×W×C); pass InputSize=[H W C] "
+                    f"for the images you will use."
+                )
+            return graph_size  # type: ignore[return-value]
+        size = tuple(given) if len(given) == 3 else (*given, graph_size[2])
+        if size[2] is None:
+            raise ValueError(f"{_FUNCTION}: the channel count is dynamic in the file; give InputSize=[H W C].")
+        for axis, (stated, wanted) in enumerate(zip(graph_size, size)):
+            if stated is not None and stated != wanted:
+                raise ValueError(
+                    f"{_FUNCTION}: InputSize {list(size)} conflicts with the file, whose input "
+                    f"{self.input.name!r} is {['?' if d is None else d for d in graph_size]} (H×W×C) "
+                    f"(dimension {axis + 1})."
+                )
+        return size  # type: ignore[return-value]
+
+    def _infer_tensor_info(self) -> dict[str, _TensorInfo]:
+        """Types and shapes of every tensor for a batch of one image of InputSize."""
+        model = copy.deepcopy(self.model)
+        _set_dims(model.graph.input, self.input.name, list(native_shape(self.input_format, self.input_size, 1)))
+        del model.graph.value_info[:]
+        try:
+            model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception:  # an exotic graph: fall back to what the file itself states
+            model = self.model
+        info: dict[str, _TensorInfo] = {}
+        for value in [*model.graph.value_info, *model.graph.output]:
+            dims = _dims(value)
+            info[value.name] = _TensorInfo(value.type.tensor_type.elem_type, None if dims is None else tuple(dims))
+        return info
+
+    # ------------------------------------------------------------------ outputs
+    @property
+    def graph_outputs(self) -> list[str]:
+        return [value.name for value in self.model.graph.output]
+
+    def tensor_name(self, name: str) -> str:
+        """The tensor a layer or tensor name refers to (a layer means its first output)."""
+        if name in self._tensor_of_layer:
+            return self._tensor_of_layer[name]
+        if name in self._tensors:
+            return name
+        shown = ", ".join(layer.Name for layer in self.layers[-8:])
+        raise ValueError(
+            f"OutputNames: {name!r} is neither a layer nor a tensor of this network (layers end with: "
+            f"{shown}; see net.Layers for all {len(self.layers)})."
+        )
+
+    def static_shape(self, name: str) -> tuple[int | None, ...] | None:
+        info = self._info.get(self.tensor_name(name))
+        return None if info is None else info.shape
+
+    def selecting(self, names: list[str], batchable: bool) -> onnx.ModelProto:
+        """A copy of the model whose graph outputs are ``names``, unused nodes removed.
+
+        With ``batchable`` the batch axis becomes symbolic, so a file saved with batch 1 runs a
+        whole mini-batch per call; intermediate shapes are dropped for the runtime to re-infer.
+        """
+        model = copy.deepcopy(self.model)
+        graph = model.graph
+        tensors = [self.tensor_name(name) for name in names]
+        del graph.output[:]
+        for tensor in tensors:
+            info = self._info.get(tensor)
+            elem_type = info.elem_type if info is not None and info.elem_type else TensorProto.FLOAT
+            graph.output.append(onnx.helper.make_tensor_value_info(tensor, elem_type, None))
+        _prune(graph, tensors)
+        if batchable:
+            del graph.value_info[:]
+            dims = self.input.type.tensor_type.shape.dim
+            dims_after = [_BATCH_PARAM, *[d.dim_value or d.dim_param or None for d in dims[1:]]]
+            _set_dims(graph.input, self.input.name, dims_after)
+        return model
+
+
+def _set_dims(values: Any, name: str, dims: list[int | str | None]) -> None:
+    for value in values:
+        if value.name == name:
+            shape = value.type.tensor_type.shape
+            del shape.dim[:]
+            for dim in dims:
+                entry = shape.dim.add()
+                if isinstance(dim, (int, np.integer)) and dim:
+                    entry.dim_value = int(dim)
+                elif isinstance(dim, str):
+                    entry.dim_param = dim
+
+
+def _prune(graph: onnx.GraphProto, outputs: list[str]) -> None:
+    """Keep only the nodes the outputs depend on (walking backwards through the node list)."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(graph.node):
+        if needed.intersection(node.output):
+            kept.append(node)
+            needed.update(name for name in node.input if name)
+            for attribute in node.attribute:  # subgraphs (If, Loop) read outer tensors implicitly
+                for subgraph in [attribute.g, *attribute.graphs]:
+                    needed.update(_outer_names(subgraph))
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    initializers = [init for init in graph.initializer if init.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
+def _outer_names(graph: onnx.GraphProto) -> set[str]:
+    names = {name for node in graph.node for name in node.input}
+    for node in graph.node:
+        for attribute in node.attribute:
+            for subgraph in [attribute.g, *attribute.graphs]:
+                names |= _outer_names(subgraph)
+    return names
+

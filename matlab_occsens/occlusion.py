@@ -1,0 +1,153 @@
+"""``occlusionSensitivity``: options -> grid -> streamed batches -> raw map -> upsampling."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .activations import channel_axis, channel_totals
+from .grid import MaskGrid, mask_grid
+from .imresize import imresize
+from .network.base import Network
+from .options import (
+    FUNCTION,
+    OcclusionOptions,
+    channel_argument,
+    check_channel_range,
+    image_argument,
+    occlusion_options,
+)
+
+__all__ = ["occlusionSensitivity"]
+
+
+def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+    """How much each region of ``X`` supports channels ``channelIdx`` of the network's output.
+
+    A mask slides over the image; for each position the occluded image is run through the
+    network, and the map holds the drop in the channel's total activation (its sum over every
+    spatial or time axis) relative to the unoccluded image. Same call, options, defaults and
+    numbers as MATLAB's Deep Learning Toolbox function.
+
+    Parameters
+    ----------
+    net : Network
+        From :func:`importNetworkFromONNX`, with exactly one entry in ``net.OutputNames``.
+    X : array_like
+        One image, H×W×C (or H×W when C = 1) of exactly ``net.InputSize``, raw pixels of any
+        real numeric type (converted to float32 first).
+    channelIdx : int or sequence of int
+        1-based channel(s) of the selected output, as in MATLAB. Several give stacked maps
+        from the same forward passes.
+    MaskSize : "auto", int or [h w], default "auto"
+        Occluding mask size; "auto" is round(0.2 * [H W]).
+    Stride : "auto", int or [a b], default "auto"
+        Step between mask positions, vertical then horizontal; "auto" is round(0.1 * [H W]).
+    MaskValue : "auto", float or C values, default "auto"
+        Fill value per channel; "auto" is the channel mean of X.
+    OutputUpsampling : {"bicubic", "nearest", "none"}, default "bicubic"
+        "none" returns one value per mask position; otherwise the map is resized to H×W
+        with MATLAB's :func:`imresize`.
+    MaskClipping : {"on", "off"} or bool, default "on"
+        "on": mask centres start on the first pixel and masks are cut at the border;
+        "off": masks start at the first pixel and only masks that fit entirely are used.
+    MiniBatchSize : int, default 128
+        Occluded images per forward call (speed and memory only).
+    ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
+        Where the network runs; "auto" uses a GPU when the backend can.
+    Verbose : bool, default False
+        Extension: show a progress bar on stderr for maps that take more than a second.
+
+    Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
+    values are case-insensitive and may be abbreviated.
+
+    Returns
+    -------
+    scoreMap : ndarray of float32
+        H×W (one channel) or H×W×n; K_h×K_w(×n) with ``OutputUpsampling="none"``.
+
+    Examples
+    --------
+    >>> scoreMap = occlusionSensitivity(net, X, 968)                    # doctest: +SKIP
+    >>> scoreMap = occlusionSensitivity(net, X, [968, 505], "Stride", 10, MaskSize=30)  # doctest: +SKIP
+    """
+    if not isinstance(net, Network):
+        raise TypeError(
+            f"{FUNCTION}: net must be a network object from importNetworkFromONNX; got {type(net).__name__}."
+        )
+    if len(net.OutputNames) != 1:
+        raise ValueError(
+            f"{FUNCTION}: the network has {len(net.OutputNames)} selected outputs "
+            f"({', '.join(net.OutputNames)}); set net.OutputNames to the one to measure."
+        )
+    image = image_argument(X, net.InputSize)
+    output_name = net.OutputNames[0]
+    channels = channel_argument(channelIdx, net.output_channels(output_name), output_name)
+    options = occlusion_options(image, args, kwargs)
+    grid = mask_grid(image.shape[:2], options.mask_size, options.stride, options.mask_clipping)
+    raw = _raw_map(net, image, channels, options, grid)
+    return _upsampled(raw, image.shape[:2], options.output_upsampling)
+
+
+def _raw_map(
+    net: Network, image: np.ndarray, channels: np.ndarray, options: OcclusionOptions, grid: MaskGrid
+) -> np.ndarray:
+    """Total-activation drop per mask position: K_h × K_w × len(channels), float32."""
+    engine = net.engine(options.execution_environment)
+    output_name = net.OutputNames[0]
+    wanted, position = np.unique(channels, return_inverse=True)
+    base = net.prepare(image[np.newaxis])
+    fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
+
+    def totals(batch: np.ndarray) -> np.ndarray:
+        output = engine.run(batch)[0]
+        return channel_totals(output, net.output_format(output_name, output.ndim), wanted, output_name)
+
+    reference_output = engine.run(base)[0]
+    fmt = net.output_format(output_name, reference_output.ndim)
+    check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
+    reference = channel_totals(reference_output, fmt, wanted, output_name)
+
+    occluded = np.empty((len(grid), len(wanted)))
+    batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
+    with tqdm(
+        total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
+    ) as progress:
+        for first, batch in occluded_batches(net, base, fill, grid, batch_size):
+            occluded[first : first + len(batch)] = totals(batch)
+            progress.update(len(batch))
+    drop = (reference - occluded)[:, position]
+    return drop.reshape(*grid.shape, len(channels)).astype(np.float32)
+
+
+def occluded_batches(
+    net: Network, base: np.ndarray, fill: np.ndarray, grid: MaskGrid, batch_size: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first mask index, batch)`` of occluded copies of ``base`` in grid order.
+
+    All batches share one buffer of ``batch_size`` images (memory does not grow with the
+    number of masks); each slot is repaired by restoring only the window its previous mask
+    covered, so building a batch costs the masks' area, not whole images.
+    """
+    buffer = np.repeat(base, batch_size, axis=0)
+    covered: list[tuple[slice, ...] | None] = [None] * batch_size
+    for first in range(0, len(grid), batch_size):
+        stop = min(first + batch_size, len(grid))
+        for slot, (rows, cols) in enumerate(grid.windows(first, stop)):
+            previous = covered[slot]
+            if previous is not None:
+                buffer[slot][previous] = base[0][previous]
+            window = net.spatial_index(rows, cols)
+            buffer[slot][window] = fill[0][window]
+            covered[slot] = window
+        yield first, buffer[: stop - first]
+
+
+def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """Resize the K_h×K_w×n map to H×W×n with MATLAB's imresize; drop a single channel axis."""
+    resized = raw if method == "none" else imresize(raw, list(size), method)
+    return resized[..., 0] if resized.shape[2] == 1 else resized

@@ -1,0 +1,73 @@
+"""``predict``: the selected outputs for one image or a batch, in MATLAB layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .activations import to_matlab_layout
+from .checks import integer_vector
+from .namevalue import match_string, parse_name_value
+from .network.base import ENVIRONMENTS, Network
+
+__all__ = ["predict"]
+
+_FUNCTION = "predict"
+_OPTIONS: dict[str, Any] = {"MiniBatchSize": 128, "ExecutionEnvironment": "auto"}
+
+
+def _images(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
+    """X (H×W×C, H×W×C×N, or H×W[×1×N] for one channel) as float32 N×H×W×C."""
+    array = np.asarray(X)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{_FUNCTION}: X must be a real numeric image array; got dtype {array.dtype}.")
+    height, width, channels = input_size
+    if array.ndim == 2 and channels == 1:
+        array = array[:, :, np.newaxis]
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4 or array.shape[:3] != (height, width, channels):
+        raise ValueError(
+            f"{_FUNCTION}: X must be {height}x{width}x{channels} (net.InputSize) or "
+            f"{height}x{width}x{channels}xN; got {'x'.join(map(str, np.shape(X)))}."
+        )
+    images = np.moveaxis(array, 3, 0).astype(np.float32)
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{_FUNCTION}: X contains NaN or Inf.")
+    return images
+
+
+def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Run the network on raw-pixel images X and return its selected output(s).
+
+    Parameters
+    ----------
+    net : Network
+        From :func:`importNetworkFromONNX`; normalisation is done by its input layer.
+    X : array_like
+        H×W×C for one image or H×W×C×N for N images (MATLAB layout), any real numeric type.
+    MiniBatchSize : int, default 128
+        Images per forward call.
+    ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
+
+    Returns
+    -------
+    scores : ndarray of float32, or a tuple with one array per entry of ``net.OutputNames``
+        N×C for feature outputs (one row per observation); H×W×C×N for spatial outputs.
+    """
+    options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
+    batch_size = integer_vector(options["MiniBatchSize"], "MiniBatchSize", _FUNCTION)[0]
+    environment = match_string(options["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", _FUNCTION)
+    images = _images(X, net.InputSize)
+    engine = net.engine(environment)
+    batch_size = min(batch_size, engine.max_batch or batch_size)
+    parts = [
+        engine.run(net.prepare(images[first : first + batch_size]))
+        for first in range(0, len(images), batch_size)
+    ]
+    outputs = []
+    for index, name in enumerate(net.OutputNames):
+        joined = np.concatenate([part[index] for part in parts])
+        outputs.append(to_matlab_layout(joined, net.output_format(name, joined.ndim)))
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
