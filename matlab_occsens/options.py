@@ -71,7 +71,8 @@ def image_argument(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
             f"{'x'.join(map(str, np.shape(X))) or 'a scalar'}. Resize it first: "
             f"imresize(X, net.InputSize[:2])."
         )
-    image = array.astype(np.float32)  # always a copy: the caller's X is never touched
+    with np.errstate(over="ignore"):  # values beyond float32 become Inf, reported just below
+        image = array.astype(np.float32)  # always a copy: the caller's X is never touched
     if not np.all(np.isfinite(image)):
         raise ValueError(f"{FUNCTION}: X contains NaN or Inf (or values too large for single precision).")
     return image
