@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+
+try:
+    import onnxruntime as ort
+except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu], never both
+    raise ImportError(
+        'matlab-occsens needs ONNX Runtime: pip install "matlab-occsens[cpu]" '
+        '(or "matlab-occsens[gpu]" for onnxruntime-gpu on CUDA).'
+    ) from missing
 
 from .base import Engine, Network, native_shape
 from .layers import ImageInputLayer
