@@ -4,6 +4,8 @@
 >>> scoreMap = occlusionSensitivity(net, X, 968)                            # doctest: +SKIP
 """
 
+from .display import imshow, jet, overlayScoreMap
+from .imageio import imread, imwrite
 from .imresize import imresize
 from .labels import scores2label
 from .network import importNetworkFromONNX
@@ -11,4 +13,5 @@ from .occlusion import occlusionSensitivity
 from .predict import predict
 
 __all__ = ["occlusionSensitivity", "importNetworkFromONNX", "imresize", "predict", "scores2label"]
+__all__ += ["imread", "imwrite", "jet", "overlayScoreMap", "imshow"]
 __version__ = "0.1.0"
