@@ -113,3 +113,11 @@ def test_errors_name_the_function_and_the_problem(tmp_path, call, error, words):
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(error, match=words):
         call(tmp_path)
+
+
+def test_floating_point_tiff_stays_float32(tmp_path, rgb):
+    values = rgb.astype(np.float32) / 255
+    cv2.imwrite(str(tmp_path / "f.tif"), values[:, :, ::-1])
+    read = imread(tmp_path / "f.tif")
+    assert read.dtype == np.float32
+    np.testing.assert_array_equal(read, values)
