@@ -207,15 +207,21 @@ def overlayScoreMap(X: Any, scoreMap: Any, *args: Any, **kwargs: Any) -> np.ndar
 
 
 def _tick_values(clim: tuple[float, float], most: int) -> tuple[np.ndarray, int]:
-    """Round tick values inside ``clim`` (steps of 1, 2 or 5 × 10^k), at most ``most`` of them,
-    and the number of decimals that shows the step."""
+    """Round tick values inside ``clim`` and the decimals that show them.
+
+    Steps are 1, 2 or 5 × 10^k: the finest that keeps the ticks to ``most``, made finer still
+    when fewer than two ticks would fall inside a narrow ``clim``.
+    """
     low, high = clim
     raw = (high - low) / max(most - 1, 1)
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(factor * power for factor in (1, 2, 5, 10) if factor * power >= raw * (1 - 1e-9))
-    first = math.ceil(low / step - 1e-9)
-    ticks = (first + np.arange(int(math.floor(high / step + 1e-9)) - first + 1)) * step
-    return ticks, max(0, -math.floor(math.log10(step) + 1e-9))
+    top = math.floor(math.log10(raw)) + 1
+    steps = [factor * 10.0**exponent for exponent in range(top, top - 6, -1) for factor in (5, 2, 1)]
+    start = max(index for index, step in enumerate(steps) if step >= raw * (1 - 1e-9))
+    for step in steps[start:]:
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        if last > first:
+            break
+    return np.arange(first, last + 1) * step, max(0, -math.floor(math.log10(step) + 1e-9))
 
 
 def _colorbar(height: int, clim: tuple[float, float], colors: np.ndarray) -> np.ndarray:

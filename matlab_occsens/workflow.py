@@ -74,7 +74,7 @@ def fit_image(
             f"the image has {image_channels} channels but the network takes {channels} "
             f"(net.InputSize {height}x{width}x{channels}); convert the image first."
         )
-    if channel_order == "BGR" and channels == 3:
+    if channel_order == "BGR" and image_channels == channels == 3:
         notes.append("channels given to the network in BGR order")
         pixels = pixels[:, :, ::-1]
     return FittedImage(np.ascontiguousarray(pixels), image, notes)

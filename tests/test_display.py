@@ -165,3 +165,15 @@ def test_imshow_with_matplotlib(small):
         assert not shown.axes.axison
     finally:
         plt.close("all")
+
+
+def test_colour_bar_ticks_are_round_numbers_and_at_least_two():
+    from matlab_occsens.display import _tick_values
+
+    ticks, decimals = _tick_values((-1.22, 1.59), 8)
+    np.testing.assert_allclose(ticks, [-1, -0.5, 0, 0.5, 1, 1.5])
+    assert decimals == 1
+    ticks, _ = _tick_values((-0.31, 5.1), 7)
+    np.testing.assert_allclose(ticks, [0, 1, 2, 3, 4, 5])
+    ticks, _ = _tick_values((-7.4e-6, 6.8e-5), 2)  # a narrow range still gets two ticks
+    np.testing.assert_allclose(ticks, [0, 5e-5])
