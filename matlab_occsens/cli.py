@@ -39,7 +39,7 @@ _TOP = 5
 
 
 class UsageError(Exception):
-    """A command-line mistake found by argparse."""
+    """A mistake in the command line itself (a flag, its value, or a missing companion flag)."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,6 +14,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def test_getting_started_script_runs_and_draws_the_committed_picture(efficientnet, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("skimage.data")
     page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
     assert blocks, "no Python block in getting-started.md"
