@@ -4,6 +4,9 @@
 >>> scoreMap = occlusionSensitivity(net, X, 968)                            # doctest: +SKIP
 """
 
+from .callforms import MatlabCompatibilityNote
+from .display import imshow, jet, overlayScoreMap
+from .imageio import imread, imwrite
 from .imresize import imresize
 from .labels import scores2label
 from .network import importNetworkFromONNX
@@ -11,4 +14,5 @@ from .occlusion import occlusionSensitivity
 from .predict import predict
 
 __all__ = ["occlusionSensitivity", "importNetworkFromONNX", "imresize", "predict", "scores2label"]
+__all__ += ["imread", "imwrite", "jet", "overlayScoreMap", "imshow", "MatlabCompatibilityNote"]
 __version__ = "0.1.0"

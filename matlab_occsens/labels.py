@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .checks import integer_vector
+from .checks import integer_vector, shown
 from .namevalue import is_text, match_string
 
-__all__ = ["scores2label"]
+__all__ = ["scores2label", "class_names_argument", "class_channels", "read_class_names"]
 
 _FUNCTION = "scores2label"
 
@@ -78,3 +81,62 @@ def scores2label(
     if labels.size == 1:
         return str(labels.ravel()[0]), float(top.ravel()[0])
     return labels, top
+
+
+def class_names_argument(names: Any, channel_count: int | None, function: str) -> tuple[str, ...]:
+    """Validated class names: distinct strings, as many as the output's channels when known."""
+    if is_text(names) or not isinstance(names, (Sequence, np.ndarray)):
+        raise TypeError(f"{function}: Classes must be a list of class names (strings); got {shown(names)}.")
+    listed = list(np.asarray(names).ravel()) if isinstance(names, np.ndarray) else list(names)
+    if not listed or not all(is_text(name) for name in listed):
+        raise TypeError(f"{function}: Classes must be a non-empty list of strings; got {shown(names)}.")
+    classes = tuple(str(name) for name in listed)
+    repeated = sorted({name for name in classes if classes.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{function}: Classes must be distinct; {repeated[0]!r} appears more than once.")
+    if channel_count is not None and len(classes) != channel_count:
+        raise ValueError(
+            f"{function}: Classes has {len(classes)} names but the output has {channel_count} channels; "
+            f"give one name per channel, in channel order."
+        )
+    return classes
+
+
+def class_channels(labels: Any, classNames: Sequence[str], function: str) -> list[int]:
+    """The 1-based channel of each label, as MATLAB's ``find(classNames == label)``.
+
+    Matching is exact (case-sensitive, as MATLAB compares categoricals and strings); an unknown
+    label is an error that suggests the closest names.
+    """
+    listed = [labels] if is_text(labels) else list(labels)
+    if not listed or not all(is_text(label) for label in listed):
+        raise TypeError(f"{function}: label must be a class name or a list of class names; got {shown(labels)}.")
+    position = {name: index for index, name in enumerate(classNames)}
+    channels = []
+    for label in map(str, listed):
+        if label not in position:
+            close = difflib.get_close_matches(label, list(classNames), n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(f"{function}: {label!r} is not one of the {len(classNames)} class names.{hint}")
+        channels.append(position[label] + 1)
+    return channels
+
+
+def read_class_names(filename: str | os.PathLike) -> list[str]:
+    """Class names from a text file, one per line in channel order (trailing blank lines ignored).
+
+    Raises ValueError for a missing or unreadable file, or a blank line among the names.
+    """
+    path = Path(filename)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"class names: cannot read {str(path)!r} ({error}).") from error
+    names = [line.strip() for line in lines]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise ValueError(f"class names: {str(path)!r} is empty; it must list one class name per line.")
+    if "" in names:
+        raise ValueError(f"class names: line {names.index('') + 1} of {str(path)!r} is blank; give one name per line.")
+    return names

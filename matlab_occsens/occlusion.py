@@ -10,6 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import channel_axis, channel_totals
+from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
 from .network.base import Network
@@ -65,6 +66,11 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
     values are case-insensitive and may be abbreviated.
 
+    The older MATLAB forms ``occlusionSensitivity(net, X, label)`` (class names from
+    ``net.Classes``) and ``occlusionSensitivity(net, X, layerName, channelIdx)`` (measures that
+    layer; ``net.OutputNames`` is left unchanged) also work, each with a
+    :class:`~matlab_occsens.callforms.MatlabCompatibilityNote` naming the recommended form.
+
     Returns
     -------
     scoreMap : ndarray of float32
@@ -79,6 +85,7 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         raise TypeError(
             f"{FUNCTION}: net must be a network object from importNetworkFromONNX; got {type(net).__name__}."
         )
+    net, channelIdx, args = current_call_form(net, channelIdx, args)
     if len(net.OutputNames) != 1:
         raise ValueError(
             f"{FUNCTION}: the network has {len(net.OutputNames)} selected outputs "

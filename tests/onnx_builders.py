@@ -86,3 +86,26 @@ def expected_linear_map(
         for j, (c0, c1) in enumerate(cols):
             out[i, j] = contribution[r0:r1, c0:c1].sum(axis=(0, 1))
     return out
+
+
+def pointwise_then_linear_model(pointwise: np.ndarray, weights: np.ndarray) -> onnx.ModelProto:
+    """A 1×1 convolution (layer "pointwise", pointwise.shape[0] channels) feeding a whole-image
+    convolution with ``weights`` (K, M, H, W) and a Flatten to [N, K]: an intermediate layer whose
+    channel count differs from the output's."""
+    channels_out, middle, height, width = weights.shape
+    channels = pointwise.shape[1]
+    nodes = [
+        helper.make_node("Conv", ["image", "P"], ["mid"], name="pointwise"),
+        helper.make_node("Conv", ["mid", "W"], ["conv"], name="whole_image_conv"),
+        helper.make_node("Flatten", ["conv"], ["scores"], axis=1, name="flatten"),
+    ]
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, height, width])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", channels_out])],
+        [
+            numpy_helper.from_array(pointwise.astype(np.float32), "P"),
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+        ],
+        name="pointwise_linear",
+    )

@@ -8,12 +8,14 @@ occlusion logic never knows which backend runs.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..labels import class_names_argument
 from ..namevalue import is_text, match_string
 from .layers import ImageInputLayer, NodeLayer
 
@@ -82,6 +84,7 @@ class Network(ABC):
         self._output_names = list(output_names)
         self._output_formats: dict[str, str] = {}
         self._engines: dict[tuple[Any, ...], Engine] = {}
+        self._classes: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ MATLAB properties
     @property
@@ -134,7 +137,28 @@ class Network(ABC):
         for name, fmt in zip(self._output_names, listed):
             self._output_formats[name] = check_output_format(fmt, "OutputDataFormats")
 
+    @property
+    def Classes(self) -> list[str] | None:
+        """Names of the output's channels (``importNetworkFromONNX(..., Classes=names)``), or None.
+
+        They let older MATLAB scripts name a class instead of a channel index.
+        """
+        return None if self._classes is None else list(self._classes)
+
+    @Classes.setter
+    def Classes(self, names: Sequence[str] | None) -> None:
+        count = self.output_channels(self._output_names[0]) if len(self._output_names) == 1 else None
+        self._classes = None if names is None else class_names_argument(names, count, self._function)
+
     # ------------------------------------------------------------------ used by the algorithms
+    def measuring(self, names: str | Sequence[str]) -> "Network":
+        """A copy of this network whose ``OutputNames`` are ``names``; this one is left as it is."""
+        view = copy.copy(self)
+        view._output_formats = dict(self._output_formats)
+        view._engines = {}
+        view.OutputNames = names
+        return view
+
     def output_format(self, name: str, rank: int) -> str:
         """The data format of output ``name`` whose tensor has ``rank`` axes."""
         fmt = self._output_format(name, rank)

@@ -28,6 +28,7 @@ _OPTIONS: dict[str, Any] = {
     "StandardDeviation": None,
     "Min": None,
     "Max": None,
+    "Classes": None,
 }
 
 
@@ -55,6 +56,10 @@ def importNetworkFromONNX(
         Normalisation of raw pixels done by the input layer, as in MATLAB's imageInputLayer,
         with its statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (scalars,
         per-channel values or H×W×C arrays, in raw pixel units).
+    Classes : list of str, optional
+        One name per channel of the output, in channel order (as MATLAB's older
+        ``importONNXNetwork`` took them). Stored as ``net.Classes``; they let older scripts call
+        ``occlusionSensitivity(net, X, label)``.
 
     Returns
     -------
@@ -91,4 +96,6 @@ def importNetworkFromONNX(
     formats = options["OutputDataFormats"]
     if formats is not None:
         net.OutputDataFormats = [formats] * len(net.OutputNames) if is_text(formats) else formats
+    if options["Classes"] is not None:
+        net.Classes = options["Classes"]
     return net

@@ -1,0 +1,198 @@
+"""The matlab-occsens command: real runs as a subprocess, every error as one line with status 2."""
+
+from __future__ import annotations
+
+import io
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import scipy.io
+from onnx_builders import linear_model
+
+from matlab_occsens import imread, imwrite, occlusionSensitivity, overlayScoreMap
+from matlab_occsens.cli import main
+from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "matlab_occsens" / "data" / "imagenet_classes.txt"
+NORMALIZATION = ["--normalization", "zscore", "--mean", "127", "--std", "128"]
+
+
+def command(*words: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m matlab_occsens ...`` run from this checkout, as a user would run the command."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "matlab_occsens", *words], capture_output=True, text=True, cwd=ROOT, env=environment
+    )
+
+
+@pytest.fixture(scope="module")
+def coffee_file(tmp_path_factory) -> Path:
+    data = pytest.importorskip("skimage.data")
+    path = tmp_path_factory.mktemp("images") / "coffee.png"
+    imwrite(data.coffee(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(efficientnet) -> str:
+    return str(EFFICIENTNET_LITE0.onnx_path())
+
+
+def test_the_command_on_a_real_network_writes_the_map_and_the_overlay(
+    model_file, coffee_file, efficientnet, coffee, tmp_path
+):
+    done = command(model_file, str(coffee_file), "--channel", "968", "--classes", str(LABELS), *NORMALIZATION,
+                   "--stride", "32", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "1. espresso" in done.stdout and "(softmax of the output, which holds logits)" in done.stdout
+    assert "resized 400x600 to 224x224 with imresize" in done.stderr
+    assert "mask/s" not in done.stderr and "masks/s" not in done.stderr  # no progress bar on a pipe
+    scoreMap = np.load(tmp_path / "coffee_scoreMap.npy")
+    assert scoreMap.shape == (224, 224) and scoreMap.dtype == np.float32
+    np.testing.assert_allclose(scoreMap, occlusionSensitivity(efficientnet, coffee, 968, Stride=32), atol=1e-4)
+    stored = scipy.io.loadmat(tmp_path / "coffee_scoreMap.mat")
+    assert stored["scoreMap"].shape == (224, 224) and stored["scoreMap"].dtype == np.float32
+    np.testing.assert_array_equal(stored["scoreMap"], scoreMap)
+    picture = imread(tmp_path / "coffee_overlay.png")
+    assert picture.shape[0] == 224 and picture.shape[1] > 224 and picture.shape[2] == 3
+    np.testing.assert_array_equal(picture[:, :224], overlayScoreMap(coffee, scoreMap, Colorbar=False))
+
+
+def test_a_bad_input_is_one_line_and_status_2(tmp_path):
+    done = command(str(tmp_path / "missing.onnx"), str(tmp_path / "missing.png"), "--channel", "1")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"matlab-occsens: error: importNetworkFromONNX: modelfile {str(tmp_path / 'missing.onnx')!r} "
+        f"does not exist or is not a file."
+    ]
+    debug = command(str(tmp_path / "missing.onnx"), "x.png", "--channel", "1", "--debug")
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_demo_explains_coffee_as_espresso(efficientnet, tmp_path):
+    done = command("demo", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "1. espresso" in done.stdout
+    assert "the network says 'espresso' for skimage.data.coffee()" in done.stderr
+    assert imread(tmp_path / "coffee_overlay.png").shape[:2][0] == 224
+    assert scipy.io.loadmat(tmp_path / "coffee_scoreMap.mat")["channelIdx"].tolist() == [[968.0]]
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_label_and_a_progress_bar_with_eta_on_a_terminal(model_file, coffee_file, tmp_path, monkeypatch, capsys):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status = main([model_file, str(coffee_file), "--label", "espresso", "--classes", str(LABELS), *NORMALIZATION,
+                   "--out", str(tmp_path)])
+    assert status == 0, terminal.getvalue()
+    assert "1. espresso" in capsys.readouterr().out
+    bar = terminal.getvalue()
+    assert "occlusionSensitivity:" in bar and "121/121" in bar and "mask" in bar and "<" in bar  # ETA
+    assert (tmp_path / "coffee_overlay.png").is_file()
+
+
+def test_quiet_has_no_progress_bar_and_no_notes(tmp_path, monkeypatch, capsys):
+    model, image = linear_files(tmp_path)
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main([model, image, "--channel", "1", "--quiet", "--out", str(tmp_path)]) == 0
+    assert terminal.getvalue() == ""
+    assert "wrote" in capsys.readouterr().out
+
+
+def linear_files(directory: Path, classes: list[str] | None = None) -> tuple[str, str]:
+    """A 3-class linear network on 12×10 RGB images and a 24×20 image file."""
+    rng = np.random.default_rng(4)
+    weights = rng.integers(-3, 4, size=(3, 3, 12, 10)).astype(np.float32)
+    model = directory / "linear.onnx"
+    onnx.save(linear_model(weights), model)
+    image = directory / "picture.png"
+    imwrite(rng.integers(0, 256, size=(24, 20, 3)).astype(np.uint8), image)
+    if classes is not None:
+        (directory / "classes.txt").write_text("\n".join(classes) + "\n\n")
+    return str(model), str(image)
+
+
+def test_label_equals_channel_and_every_option_reaches_occlusion_sensitivity(tmp_path):
+    model, image = linear_files(tmp_path, ["cat", "dog", "bird"])
+    options = ["--mask-size", "3", "5", "--stride", "2", "--mask-value", "10", "20", "30", "--output-upsampling",
+               "none", "--mask-clipping", "off", "--mini-batch-size", "7", "--execution-environment", "cpu"]
+    assert main([model, image, "--label", "bird", "--classes", str(tmp_path / "classes.txt"), *options,
+                 "--out", str(tmp_path / "a")]) == 0
+    assert main([model, image, "--channel", "3", *options, "--out", str(tmp_path / "b")]) == 0
+    by_label = np.load(tmp_path / "a" / "picture_scoreMap.npy")
+    np.testing.assert_array_equal(by_label, np.load(tmp_path / "b" / "picture_scoreMap.npy"))
+    assert by_label.shape == (5, 3)  # "off": floor((12-3)/2)+1 rows, floor((10-5)/2)+1 columns
+    assert imread(tmp_path / "a" / "picture_overlay.png").shape[0] == 12  # drawn at the network's size
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (["--channel", "4"], r"channelIdx 4 is out of range: output 'scores' has 3 channels"),
+        (["--channel", "0"], r"channelIdx values must be positive integers"),
+        (["--channel", "x"], r"argument --channel: invalid int value: 'x' \(see matlab-occsens --help\)"),
+        (["--channel", "1", "--stride", "0"], r"occlusionSensitivity: Stride must be 1 or 2 integers >= 1; got 0"),
+        (["--channel", "1", "--stride", "2", "x"], r'argument --stride: expected "auto" or numbers; got \'2 x\''),
+        (["--channel", "1", "--output-upsampling", "linear"], r'OutputUpsampling must be one of "bicubic"'),
+        (["--channel", "1", "--mask-clipping", "off", "--mask-size", "50"], r"MaskSize \[50, 50\] is larger"),
+        (["--channel", "1", "--normalization", "zscore"], r'Normalization="zscore" needs Mean and StandardDeviation'),
+        (["--channel", "1", "--output-names", "nope"], r"OutputNames: 'nope' is neither a layer nor a tensor"),
+        (["--channel", "1", "--execution-environment", "tpu"], r'ExecutionEnvironment must be one of "auto"'),
+        (["--label", "cat"], r"argument --label: needs --classes FILE"),
+        (["--label", "cow", "--classes", "CLASSES"], r"--label: 'cow' is not one of the 3 class names"),
+        (["--channel", "1", "--classes", "SHORT"], r"--classes lists 2 names but output 'scores' has 3 channels"),
+        (["--channel", "1", "--classes", "MISSING"], r"class names: cannot read '.*missing\.txt'"),
+        ([], r"one of the arguments --channel --label is required"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(tmp_path, capsys, words, message):
+    model, image = linear_files(tmp_path, ["cat", "dog", "bird"])
+    (tmp_path / "short.txt").write_text("cat\ndog\n")
+    files = {"CLASSES": tmp_path / "classes.txt", "SHORT": tmp_path / "short.txt", "MISSING": tmp_path / "missing.txt"}
+    words = [str(files.get(word, word)) for word in words]
+    assert main([model, image, *words, "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("matlab-occsens: error: "), captured.err
+    assert re.search(message, lines[0]), lines[0]
+    assert not (tmp_path / "out").exists()  # nothing written on error
+
+
+def test_a_network_with_several_outputs_asks_for_output_names(tmp_path, capsys):
+    model = linear_model(np.ones((2, 1, 4, 4), np.float32), flatten=True)
+    model.graph.output.append(onnx.helper.make_tensor_value_info("conv", onnx.TensorProto.FLOAT, None))
+    onnx.save(model, tmp_path / "two.onnx")
+    imwrite(np.zeros((4, 4), np.uint8), tmp_path / "gray.png")
+    assert main([str(tmp_path / "two.onnx"), str(tmp_path / "gray.png"), "--channel", "1"]) == 2
+    assert "choose one with --output-names" in capsys.readouterr().err
+    assert main([str(tmp_path / "two.onnx"), str(tmp_path / "gray.png"), "--channel", "1", "--output-names", "conv",
+                 "--out", str(tmp_path)]) == 0
+
+
+def test_demo_without_its_packages_names_the_one_install_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # nothing cached: the export would be needed
+    monkeypatch.setitem(sys.modules, "efficientnet_lite_pytorch", None)
+    assert main(["demo", "--out", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("matlab-occsens: error: ") and DEMO_INSTALL in line
+
+
+def test_help_and_version_exit_0(capsys):
+    for words in (["--help"], ["demo", "--help"], ["--version"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(words)
+        assert exit_info.value.code == 0
+    assert "matlab-occsens" in capsys.readouterr().out

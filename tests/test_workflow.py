@@ -1,0 +1,77 @@
+"""The command's steps: fitting an image to a network, ranking classes, writing the results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.io
+
+from matlab_occsens import imread, imresize, overlayScoreMap
+from matlab_occsens.workflow import fit_image, rank_classes, save_results
+
+
+def test_fit_image_resizes_with_matlabs_imresize_and_keeps_the_class():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(30, 50, 3)).astype(np.uint8)
+    before = X.copy()
+    fitted = fit_image(X, (20, 20, 3))
+    assert fitted.pixels.dtype == np.uint8 and fitted.pixels.shape == (20, 20, 3)
+    np.testing.assert_array_equal(fitted.pixels, imresize(X, [20, 20]))
+    np.testing.assert_array_equal(fitted.display, fitted.pixels)
+    assert fitted.notes == ["resized 30x50 to 20x20 with imresize (bicubic), as MATLAB's example does"]
+    np.testing.assert_array_equal(X, before)
+
+
+def test_fit_image_channels():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    fitted = fit_image(gray, (3, 4, 3))
+    assert fitted.pixels.shape == (3, 4, 3) and fitted.display.shape == (3, 4)
+    assert all(np.array_equal(fitted.pixels[:, :, k], gray) for k in range(3))
+    assert fitted.notes == ["grayscale image repeated into the network's 3 channels"]
+    one = fit_image(gray[:, :, np.newaxis], (3, 4, 1))
+    assert one.pixels.shape == (3, 4, 1) and one.notes == []
+    rgb = np.stack([gray, gray + 1, gray + 2], axis=2)
+    bgr = fit_image(rgb, (3, 4, 3), "BGR")
+    np.testing.assert_array_equal(bgr.pixels, rgb[:, :, ::-1])
+    np.testing.assert_array_equal(bgr.display, rgb)  # the overlay is drawn in RGB
+    with pytest.raises(ValueError, match=r"the image has 3 channels but the network takes 1"):
+        fit_image(rgb, (3, 4, 1))
+    with pytest.raises(ValueError, match=r"H×W or H×W×C; got shape \(2, 3, 4, 5\)"):
+        fit_image(np.zeros((2, 3, 4, 5)), (2, 3, 4))
+
+
+def test_rank_classes_takes_probabilities_as_they_are_and_softmaxes_logits():
+    probabilities = np.array([[0.1, 0.6, 0.3]])
+    ranking = rank_classes(probabilities, 2)
+    assert list(ranking.channels) == [2, 3] and not ranking.softmax_applied
+    np.testing.assert_allclose(ranking.probabilities, [0.6, 0.3])
+    logits = np.array([[0.0, np.log(3.0), 1000.0 - 1000.0]])  # softmax: 0.2, 0.6, 0.2
+    ranking = rank_classes(logits, 5)
+    assert list(ranking.channels) == [2, 1, 3] and ranking.softmax_applied
+    np.testing.assert_allclose(ranking.probabilities, [0.6, 0.2, 0.2])
+    huge = rank_classes(np.array([[1000.0, 0.0]]))
+    np.testing.assert_allclose(huge.probabilities, [1.0, 0.0])
+
+
+def test_save_results_one_channel(tmp_path):
+    rng = np.random.default_rng(1)
+    display = rng.integers(0, 256, size=(16, 12, 3)).astype(np.uint8)
+    scoreMap = rng.normal(size=(16, 12)).astype(np.float32)
+    paths = save_results(scoreMap, display, tmp_path / "out", "my photo", [7])
+    assert [path.name for path in paths] == ["my_photo_scoreMap.npy", "my_photo_scoreMap.mat", "my_photo_overlay.png"]
+    np.testing.assert_array_equal(np.load(paths[0]), scoreMap)
+    stored = scipy.io.loadmat(paths[1])
+    assert stored["scoreMap"].dtype == np.float32 and stored["scoreMap"].shape == (16, 12)
+    np.testing.assert_array_equal(stored["scoreMap"], scoreMap)
+    np.testing.assert_array_equal(stored["channelIdx"], [[7]])
+    np.testing.assert_array_equal(imread(paths[2]), overlayScoreMap(display, scoreMap))
+
+
+def test_save_results_several_channels_and_a_raw_map(tmp_path):
+    display = np.full((20, 30), 128, np.uint8)
+    raw = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
+    paths = save_results(raw, display, tmp_path, "x", [5, 2])
+    assert [path.name for path in paths[2:]] == ["x_overlay_5.png", "x_overlay_2.png"]
+    assert scipy.io.loadmat(paths[1])["scoreMap"].shape == (2, 3, 2)
+    enlarged = imresize(raw[:, :, 1], [20, 30], "nearest")
+    np.testing.assert_array_equal(imread(paths[3]), overlayScoreMap(display, enlarged))
