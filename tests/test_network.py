@@ -251,3 +251,14 @@ def test_memory_does_not_grow_with_the_number_of_masks():
     # a 1×1 mask with fill 0 removes exactly one pixel's term: the map is W * x
     np.testing.assert_array_equal(scoreMap, (weights[0, 0] * image).astype(np.float32))
     assert peak < batch * one_image + 50 * one_image, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_a_negative_batch_dimension_counts_as_dynamic(weights):
+    """Paddle exports write -1 for a dynamic axis: no fixed-batch rewriting or probing needed."""
+    net = importNetworkFromONNX(linear_model(weights, batch=-1))
+    assert not net._graph.fixed_batch
+    image = np.random.default_rng(11).integers(0, 256, (10, 14, 3))
+    reference = importNetworkFromONNX(linear_model(weights))
+    np.testing.assert_array_equal(
+        occlusionSensitivity(net, image, 1, MaskValue=0), occlusionSensitivity(reference, image, 1, MaskValue=0)
+    )

@@ -52,7 +52,8 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
     tensor = value_info.type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    return [dim.dim_value if dim.HasField("dim_value") else None for dim in tensor.shape.dim]
+    # some exporters (Paddle) write -1 for a dynamic axis
+    return [dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else None for dim in tensor.shape.dim]
 
 
 def detect_input_format(dims: list[int | None]) -> str | None:
