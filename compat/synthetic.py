@@ -114,14 +114,18 @@ def _fill(options: dict[str, Any], image: np.ndarray, integer_class: bool, flip:
     return fill
 
 
-def emulate(spec: dict[str, Any], flip: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(X, totals, scoreMap) for one occlusion case; raises EmulatedError where "MATLAB" does."""
-    height, width, channels = spec["size"]
+def _image(spec: dict[str, Any]) -> np.ndarray:
+    """The case image as float64 H×W×C."""
     X = pattern_image(spec["size"], spec["pattern"], spec["class"])
-    image = X.astype(np.float64).reshape(height, width, channels)
+    return X.astype(np.float64).reshape(spec["size"])
+
+
+def emulate(spec: dict[str, Any], flip: str | None = None) -> np.ndarray:
+    """The scoreMap of one occlusion case; raises EmulatedError where "MATLAB" does."""
+    height, width = spec["size"][:2]
+    image = _image(spec)
     options = spec["options"]
     output = spec["output"]
-    totals = _probe_totals(image, output)
     mask = _pair(options["MaskSize"]) if "MaskSize" in options else _auto(0.2, (height, width), flip)
     stride = _pair(options["Stride"]) if "Stride" in options else _auto(0.1, (height, width), flip)
     clipping = options.get("MaskClipping", "on") == "on"
@@ -129,10 +133,10 @@ def emulate(spec: dict[str, Any], flip: str | None = None) -> tuple[np.ndarray, 
     if not clipping and (mask[0] > height or mask[1] > width):
         if flip != "mask-larger-off-error":
             raise EmulatedError(f"MaskSize {mask} does not fit a {height}x{width} image")
-        return X, totals, np.zeros((0, 0), np.float32)
+        return np.zeros((0, 0), np.float32)
     rows = _axis(height, mask[0], stride[0], clipping, flip)
     cols = _axis(width, mask[1], stride[1], clipping, flip)
-    fill = _fill(options, image, X.dtype.kind in "iu", flip)
+    fill = _fill(options, image, spec["class"] == "uint8", flip)
     time_mean = flip == "time-summed"
     reference = _probe_totals(image, output, time_mean)
     raw = np.empty((len(rows), len(cols), len(channel_idx)))
@@ -145,7 +149,7 @@ def emulate(spec: dict[str, Any], flip: str | None = None) -> tuple[np.ndarray, 
     method = options.get("OutputUpsampling", "bicubic")
     if method != "none":
         scoreMap = imresize(scoreMap, [height, width], method)
-    return X, totals, scoreMap[..., 0] if scoreMap.shape[2] == 1 else scoreMap
+    return scoreMap[..., 0] if scoreMap.shape[2] == 1 else scoreMap
 
 
 def _channels(spec: dict[str, Any]) -> np.ndarray:
@@ -177,16 +181,17 @@ def _record(spec: dict[str, Any], folder: Path, flip: str | None, with_onnx: boo
         channelIdx=_channels(spec).astype(float)[np.newaxis],
         options=options,
         matlab_may_reject=spec["matlab_may_reject"],
+        X=pattern_image(spec["size"], spec["pattern"], spec["class"]),
+        totals=_probe_totals(_image(spec), spec["output"])[np.newaxis],
         error_identifier="",
         error_message="",
     )
     try:
-        X, totals, scoreMap = emulate(spec, flip)
+        scoreMap = emulate(spec, flip)
     except EmulatedError as error:
-        X = pattern_image(spec["size"], spec["pattern"], spec["class"])
-        totals, scoreMap = np.zeros(0), np.zeros((0, 0))
+        scoreMap = np.zeros((0, 0))
         record.update(error_identifier="synthetic:rejected", error_message=str(error))
-    record.update(X=X, totals=totals[np.newaxis], scoreMap=scoreMap, scoreMap_class=scoreMap.dtype.name)
+    record.update(scoreMap=scoreMap, scoreMap_class=scoreMap.dtype.name)
     return record
 
 

@@ -165,7 +165,7 @@ def spec_named(name):
 
 def emulated_map(name, **options):
     spec = spec_named(name)
-    return emulate(dict(spec, options=dict(spec["options"], **options)))[2]
+    return emulate(dict(spec, options=dict(spec["options"], **options)))
 
 
 def test_auto_stride_rounded_half_to_even_is_blamed_on_matlabs_round(as_specified, tmp_path):
@@ -186,7 +186,7 @@ def test_a_different_fill_value_is_read_back(as_specified, tmp_path):
 
 def test_channels_returned_sorted_and_unique_are_recognised(as_specified, tmp_path):
     spec = spec_named("channels_repeated")
-    sorted_map = emulate(dict(spec, channels=[1, 25, 47]))[2]
+    sorted_map = emulate(dict(spec, channels=[1, 25, 47]))
     rewrite(as_specified / "channels_repeated.mat", tmp_path / "c.mat", scoreMap=sorted_map)
     (outcome,) = crosscheck([tmp_path])
     assert blamed(outcome) == {"channel-order"}
@@ -227,6 +227,31 @@ def test_an_extra_last_mask_under_clipping_off_is_recognised(as_specified, tmp_p
         "rows: MATLAB adds a last full mask at rows 19-23, which the stride 4 does not reach.",
         "columns: MATLAB adds a last full mask at columns 15-19, which the stride 4 does not reach.",
     ]
+
+
+def spans(size, mask, stride, clipping):
+    """1-based covered spans written out from SPEC.md §4, for MATLAB maps made up by the tests."""
+    if clipping:
+        return [(max(c - mask // 2, 1), min(c - mask // 2 + mask - 1, size)) for c in range(1, size + 1, stride)]
+    return [(top, top + mask - 1) for top in range(1, size - mask + 2, stride)]
+
+
+@pytest.mark.parametrize(
+    "rows, cols, rule, text",
+    [
+        (spans(20, 5, 3, False), spans(24, 5, 3, True), "grid-clipping-on",
+         "rows: MATLAB lays out the masks as: full masks from the first row while they fit."),
+        (spans(20, 7, 3, True), spans(24, 5, 3, True), "grid-clipping-on",
+         "rows: MATLAB's masks use MaskSize 7 where 5 was given."),
+        ([(1, 2), (2, 9)], spans(24, 5, 3, True), "grid-clipping-on",
+         "rows: MATLAB's masks cover 1-2, 2-9; this port's cover 1-3, 2-6, 5-9, 8-12, ... (7 masks)."),
+    ],
+)
+def test_other_mask_layouts_are_described(as_specified, tmp_path, rows, cols, rule, text):
+    source = as_specified / "grid_odd_on.mat"  # 20x24, MaskSize 5, Stride 3, "on"
+    rewrite(source, tmp_path / "c.mat", scoreMap=probe_map(scipy.io.loadmat(source)["X"], rows, cols))
+    (outcome,) = crosscheck([tmp_path])
+    assert [(f.rule, f.text) for f in outcome.findings] == [(rule, text)]
 
 
 def test_a_map_no_rule_explains_is_reported_as_unexplained(as_specified, tmp_path):
