@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ from .activations import channel_axis, channel_totals
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
 from .network.base import Network
+from .network.occluding import OcclusionJob
 from .options import (
     FUNCTION,
     OcclusionOptions,
@@ -103,48 +103,22 @@ def _raw_map(
     base = net.prepare(image[np.newaxis])
     fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
 
-    def totals(batch: np.ndarray) -> np.ndarray:
-        output = engine.run(batch)[0]
-        return channel_totals(output, net.output_format(output_name, output.ndim), wanted, output_name)
-
     reference_output = engine.run(base)[0]
     fmt = net.output_format(output_name, reference_output.ndim)
     check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
     reference = channel_totals(reference_output, fmt, wanted, output_name)
 
+    batch_size = engine.batch_size(min(options.mini_batch_size, len(grid)), base, len(grid))
+    job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
     occluded = np.empty((len(grid), len(wanted)))
-    batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
     with tqdm(
         total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
     ) as progress:
-        for first, batch in occluded_batches(net, base, fill, grid, batch_size):
-            occluded[first : first + len(batch)] = totals(batch)
-            progress.update(len(batch))
+        for first, output in engine.occluded_outputs(job):
+            occluded[first : first + len(output)] = channel_totals(output, fmt, wanted, output_name)
+            progress.update(len(output))
     drop = (reference - occluded)[:, position]
     return drop.reshape(*grid.shape, len(channels)).astype(np.float32)
-
-
-def occluded_batches(
-    net: Network, base: np.ndarray, fill: np.ndarray, grid: MaskGrid, batch_size: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first mask index, batch)`` of occluded copies of ``base`` in grid order.
-
-    All batches share one buffer of ``batch_size`` images (memory does not grow with the
-    number of masks); each slot is repaired by restoring only the window its previous mask
-    covered, so building a batch costs the masks' area, not whole images.
-    """
-    buffer = np.repeat(base, batch_size, axis=0)
-    covered: list[tuple[slice, ...] | None] = [None] * batch_size
-    for first in range(0, len(grid), batch_size):
-        stop = min(first + batch_size, len(grid))
-        for slot, (rows, cols) in enumerate(grid.windows(first, stop)):
-            previous = covered[slot]
-            if previous is not None:
-                buffer[slot][previous] = base[0][previous]
-            window = net.spatial_index(rows, cols)
-            buffer[slot][window] = fill[0][window]
-            covered[slot] = window
-        yield first, buffer[: stop - first]
 
 
 def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:

@@ -8,16 +8,28 @@ occlusion logic never knows which backend runs.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..namevalue import is_text, match_string
+from .batching import BatchSizer
 from .layers import ImageInputLayer, NodeLayer
+from .occluding import OcclusionJob, occluded_batches
 
-__all__ = ["Engine", "Network", "INPUT_FORMATS", "ENVIRONMENTS", "check_output_format", "native_shape"]
+__all__ = [
+    "Engine",
+    "Network",
+    "INPUT_FORMATS",
+    "ENVIRONMENTS",
+    "batches_correctly",
+    "check_output_format",
+    "native_shape",
+    "warn_unbatchable",
+]
 
 INPUT_FORMATS = ("BCSS", "BSSC")
 ENVIRONMENTS = ("auto", "cpu", "gpu")
@@ -31,10 +43,65 @@ class Engine(ABC):
     device: str = "cpu"
     #: Largest batch the engine accepts (1 for models whose graph cannot be batched).
     max_batch: int | None = None
+    #: Workers a batch is split among (each computes its share of the images).
+    workers: int = 1
+
+    def __init__(self) -> None:
+        self._sizer = BatchSizer()
 
     @abstractmethod
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """Forward a native-layout float32 batch; one array per selected output, batch first."""
+
+    def batch_size(self, limit: int, sample: np.ndarray, images: int) -> int:
+        """Images per call for ``images`` copies of the native-layout image ``sample``.
+
+        On a GPU, ``limit`` (``MiniBatchSize``): devices get faster per image as batches grow.
+        On a CPU, the fastest size up to ``limit``, measured on this engine when first asked
+        (see :mod:`.batching`).
+        """
+        limit = min(limit, self.max_batch or limit)
+        if self.device == "gpu":
+            return limit
+        return self._sizer.choose(self.run, sample, limit, images)
+
+    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first mask, first selected output)`` for each batch of ``job``, in grid order.
+
+        This default builds the occluded images on the host; engines that can build them where
+        the network runs (a GPU) override it. The values are the same either way.
+        """
+        for first, batch in occluded_batches(job):
+            yield first, self.run(batch)[0]
+
+
+def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, int, int]) -> bool:
+    """Whether a batch gives the single-image results (a rewritten batch axis can silently break
+    graphs that reshape with a hard-coded batch of 1). The probe has two images per worker, as
+    an engine that splits batches among workers must see several images in each share."""
+    probe = np.random.default_rng(0).standard_normal(
+        native_shape(input_format, input_size, 2 * engine.workers), dtype=np.float32
+    )
+    try:
+        together = engine.run(probe)
+        alone = [engine.run(probe[index : index + 1]) for index in range(len(probe))]
+    except Exception:  # the runtime rejects the rewritten graph: it cannot batch
+        return False
+    for position, output in enumerate(together):
+        singles = np.concatenate([result[position] for result in alone])
+        if output.shape != singles.shape or not np.allclose(output, singles, rtol=1e-4, atol=1e-5):
+            return False
+    return True
+
+
+def warn_unbatchable(name: str) -> None:
+    """Tell the user why their map runs one image per call."""
+    warnings.warn(
+        f"{name}: the network's batch axis is fixed and it cannot run several images per "
+        "call, so every image is a separate call (slower, same values).",
+        RuntimeWarning,
+        stacklevel=5,
+    )
 
 
 def native_shape(input_format: str, input_size: tuple[int, int, int], batch: int) -> tuple[int, ...]:
@@ -172,17 +239,15 @@ class Network(ABC):
             return np.ascontiguousarray(normalized.transpose(0, 3, 1, 2))
         return np.ascontiguousarray(normalized, dtype=np.float32)
 
-    def spatial_index(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, ...]:
-        """Index of the pixels rows × cols (all channels) in one native-layout image."""
-        window = (slice(*rows), slice(*cols))
-        return (slice(None), *window) if self._input_format == "BCSS" else window
-
     def engine(self, environment: str) -> Engine:
         """The compiled engine for the current outputs on ``environment`` (cached)."""
         environment = match_string(environment, ENVIRONMENTS, "ExecutionEnvironment", self._function)
         key = (tuple(self._output_names), environment)
         if key not in self._engines:
-            self._engines[key] = self._build_engine(environment)
+            # An "auto" engine that landed on the requested device serves it: no second session.
+            auto = self._engines.get((key[0], "auto"))
+            reusable = auto is not None and auto.device == environment
+            self._engines[key] = auto if reusable else self._build_engine(environment)
         return self._engines[key]
 
     # ------------------------------------------------------------------ backend hooks
