@@ -6,9 +6,16 @@
 
 from .imresize import imresize
 from .labels import scores2label
-from .network import importNetworkFromONNX
+from .network import importNetworkFromONNX, importNetworkFromPyTorch
 from .occlusion import occlusionSensitivity
 from .predict import predict
 
-__all__ = ["occlusionSensitivity", "importNetworkFromONNX", "imresize", "predict", "scores2label"]
+__all__ = [
+    "occlusionSensitivity",
+    "importNetworkFromONNX",
+    "importNetworkFromPyTorch",
+    "imresize",
+    "predict",
+    "scores2label",
+]
 __version__ = "0.1.0"

@@ -36,7 +36,8 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     Parameters
     ----------
     net : Network
-        From :func:`importNetworkFromONNX`, with exactly one entry in ``net.OutputNames``.
+        From :func:`importNetworkFromONNX` or :func:`importNetworkFromPyTorch`, with exactly
+        one entry in ``net.OutputNames``.
     X : array_like
         One image, H×W×C (or H×W when C = 1) of exactly ``net.InputSize``, raw pixels of any
         real numeric type (converted to float32 first).
@@ -56,7 +57,8 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         "on": mask centres start on the first pixel and masks are cut at the border;
         "off": masks start at the first pixel and only masks that fit entirely are used.
     MiniBatchSize : int, default 128
-        Occluded images per forward call (speed and memory only).
+        Most occluded images per forward call (speed and memory only); on a CPU the network
+        runs at the fastest batch size up to this, measured once per network.
     ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
         Where the network runs; "auto" uses a GPU when the backend can.
     Verbose : bool, default False
@@ -77,7 +79,8 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     """
     if not isinstance(net, Network):
         raise TypeError(
-            f"{FUNCTION}: net must be a network object from importNetworkFromONNX; got {type(net).__name__}."
+            f"{FUNCTION}: net must be a network object from importNetworkFromONNX or "
+            f"importNetworkFromPyTorch; got {type(net).__name__}."
         )
     if len(net.OutputNames) != 1:
         raise ValueError(
