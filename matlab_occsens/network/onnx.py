@@ -29,7 +29,12 @@ _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 
 
-def ort_providers(environment: str) -> list[str]:
+#: TF32 convolutions keep 10 mantissa bits: maps would move by ~1e-3 between CPU and GPU.
+#: MATLAB computes single precision on the GPU, so the CUDA provider is asked for full FP32.
+_CUDA_OPTIONS = {"use_tf32": "0"}
+
+
+def ort_providers(environment: str) -> list[str | tuple[str, dict[str, str]]]:
     """The providers to ask ONNX Runtime for; "gpu" fails here when no CUDA provider exists."""
     has_cuda = _CUDA in ort.get_available_providers()
     if environment == "gpu" and not has_cuda:
@@ -38,7 +43,7 @@ def ort_providers(environment: str) -> list[str]:
             f"{', '.join(ort.get_available_providers())}). Install the GPU build with "
             '`pip install "matlab-occsens[gpu]"` (onnxruntime-gpu, in place of onnxruntime).'
         )
-    return [_CUDA, _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
+    return [(_CUDA, _CUDA_OPTIONS), _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
 
 
 def session_options() -> ort.SessionOptions:
@@ -80,9 +85,8 @@ class OrtEngine(Engine):
         occlude_on_device: bool | None = None,
     ) -> None:
         super().__init__()
-        self.session = ort.InferenceSession(
-            model.SerializeToString(), session_options(), providers=ort_providers(environment)
-        )
+        self._providers = ort_providers(environment)
+        self.session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=self._providers)
         self.device = "gpu" if self.session.get_providers()[0] == _CUDA else "cpu"
         if environment == "gpu" and self.device != "gpu":
             raise ValueError(
@@ -111,7 +115,7 @@ class OrtEngine(Engine):
         if self._occluding is None:
             model = occluding_model(self._occluding_source, self._input, job.input_format, self._input_size)
             self._occluding = ort.InferenceSession(
-                model.SerializeToString(), session_options(), providers=self.session.get_providers()
+                model.SerializeToString(), session_options(), providers=self._providers
             )
         session = self._occluding
         device = "cuda" if self.device == "gpu" else "cpu"

@@ -51,14 +51,22 @@ def torch_device(environment: str) -> torch.device:
 
 
 @contextmanager
-def _restoring_threads() -> Iterator[None]:
-    """Give the process its intra-op thread setting back after the engine changed it."""
-    previous = torch.get_num_threads()
+def _process_settings() -> Iterator[None]:
+    """Compute in full FP32 and give the process its own settings back afterwards.
+
+    The workers change torch's intra-op thread count; TF32 convolutions (on by default for
+    cuDNN) keep 10 mantissa bits and would move GPU maps by ~1e-3 from the CPU's, where MATLAB
+    computes single precision on either.
+    """
+    threads = torch.get_num_threads()
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
         yield
     finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def replicas(module: torch.nn.Module, count: int) -> list[torch.nn.Module]:
@@ -146,7 +154,7 @@ class TorchEngine(Engine):
 
     def _outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
         shares = batch.tensor_split(min(self.workers, len(batch)))
-        with _restoring_threads():
+        with _process_settings():
             if len(shares) == 1:
                 return _forward_alone(self._forwards[0], batch)
             parts = list(self._pool.map(_forward_alone, self._forwards, shares))
