@@ -6,24 +6,32 @@ import numpy as np
 import pytest
 
 from matlab_occsens import occlusionSensitivity, predict
-from matlab_occsens.network.batching import MIN_SEARCH_IMAGES, BatchSizer, candidate_sizes
+from matlab_occsens.network.batching import MEMORY_BUDGET, MIN_SEARCH_IMAGES, BatchSizer, candidate_sizes
 
 
 class CostModel:
     """A network whose run time per call is ``overhead + size * per_image(size)``, on a clock
-    that only this network advances: the search is tested without timing noise."""
+    that only this network advances, and whose arena keeps ``bytes_per_image`` times the largest
+    batch it ran: the search is tested without timing noise."""
 
-    def __init__(self, per_image):
+    def __init__(self, per_image, bytes_per_image=1000):
         self.now = 0.0
         self.per_image = per_image
+        self.bytes_per_image = bytes_per_image
         self.calls: list[int] = []
 
     def clock(self) -> float:
         return self.now
 
+    def memory(self) -> int:
+        return 50_000_000 + self.bytes_per_image * max(self.calls, default=0)
+
     def run(self, batch: np.ndarray) -> None:
         self.calls.append(len(batch))
         self.now += 0.001 + len(batch) * self.per_image(len(batch))
+
+    def sizer(self) -> BatchSizer:
+        return BatchSizer(clock=self.clock, memory=self.memory)
 
 
 def u_shaped(size: int) -> float:
@@ -39,7 +47,7 @@ def test_candidate_sizes():
 
 def test_the_fastest_size_is_chosen_and_the_search_stops_past_it():
     model = CostModel(u_shaped)
-    sizer = BatchSizer(clock=model.clock)
+    sizer = model.sizer()
     assert sizer.choose(model.run, np.zeros((1, 3)), limit=128, images=10_000) == 8
     tried = sorted(set(model.calls))
     assert tried[:4] == [1, 2, 4, 8] and max(tried) < 128  # stopped once sizes got clearly slower
@@ -47,7 +55,7 @@ def test_the_fastest_size_is_chosen_and_the_search_stops_past_it():
 
 def test_the_limit_is_respected_and_measurements_are_kept():
     model = CostModel(u_shaped)
-    sizer = BatchSizer(clock=model.clock)
+    sizer = model.sizer()
     assert sizer.choose(model.run, np.zeros((1, 3)), limit=3, images=10_000) == 3
     calls = len(model.calls)
     assert sizer.choose(model.run, np.zeros((1, 3)), limit=3, images=10_000) == 3
@@ -55,9 +63,21 @@ def test_the_limit_is_respected_and_measurements_are_kept():
     assert sizer.choose(model.run, np.zeros((1, 3)), limit=128, images=10_000) == 8
 
 
+def test_the_search_stays_within_its_memory_budget():
+    """Always faster with more images per call, but 10 MB per image: 16 (160 MB) is the
+    largest size tried, as 32 would need 320 MB."""
+    model = CostModel(lambda size: 0.010 / size**0.1, bytes_per_image=10 * 2**20)
+    sizer = model.sizer()
+    assert sizer.choose(model.run, np.zeros((1, 3)), limit=128, images=10_000) == 16
+    assert max(model.calls) == 16 and sizer.largest_tried == 16
+    assert sizer.choose(model.run, np.zeros((1, 3)), limit=128, images=10_000) == 16
+    assert max(model.calls) == 16  # not tried again
+    assert MEMORY_BUDGET == 256 * 2**20
+
+
 def test_a_small_job_runs_at_the_limit_without_a_search():
     model = CostModel(u_shaped)
-    sizer = BatchSizer(clock=model.clock)
+    sizer = model.sizer()
     assert sizer.choose(model.run, np.zeros((1, 3)), limit=40, images=MIN_SEARCH_IMAGES - 1) == 40
     assert model.calls == []
     assert sizer.choose(model.run, np.zeros((1, 3)), limit=40, images=MIN_SEARCH_IMAGES) == 8
@@ -69,7 +89,7 @@ def test_the_search_does_not_depend_on_the_job():
     runs = []
     for images in (MIN_SEARCH_IMAGES, 121, 50_176):
         model = CostModel(u_shaped)
-        BatchSizer(clock=model.clock).choose(model.run, np.zeros((1, 3)), limit=128, images=images)
+        model.sizer().choose(model.run, np.zeros((1, 3)), limit=128, images=images)
         runs.append(model.calls)
     assert runs[0] == runs[1] == runs[2]
 

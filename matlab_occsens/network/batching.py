@@ -6,18 +6,21 @@ cores takes about 4 ms at batch 2-4 and 5-6 ms at batch 128 under ONNX Runtime, 
 slows down even more, because large batches push the activations out of the caches. So a CPU
 engine times a few batch sizes up to the requested one, once, on copies of the real input, and
 the occlusion stream uses the fastest. The sizes tried depend on the engine only, never on the
-job, so the memory a map needs does not grow with its number of masks. Batch size never changes
-which images are computed, only how many go per call.
+job, so the memory a map needs does not grow with its number of masks; and the search stops
+before a size that would grow the process by more than :data:`MEMORY_BUDGET` (a runtime's arena
+keeps what its largest batch needed: EfficientNet-Lite0 takes about 14 MB per image in ONNX
+Runtime). Batch size never changes which images are computed, only how many go per call.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["BatchSizer", "MIN_SEARCH_IMAGES", "candidate_sizes"]
+__all__ = ["BatchSizer", "MEMORY_BUDGET", "MIN_SEARCH_IMAGES", "candidate_sizes", "resident_bytes"]
 
 #: A size this much slower per image than the best so far is past the optimum: larger sizes
 #: (more memory traffic per call) will not be faster, so the search stops.
@@ -27,6 +30,18 @@ TIMED_RUNS = 2
 #: Jobs smaller than this run at the requested size: the search (three runs of each size up to
 #: the optimum, about 100 images for EfficientNet-Lite0) would cost more than it can save.
 MIN_SEARCH_IMAGES = 64
+#: Most the search may grow the process, extrapolating each size's memory from the sizes before.
+MEMORY_BUDGET = 256 * 2**20
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory, where the system says it cheaply (Linux); else None."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def candidate_sizes(limit: int) -> list[int]:
@@ -42,10 +57,20 @@ def candidate_sizes(limit: int) -> list[int]:
 class BatchSizer:
     """Measured seconds per image at each batch size tried, kept for the engine's lifetime."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.perf_counter,
+        memory: Callable[[], int | None] = resident_bytes,
+    ) -> None:
         self._clock = clock
+        self._memory = memory
         self._seconds: dict[int, float] = {}
-        self._past_optimum: int | None = None
+        self._stop_at: int | None = None  # the first size not to try
+
+    @property
+    def largest_tried(self) -> int:
+        """The largest batch size the search has run (0 before any)."""
+        return max(self._seconds, default=0)
 
     def _seconds_per_image(self, run: Callable[[np.ndarray], object], batch: np.ndarray) -> float:
         start = self._clock()
@@ -58,7 +83,8 @@ class BatchSizer:
         """The fastest batch size up to ``limit`` for a job of ``images`` images.
 
         The first time, sizes are tried in increasing order until one is clearly slower than the
-        best so far; each is run once to warm up and timed :data:`TIMED_RUNS` times, the runs of
+        best so far, or the next would need more than :data:`MEMORY_BUDGET`; each size is run
+        once to warm up and timed :data:`TIMED_RUNS` times, the runs of
         different sizes interleaved, keeping the least, so that a burst of load from other
         processes does not decide. Later calls reuse the times. ``sample`` is one native-layout
         image (batch axis first). A job smaller than :data:`MIN_SEARCH_IMAGES` with nothing
@@ -71,17 +97,25 @@ class BatchSizer:
 
     def _search(self, run: Callable[[np.ndarray], object], sample: np.ndarray, limit: int) -> None:
         new = []
+        start = self._memory()
+        per_image = 0.0  # the most memory per image any size so far grew the process by
         for size in candidate_sizes(limit):
             if size in self._seconds:
                 continue
-            if self._past_optimum is not None and size > self._past_optimum:
+            if self._stop_at is not None and size >= self._stop_at:
+                break
+            if start is not None and per_image * size > MEMORY_BUDGET:
+                self._stop_at = size
                 break
             batch = np.repeat(sample, size, axis=0)
             run(batch)  # the first run of a shape plans memory and picks kernels
             self._seconds[size] = self._seconds_per_image(run, batch)
             new.append(size)
+            now = self._memory()
+            if start is not None and now is not None:
+                per_image = max(per_image, (now - start) / size)
             if self._seconds[size] > PAST_OPTIMUM * min(self._seconds.values()):
-                self._past_optimum = size
+                self._stop_at = size + 1
                 break
         for _ in range(TIMED_RUNS - 1):
             for size in new:

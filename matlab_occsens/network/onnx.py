@@ -102,9 +102,21 @@ class OrtEngine(Engine):
         )
         self._input_size = input_size
         self._occluding: ort.InferenceSession | None = None
+        self._trimmed = 0  # the search size whose arena memory was last given back
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self._outputs, {self._input: batch})
+
+    def batch_size(self, limit: int, sample: np.ndarray, images: int) -> int:
+        size = super().batch_size(limit, sample, images)
+        if self.device == "cpu" and self._sizer.largest_tried > max(size, self._trimmed):
+            # The arena keeps what the search's largest batch needed; one run at the chosen
+            # size with shrinkage on hands the rest back to the system.
+            self._trimmed = self._sizer.largest_tried
+            options = ort.RunOptions()
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+            self.session.run(self._outputs, {self._input: np.repeat(sample, size, axis=0)}, options)
+        return size
 
     def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
         if self._occluding_source is None:
