@@ -203,7 +203,7 @@ class OnnxNetwork(Network):
         model = self._graph.selecting(self._output_names, batchable=batchable)
         max_batch = None if batchable else 1
         if self._backend == "torch":
-            from .torch_engine import onnx_torch_engine  # torch is an optional extra
+            from .onnx_torch import onnx_torch_engine  # torch is an optional extra
 
             return onnx_torch_engine(model, environment, max_batch)
         return OrtEngine(model, environment, max_batch, input_size=self.InputSize)

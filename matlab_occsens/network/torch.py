@@ -12,9 +12,11 @@ This module imports torch: the package reaches it only through
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,26 @@ class _AllCaptured(Exception):
     """Raised by a forward hook once every selected output is in: the rest is not needed."""
 
 
+Hook = Callable[[torch.nn.Module, Any, Any], None]
+
+
+@contextmanager
+def _hooks(modules: dict[str, torch.nn.Module], hook_for: Callable[[str], Hook]) -> Iterator[None]:
+    """Forward hooks on ``modules`` (``hook_for(name)`` each) while the block runs, then none."""
+    handles = [module.register_forward_hook(hook_for(name)) for name, module in modules.items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 class ModuleOutputs:
-    """Call a module and return the outputs of the selected submodules, in ``names`` order."""
+    """Call a module and return the outputs of the selected submodules, in ``names`` order.
+
+    Hooks are added for each call and removed after it, so the module carries none between
+    calls; each worker has its own module replica, so calls never share hooks.
+    """
 
     def __init__(self, module: torch.nn.Module, names: Sequence[str]) -> None:
         self._module = module
@@ -47,7 +67,7 @@ class ModuleOutputs:
     def __call__(self, batch: torch.Tensor) -> list[torch.Tensor]:
         captured: dict[str, Any] = {}
 
-        def keeper(name: str) -> Any:
+        def keeper(name: str) -> Hook:
             def hook(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
                 captured[name] = output
                 if self._stop_early and len(captured) == len(self._hooked):
@@ -55,14 +75,8 @@ class ModuleOutputs:
 
             return hook
 
-        handles = [module.register_forward_hook(keeper(name)) for name, module in self._hooked.items()]
-        try:
+        with _hooks(self._hooked, keeper), contextlib.suppress(_AllCaptured):
             captured[ROOT] = self._module(batch)
-        except _AllCaptured:
-            pass
-        finally:
-            for handle in handles:
-                handle.remove()
         return [captured[name] for name in self._names]
 
     def check(self, probe: torch.Tensor) -> None:
@@ -71,19 +85,15 @@ class ModuleOutputs:
         calls = dict.fromkeys(self._hooked, 0)
         outputs: dict[str, Any] = {}
 
-        def counter(name: str) -> Any:
+        def counter(name: str) -> Hook:
             def hook(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
                 calls[name] += 1
                 outputs[name] = output
 
             return hook
 
-        handles = [module.register_forward_hook(counter(name)) for name, module in self._hooked.items()]
-        try:
+        with _hooks(self._hooked, counter):
             outputs[ROOT] = self._module(probe)
-        finally:
-            for handle in handles:
-                handle.remove()
         for name, count in calls.items():
             if count != 1:
                 raise ValueError(
