@@ -111,7 +111,7 @@ def _raw_map(
     check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
     reference = channel_totals(reference_output, fmt, wanted, output_name)
 
-    batch_size = engine.batch_size(min(options.mini_batch_size, len(grid)), base, len(grid))
+    batch_size = min(options.mini_batch_size, engine.max_batch or options.mini_batch_size)
     job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
     occluded = np.empty((len(grid), len(wanted)))
     with tqdm(

@@ -79,6 +79,16 @@ def test_host_batches_are_the_occluded_images(**case):
     np.testing.assert_array_equal(collect(occluded_batches(job)), expected)
 
 
+@settings(max_examples=60, deadline=None)
+@given(**shapes, sizes=st.lists(st.integers(1, 9), min_size=1, max_size=6))
+def test_batches_of_changing_sizes_are_the_occluded_images(sizes, **case):
+    """As the batch-size search streams them: the buffer grows, and its slots are still repaired."""
+    job, expected = problem(**case)
+    asked = iter(sizes * len(expected))
+    batches = occluded_batches(job, lambda remaining: min(next(asked), remaining))
+    np.testing.assert_array_equal(collect(batches), expected)
+
+
 @settings(max_examples=25, deadline=None)
 @given(**shapes, opset=st.sampled_from([9, 11, 13, 17]))
 def test_the_onnx_prefix_builds_the_same_images(opset, **case):

@@ -8,6 +8,7 @@ occlusion logic never knows which backend runs.
 
 from __future__ import annotations
 
+import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -53,26 +54,30 @@ class Engine(ABC):
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """Forward a native-layout float32 batch; one array per selected output, batch first."""
 
-    def batch_size(self, limit: int, sample: np.ndarray, images: int) -> int:
-        """Images per call for ``images`` copies of the native-layout image ``sample``.
-
-        On a GPU, ``limit`` (``MiniBatchSize``): devices get faster per image as batches grow.
-        On a CPU, the fastest size up to ``limit``, measured on this engine when first asked
-        (see :mod:`.batching`).
-        """
-        limit = min(limit, self.max_batch or limit)
-        if self.device == "gpu":
-            return limit
-        return self._sizer.choose(self.run, sample, limit, images)
-
     def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first mask, first selected output)`` for each batch of ``job``, in grid order.
 
-        This default builds the occluded images on the host; engines that can build them where
-        the network runs (a GPU) override it. The values are the same either way.
+        This default builds the occluded images on the host. On a CPU the first batches are the
+        batch-size search (see :mod:`.batching`), on the map's own images; a GPU takes
+        ``job.batch_size`` per call. Engines that can build the images where the network runs
+        override this; the values are the same either way.
         """
-        for first, batch in occluded_batches(job):
-            yield first, self.run(batch)[0]
+        if self.device == "gpu":
+            for first, batch in occluded_batches(job):
+                yield first, self._run_streamed(batch)
+            return
+        def next_size(remaining: int) -> int:
+            return self._sizer.next_size(job.batch_size, remaining)
+
+        for first, batch in occluded_batches(job, next_size):
+            start = time.perf_counter()
+            output = self._run_streamed(batch)
+            self._sizer.record(len(batch), time.perf_counter() - start)
+            yield first, output
+
+    def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
+        """The first selected output for one batch of a map."""
+        return self.run(batch)[0]
 
 
 def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, int, int]) -> bool:

@@ -1,35 +1,34 @@
-"""The batch size an engine runs fastest at, measured on the engine itself.
+"""The batch size a CPU engine runs fastest at, found on the map's own images.
 
 ``MiniBatchSize`` (MATLAB default 128) bounds how many occluded images go through the network
 per call, but it is rarely the fastest choice on a CPU: per image, EfficientNet-Lite0 on two
 cores takes about 4 ms at batch 2-4 and 5-6 ms at batch 128 under ONNX Runtime, and eager torch
-slows down even more, because large batches push the activations out of the caches. So a CPU
-engine times a few batch sizes up to the requested one, once, on copies of the real input, and
-the occlusion stream uses the fastest. The sizes tried depend on the engine only, never on the
-job, so the memory a map needs does not grow with its number of masks; and the search stops
-before a size that would grow the process by more than :data:`MEMORY_BUDGET` (a runtime's arena
-keeps what its largest batch needed: EfficientNet-Lite0 takes about 14 MB per image in ONNX
-Runtime). Batch size never changes which images are computed, only how many go per call.
+slows down even more, because large batches push the activations out of the caches. So the
+first batches a CPU engine streams are a search: sizes 1, 2, 4, ... each run once to warm up (a
+runtime plans memory and picks kernels on the first run of a shape) and timed twice, the two
+timings of each size taken at different moments so that a burst of load from other processes
+does not decide. Every image of the search is one of the map's masks, so no forward pass is
+spent on the search itself; only the sizes are not yet the best. The search stops at the first
+size clearly slower than the best, and before a size that would grow the process by more than
+:data:`MEMORY_BUDGET` (a runtime's arena keeps what its largest batch needed: EfficientNet-Lite0
+takes about 14 MB per image in ONNX Runtime). It continues across calls until it is done, and
+the sizes it tries never depend on the job, so the memory a map needs does not grow with its
+number of masks. Batch size never changes which images are computed, only how many per call.
 """
 
 from __future__ import annotations
 
 import os
-import time
+from collections import Counter
 from collections.abc import Callable
 
-import numpy as np
-
-__all__ = ["BatchSizer", "MEMORY_BUDGET", "MIN_SEARCH_IMAGES", "candidate_sizes", "resident_bytes"]
+__all__ = ["BatchSizer", "MEMORY_BUDGET", "candidate_sizes", "resident_bytes"]
 
 #: A size this much slower per image than the best so far is past the optimum: larger sizes
 #: (more memory traffic per call) will not be faster, so the search stops.
 PAST_OPTIMUM = 1.2
-#: Timed runs per size after the warm-up run (the least is kept: interference only adds time).
+#: Timed runs per size, after its warm-up run; the least is kept (interference only adds time).
 TIMED_RUNS = 2
-#: Jobs smaller than this run at the requested size: the search (three runs of each size up to
-#: the optimum, about 100 images for EfficientNet-Lite0) would cost more than it can save.
-MIN_SEARCH_IMAGES = 64
 #: Most the search may grow the process, extrapolating each size's memory from the sizes before.
 MEMORY_BUDGET = 256 * 2**20
 
@@ -55,69 +54,77 @@ def candidate_sizes(limit: int) -> list[int]:
 
 
 class BatchSizer:
-    """Measured seconds per image at each batch size tried, kept for the engine's lifetime."""
+    """An engine's batch-size search and its results, kept for the engine's lifetime.
 
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.perf_counter,
-        memory: Callable[[], int | None] = resident_bytes,
-    ) -> None:
-        self._clock = clock
+    The stream asks :meth:`next_size` before each batch and reports each batch's run time with
+    :meth:`record`.
+    """
+
+    def __init__(self, memory: Callable[[], int | None] = resident_bytes) -> None:
         self._memory = memory
-        self._seconds: dict[int, float] = {}
+        self._runs: Counter[int] = Counter()  # runs of each size the search asked for
+        self._seconds: dict[int, float] = {}  # least seconds per image of each timed size
         self._stop_at: int | None = None  # the first size not to try
+        self._start: int | None = None  # resident memory when the search began
+        self._per_image = 0.0  # the most memory per image a size grew the process by
+        self._asked: int | None = None
+        self._limit: int | None = None  # the limit of the latest request
 
     @property
     def largest_tried(self) -> int:
         """The largest batch size the search has run (0 before any)."""
-        return max(self._seconds, default=0)
+        return max(self._runs, default=0)
 
-    def _seconds_per_image(self, run: Callable[[np.ndarray], object], batch: np.ndarray) -> float:
-        start = self._clock()
-        run(batch)
-        return (self._clock() - start) / len(batch)
-
-    def choose(
-        self, run: Callable[[np.ndarray], object], sample: np.ndarray, limit: int, images: int
-    ) -> int:
-        """The fastest batch size up to ``limit`` for a job of ``images`` images.
-
-        The first time, sizes are tried in increasing order until one is clearly slower than the
-        best so far, or the next would need more than :data:`MEMORY_BUDGET`; each size is run
-        once to warm up and timed :data:`TIMED_RUNS` times, the runs of
-        different sizes interleaved, keeping the least, so that a burst of load from other
-        processes does not decide. Later calls reuse the times. ``sample`` is one native-layout
-        image (batch axis first). A job smaller than :data:`MIN_SEARCH_IMAGES` with nothing
-        measured yet runs at ``limit``.
-        """
-        if images >= MIN_SEARCH_IMAGES:
-            self._search(run, sample, limit)
+    def best(self, limit: int) -> int | None:
+        """The fastest size measured up to ``limit``, or None before any timing."""
         measured = {size: seconds for size, seconds in self._seconds.items() if size <= limit}
-        return min(measured, key=measured.__getitem__) if measured else limit
+        return min(measured, key=measured.__getitem__) if measured else None
 
-    def _search(self, run: Callable[[np.ndarray], object], sample: np.ndarray, limit: int) -> None:
-        new = []
-        start = self._memory()
-        per_image = 0.0  # the most memory per image any size so far grew the process by
+    @property
+    def settled(self) -> bool:
+        """Whether the search is done for the latest request's limit."""
+        return self._limit is not None and self._pending(self._limit) is None
+
+    def next_size(self, limit: int, remaining: int) -> int:
+        """Images for the next call: the search's next size while it is unfinished and fits in
+        ``remaining``, otherwise the fastest size found (``limit`` before any)."""
+        self._limit = limit
+        size = self._pending(limit)
+        if size is not None and size <= remaining:
+            if self._start is None:
+                self._start = self._memory()
+            self._asked = size
+            return size
+        self._asked = None
+        return min(self.best(limit) or limit, remaining)
+
+    def record(self, size: int, seconds: float) -> None:
+        """The run time of a batch of ``size`` images that :meth:`next_size` asked for."""
+        if size != self._asked:
+            return  # not part of the search (the job's last, smaller batch; or a chosen size)
+        self._asked = None
+        self._runs[size] += 1
+        now = self._memory()
+        if self._start is not None and now is not None:
+            self._per_image = max(self._per_image, (now - self._start) / size)
+        if self._runs[size] == 1:
+            return  # the warm-up
+        self._seconds[size] = min(self._seconds.get(size, float("inf")), seconds / size)
+        if self._runs[size] == 2 and self._seconds[size] > PAST_OPTIMUM * min(self._seconds.values()):
+            self._stop_at = size + 1
+
+    def _pending(self, limit: int) -> int | None:
+        """The size the search needs run next: first a warm-up and a timing for each size in
+        increasing order, then the remaining timings, size after size."""
         for size in candidate_sizes(limit):
-            if size in self._seconds:
-                continue
             if self._stop_at is not None and size >= self._stop_at:
                 break
-            if start is not None and per_image * size > MEMORY_BUDGET:
+            if self._runs[size] == 0 and self._per_image * size > MEMORY_BUDGET:
                 self._stop_at = size
                 break
-            batch = np.repeat(sample, size, axis=0)
-            run(batch)  # the first run of a shape plans memory and picks kernels
-            self._seconds[size] = self._seconds_per_image(run, batch)
-            new.append(size)
-            now = self._memory()
-            if start is not None and now is not None:
-                per_image = max(per_image, (now - start) / size)
-            if self._seconds[size] > PAST_OPTIMUM * min(self._seconds.values()):
-                self._stop_at = size + 1
-                break
-        for _ in range(TIMED_RUNS - 1):
-            for size in new:
-                batch = np.repeat(sample, size, axis=0)
-                self._seconds[size] = min(self._seconds[size], self._seconds_per_image(run, batch))
+            if self._runs[size] < 2:
+                return size
+        for size in sorted(self._runs):
+            if size <= limit and self._runs[size] < 1 + TIMED_RUNS:
+                return size
+        return None

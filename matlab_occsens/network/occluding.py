@@ -9,7 +9,7 @@ same job, so that no image crosses the bus.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,8 @@ def window_index(input_format: str, rows: tuple[int, int], cols: tuple[int, int]
 
 @dataclass(frozen=True)
 class OcclusionJob:
-    """One map's forward passes: every mask of ``grid`` applied to ``base``, ``batch_size`` per call.
+    """One map's forward passes: every mask of ``grid`` applied to ``base``, at most
+    ``batch_size`` per call.
 
     ``base`` and ``fill`` are single normalised images in the backend's layout, batch axis first;
     a masked pixel takes ``fill``'s value in every channel.
@@ -46,18 +47,30 @@ class OcclusionJob:
             yield first, min(first + self.batch_size, total)
 
 
-def occluded_batches(job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+def occluded_batches(
+    job: OcclusionJob, next_size: Callable[[int], int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first mask index, batch)`` of occluded copies of ``job.base`` in grid order.
 
-    All batches share one buffer of ``job.batch_size`` images (memory does not grow with the
-    number of masks); each slot is repaired by restoring only the window its previous mask
-    covered, so building a batch costs the masks' area, not whole images. A batch is valid until
-    the next one is requested.
+    ``next_size(remaining)`` gives each batch's size (default: ``job.batch_size``). All batches
+    share one buffer, as large as the largest batch (memory does not grow with the number of
+    masks); each slot is repaired by restoring only the window its previous mask covered, so
+    building a batch costs the masks' area, not whole images. A batch is valid until the next
+    one is requested.
     """
     base, fill = job.base[0], job.fill[0]
-    buffer = np.repeat(job.base, job.batch_size, axis=0)
-    covered: list[tuple[slice, ...] | None] = [None] * job.batch_size
-    for first, stop in job.spans():
+    buffer = job.base[:0].copy()
+    covered: list[tuple[slice, ...] | None] = []
+    first, total = 0, len(job.grid)
+    while first < total:
+        size = next_size(total - first) if next_size is not None else min(job.batch_size, total - first)
+        if size > len(buffer):  # new slots start as clean copies of the image
+            grown = np.empty((size, *buffer.shape[1:]), buffer.dtype)
+            grown[: len(buffer)] = buffer
+            grown[len(buffer) :] = job.base
+            buffer = grown
+            covered += [None] * (size - len(covered))
+        stop = first + size
         for slot, (rows, cols) in enumerate(job.grid.windows(first, stop)):
             previous = covered[slot]
             if previous is not None:
@@ -65,4 +78,5 @@ def occluded_batches(job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
             window = window_index(job.input_format, rows, cols)
             buffer[slot][window] = fill[window]
             covered[slot] = window
-        yield first, buffer[: stop - first]
+        yield first, buffer[:size]
+        first = stop

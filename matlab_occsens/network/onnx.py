@@ -107,16 +107,15 @@ class OrtEngine(Engine):
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self._outputs, {self._input: batch})
 
-    def batch_size(self, limit: int, sample: np.ndarray, images: int) -> int:
-        size = super().batch_size(limit, sample, images)
-        if self.device == "cpu" and self._sizer.largest_tried > max(size, self._trimmed):
-            # The arena keeps what the search's largest batch needed; one run at the chosen
-            # size with shrinkage on hands the rest back to the system.
+    def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
+        options = None
+        if self._sizer.settled and self._sizer.largest_tried > max(len(batch), self._trimmed):
+            # The arena keeps what the search's largest batch needed; a run with shrinkage on
+            # hands what this size does not need back to the system.
             self._trimmed = self._sizer.largest_tried
             options = ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-            self.session.run(self._outputs, {self._input: np.repeat(sample, size, axis=0)}, options)
-        return size
+        return self.session.run(self._outputs, {self._input: batch}, options)[0]
 
     def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
         if self._occluding_source is None:
