@@ -206,7 +206,9 @@ def engines_section(s: Subject, grids: list[str], repeats: int) -> dict:
         occlusionSensitivity(net, s.image, ESPRESSO)  # engine built (ORT session, torch copy), batch searched
         cold = time.perf_counter() - start
         sizer = net.engine("auto")._sizer
-        while not sizer.settled:  # the search spans calls when a map has fewer images than it needs
+        for _ in range(5):  # the search spans calls when a map has fewer images than it needs
+            if sizer.settled:
+                break
             occlusionSensitivity(net, s.image, ESPRESSO)
         results[backend] = {
             "sweeps": sweeps,

@@ -111,7 +111,7 @@ def _raw_map(
     check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
     reference = channel_totals(reference_output, fmt, wanted, output_name)
 
-    batch_size = min(options.mini_batch_size, engine.max_batch or options.mini_batch_size)
+    batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
     job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
     occluded = np.empty((len(grid), len(wanted)))
     with tqdm(

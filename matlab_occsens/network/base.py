@@ -66,6 +66,7 @@ class Engine(ABC):
             for first, batch in occluded_batches(job):
                 yield first, self._run_streamed(batch)
             return
+
         def next_size(remaining: int) -> int:
             return self._sizer.next_size(job.batch_size, remaining)
 

@@ -65,7 +65,7 @@ class BatchSizer:
         self._runs: Counter[int] = Counter()  # runs of each size the search asked for
         self._seconds: dict[int, float] = {}  # least seconds per image of each timed size
         self._stop_at: int | None = None  # the first size not to try
-        self._start: int | None = None  # resident memory when the search began
+        self._start: int | None = None  # resident memory after the search's first run
         self._per_image = 0.0  # the most memory per image a size grew the process by
         self._asked: int | None = None
         self._limit: int | None = None  # the limit of the latest request
@@ -91,8 +91,6 @@ class BatchSizer:
         self._limit = limit
         size = self._pending(limit)
         if size is not None and size <= remaining:
-            if self._start is None:
-                self._start = self._memory()
             self._asked = size
             return size
         self._asked = None
@@ -105,8 +103,10 @@ class BatchSizer:
         self._asked = None
         self._runs[size] += 1
         now = self._memory()
-        if self._start is not None and now is not None:
-            self._per_image = max(self._per_image, (now - self._start) / size)
+        if self._start is None:
+            self._start = now  # after one image: the runtime's fixed costs are not per image
+        elif now is not None and size > 1:
+            self._per_image = max(self._per_image, (now - self._start) / (size - 1))
         if self._runs[size] == 1:
             return  # the warm-up
         self._seconds[size] = min(self._seconds.get(size, float("inf")), seconds / size)
