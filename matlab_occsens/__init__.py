@@ -9,10 +9,22 @@ from .display import imshow, jet, overlayScoreMap
 from .imageio import imread, imwrite
 from .imresize import imresize
 from .labels import scores2label
-from .network import importNetworkFromONNX
+from .network import importNetworkFromONNX, importNetworkFromPyTorch
 from .occlusion import occlusionSensitivity
 from .predict import predict
 
-__all__ = ["occlusionSensitivity", "importNetworkFromONNX", "imresize", "predict", "scores2label"]
-__all__ += ["imread", "imwrite", "jet", "overlayScoreMap", "imshow", "MatlabCompatibilityNote"]
+__all__ = [
+    "occlusionSensitivity",
+    "importNetworkFromONNX",
+    "importNetworkFromPyTorch",
+    "imresize",
+    "predict",
+    "scores2label",
+    "imread",
+    "imwrite",
+    "jet",
+    "overlayScoreMap",
+    "imshow",
+    "MatlabCompatibilityNote",
+]
 __version__ = "0.1.0"

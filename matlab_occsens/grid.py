@@ -46,6 +46,12 @@ class MaskGrid:
     def __len__(self) -> int:
         return len(self.rows) * len(self.cols)
 
+    def ranges(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Covered ``(n, 2)`` row and column ranges of masks ``first..stop-1``, row-major."""
+        index = np.arange(first, stop)
+        width = len(self.cols)
+        return self.rows[index // width], self.cols[index % width]
+
     def windows(
         self, first: int = 0, stop: int | None = None
     ) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
 from .network.base import Network
+from .network.occluding import OcclusionJob
 from .options import (
     FUNCTION,
     OcclusionOptions,
@@ -37,7 +37,8 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     Parameters
     ----------
     net : Network
-        From :func:`importNetworkFromONNX`, with exactly one entry in ``net.OutputNames``.
+        From :func:`importNetworkFromONNX` or :func:`importNetworkFromPyTorch`, with exactly
+        one entry in ``net.OutputNames``.
     X : array_like
         One image, H×W×C (or H×W when C = 1) of exactly ``net.InputSize``, raw pixels of any
         real numeric type (converted to float32 first).
@@ -57,7 +58,8 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         "on": mask centres start on the first pixel and masks are cut at the border;
         "off": masks start at the first pixel and only masks that fit entirely are used.
     MiniBatchSize : int, default 128
-        Occluded images per forward call (speed and memory only).
+        Most occluded images per forward call (speed and memory only); on a CPU the network
+        runs at the fastest batch size up to this, measured once per network.
     ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
         Where the network runs; "auto" uses a GPU when the backend can.
     Verbose : bool, default False
@@ -83,7 +85,8 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     """
     if not isinstance(net, Network):
         raise TypeError(
-            f"{FUNCTION}: net must be a network object from importNetworkFromONNX; got {type(net).__name__}."
+            f"{FUNCTION}: net must be a network object from importNetworkFromONNX or "
+            f"importNetworkFromPyTorch; got {type(net).__name__}."
         )
     net, channelIdx, args = current_call_form(net, channelIdx, args)
     if len(net.OutputNames) != 1:
@@ -110,48 +113,22 @@ def _raw_map(
     base = net.prepare(image[np.newaxis])
     fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
 
-    def totals(batch: np.ndarray) -> np.ndarray:
-        output = engine.run(batch)[0]
-        return channel_totals(output, net.output_format(output_name, output.ndim), wanted, output_name)
-
     reference_output = engine.run(base)[0]
     fmt = net.output_format(output_name, reference_output.ndim)
     check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
     reference = channel_totals(reference_output, fmt, wanted, output_name)
 
-    occluded = np.empty((len(grid), len(wanted)))
     batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
+    job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
+    occluded = np.empty((len(grid), len(wanted)))
     with tqdm(
         total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
     ) as progress:
-        for first, batch in occluded_batches(net, base, fill, grid, batch_size):
-            occluded[first : first + len(batch)] = totals(batch)
-            progress.update(len(batch))
+        for first, output in engine.occluded_outputs(job):
+            occluded[first : first + len(output)] = channel_totals(output, fmt, wanted, output_name)
+            progress.update(len(output))
     drop = (reference - occluded)[:, position]
     return drop.reshape(*grid.shape, len(channels)).astype(np.float32)
-
-
-def occluded_batches(
-    net: Network, base: np.ndarray, fill: np.ndarray, grid: MaskGrid, batch_size: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first mask index, batch)`` of occluded copies of ``base`` in grid order.
-
-    All batches share one buffer of ``batch_size`` images (memory does not grow with the
-    number of masks); each slot is repaired by restoring only the window its previous mask
-    covered, so building a batch costs the masks' area, not whole images.
-    """
-    buffer = np.repeat(base, batch_size, axis=0)
-    covered: list[tuple[slice, ...] | None] = [None] * batch_size
-    for first in range(0, len(grid), batch_size):
-        stop = min(first + batch_size, len(grid))
-        for slot, (rows, cols) in enumerate(grid.windows(first, stop)):
-            previous = covered[slot]
-            if previous is not None:
-                buffer[slot][previous] = base[0][previous]
-            window = net.spatial_index(rows, cols)
-            buffer[slot][window] = fill[0][window]
-            covered[slot] = window
-        yield first, buffer[: stop - first]
 
 
 def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:

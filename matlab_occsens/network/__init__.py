@@ -4,5 +4,14 @@ from .base import Engine, Network
 from .importer import importNetworkFromONNX
 from .layers import ImageInputLayer, NodeLayer
 from .onnx import OnnxNetwork
+from .pytorch_importer import importNetworkFromPyTorch
 
-__all__ = ["Engine", "Network", "ImageInputLayer", "NodeLayer", "OnnxNetwork", "importNetworkFromONNX"]
+__all__ = [
+    "Engine",
+    "Network",
+    "ImageInputLayer",
+    "NodeLayer",
+    "OnnxNetwork",
+    "importNetworkFromONNX",
+    "importNetworkFromPyTorch",
+]

@@ -9,17 +9,30 @@ occlusion logic never knows which backend runs.
 from __future__ import annotations
 
 import copy
+import time
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..labels import class_names_argument
 from ..namevalue import is_text, match_string
+from .batching import BatchSizer
 from .layers import ImageInputLayer, NodeLayer
+from .occluding import OcclusionJob, occluded_batches
 
-__all__ = ["Engine", "Network", "INPUT_FORMATS", "ENVIRONMENTS", "check_output_format", "native_shape"]
+__all__ = [
+    "Engine",
+    "Network",
+    "INPUT_FORMATS",
+    "ENVIRONMENTS",
+    "batches_correctly",
+    "check_output_format",
+    "native_shape",
+    "warn_unbatchable",
+]
 
 INPUT_FORMATS = ("BCSS", "BSSC")
 ENVIRONMENTS = ("auto", "cpu", "gpu")
@@ -33,10 +46,70 @@ class Engine(ABC):
     device: str = "cpu"
     #: Largest batch the engine accepts (1 for models whose graph cannot be batched).
     max_batch: int | None = None
+    #: Workers a batch is split among (each computes its share of the images).
+    workers: int = 1
+
+    def __init__(self) -> None:
+        self._sizer = BatchSizer()
 
     @abstractmethod
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """Forward a native-layout float32 batch; one array per selected output, batch first."""
+
+    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first mask, first selected output)`` for each batch of ``job``, in grid order.
+
+        This default builds the occluded images on the host. On a CPU the first batches are the
+        batch-size search (see :mod:`.batching`), on the map's own images; a GPU takes
+        ``job.batch_size`` per call. Engines that can build the images where the network runs
+        override this; the values are the same either way.
+        """
+        if self.device == "gpu":
+            for first, batch in occluded_batches(job):
+                yield first, self._run_streamed(batch)
+            return
+
+        def next_size(remaining: int) -> int:
+            return self._sizer.next_size(job.batch_size, remaining)
+
+        for first, batch in occluded_batches(job, next_size):
+            start = time.perf_counter()
+            output = self._run_streamed(batch)
+            self._sizer.record(len(batch), time.perf_counter() - start)
+            yield first, output
+
+    def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
+        """The first selected output for one batch of a map."""
+        return self.run(batch)[0]
+
+
+def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, int, int]) -> bool:
+    """Whether a batch gives the single-image results (a rewritten batch axis can silently break
+    graphs that reshape with a hard-coded batch of 1). The probe has two images per worker, as
+    an engine that splits batches among workers must see several images in each share."""
+    probe = np.random.default_rng(0).standard_normal(
+        native_shape(input_format, input_size, 2 * engine.workers), dtype=np.float32
+    )
+    try:
+        together = engine.run(probe)
+        alone = [engine.run(probe[index : index + 1]) for index in range(len(probe))]
+    except Exception:  # the runtime rejects the rewritten graph: it cannot batch
+        return False
+    for position, output in enumerate(together):
+        singles = np.concatenate([result[position] for result in alone])
+        if output.shape != singles.shape or not np.allclose(output, singles, rtol=1e-4, atol=1e-5):
+            return False
+    return True
+
+
+def warn_unbatchable(name: str) -> None:
+    """Tell the user why their map runs one image per call."""
+    warnings.warn(
+        f"{name}: the network's batch axis is fixed and it cannot run several images per "
+        "call, so every image is a separate call (slower, same values).",
+        RuntimeWarning,
+        stacklevel=5,
+    )
 
 
 def native_shape(input_format: str, input_size: tuple[int, int, int], batch: int) -> tuple[int, ...]:
@@ -196,17 +269,15 @@ class Network(ABC):
             return np.ascontiguousarray(normalized.transpose(0, 3, 1, 2))
         return np.ascontiguousarray(normalized, dtype=np.float32)
 
-    def spatial_index(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, ...]:
-        """Index of the pixels rows × cols (all channels) in one native-layout image."""
-        window = (slice(*rows), slice(*cols))
-        return (slice(None), *window) if self._input_format == "BCSS" else window
-
     def engine(self, environment: str) -> Engine:
         """The compiled engine for the current outputs on ``environment`` (cached)."""
         environment = match_string(environment, ENVIRONMENTS, "ExecutionEnvironment", self._function)
         key = (tuple(self._output_names), environment)
         if key not in self._engines:
-            self._engines[key] = self._build_engine(environment)
+            # An "auto" engine that landed on the requested device serves it: no second session.
+            auto = self._engines.get((key[0], "auto"))
+            reusable = auto is not None and auto.device == environment
+            self._engines[key] = auto if reusable else self._build_engine(environment)
         return self._engines[key]
 
     # ------------------------------------------------------------------ backend hooks

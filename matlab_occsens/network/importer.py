@@ -9,11 +9,12 @@ from typing import Any
 import onnx
 
 from ..checks import integer_vector
-from ..namevalue import is_text, match_string, parse_name_value
+from ..namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
-from .layers import ImageInputLayer
-from .onnx import OnnxNetwork
+from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
+from .onnx import BACKENDS, OnnxNetwork
 from .onnx_graph import OnnxGraph, load_model
+from .optional import require_torch
 
 __all__ = ["importNetworkFromONNX"]
 
@@ -23,12 +24,9 @@ _OPTIONS: dict[str, Any] = {
     "OutputDataFormats": None,
     "InputSize": None,
     "OutputNames": None,
-    "Normalization": "none",
-    "Mean": None,
-    "StandardDeviation": None,
-    "Min": None,
-    "Max": None,
+    **INPUT_LAYER_OPTIONS,
     "Classes": None,
+    "Backend": "onnxruntime",  # extension: or "torch" (onnx2torch)
 }
 
 
@@ -60,6 +58,9 @@ def importNetworkFromONNX(
         One name per channel of the output, in channel order (as MATLAB's older
         ``importONNXNetwork`` took them). Stored as ``net.Classes``; they let older scripts call
         ``occlusionSensitivity(net, X, label)``.
+    Backend : {"onnxruntime", "torch"}, default "onnxruntime"
+        Extension: the runtime that computes the forward passes. "torch" converts the graph
+        with onnx2torch (``pip install "matlab-occsens[torch]"``); both give the same maps.
 
     Returns
     -------
@@ -77,25 +78,17 @@ def importNetworkFromONNX(
     input_format = options["InputDataFormats"]
     if input_format is not None:
         input_format = match_string(input_format, INPUT_FORMATS, "InputDataFormats", _FUNCTION)
+    backend = match_string(options["Backend"], BACKENDS, "Backend", _FUNCTION)
+    if backend == "torch":
+        require_torch(_FUNCTION, "onnx2torch")
     input_size = options["InputSize"]
     if input_size is not None:
         input_size = integer_vector(input_size, "InputSize", _FUNCTION, lengths=(2, 3))
     graph = OnnxGraph(load_model(modelfile), input_format, input_size)
-    input_layer = ImageInputLayer.create(
-        graph.input_size,
-        options["Normalization"],
-        name=graph.input.name,
-        function=_FUNCTION,
-        Mean=options["Mean"],
-        StandardDeviation=options["StandardDeviation"],
-        Min=options["Min"],
-        Max=options["Max"],
-    )
+    layer = input_layer(options, graph.input_size, graph.input.name, _FUNCTION)
     name = Path(modelfile).stem if isinstance(modelfile, (str, os.PathLike)) else graph.model.graph.name
-    net = OnnxNetwork(graph, input_layer, options["OutputNames"], name=name or "network")
-    formats = options["OutputDataFormats"]
-    if formats is not None:
-        net.OutputDataFormats = [formats] * len(net.OutputNames) if is_text(formats) else formats
+    net = OnnxNetwork(graph, layer, options["OutputNames"], name=name or "network", backend=backend)
+    apply_output_formats(net, options["OutputDataFormats"])
     if options["Classes"] is not None:
         net.Classes = options["Classes"]
     return net

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -16,17 +15,26 @@ except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu
         '(or "matlab-occsens[gpu]" for onnxruntime-gpu on CUDA).'
     ) from missing
 
-from .base import Engine, Network, native_shape
+from .base import Engine, Network, batches_correctly, warn_unbatchable
+from .cpu import physical_cores
 from .layers import ImageInputLayer
+from .occluding import OcclusionJob
 from .onnx_graph import OnnxGraph
+from .onnx_occluder import BASE, COLS, FILL, MIN_OPSET, ROWS, occluding_model, onnx_opset
+from .pipeline import run_ahead
 
-__all__ = ["OnnxNetwork", "OrtEngine", "ort_providers"]
+__all__ = ["BACKENDS", "OnnxNetwork", "OrtEngine", "ort_providers", "session_options"]
 
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 
 
-def ort_providers(environment: str) -> list[str]:
+#: TF32 convolutions keep 10 mantissa bits: maps would move by ~1e-3 between CPU and GPU.
+#: MATLAB computes single precision on the GPU, so the CUDA provider is asked for full FP32.
+_CUDA_OPTIONS = {"use_tf32": "0"}
+
+
+def ort_providers(environment: str) -> list[str | tuple[str, dict[str, str]]]:
     """The providers to ask ONNX Runtime for; "gpu" fails here when no CUDA provider exists."""
     has_cuda = _CUDA in ort.get_available_providers()
     if environment == "gpu" and not has_cuda:
@@ -35,21 +43,50 @@ def ort_providers(environment: str) -> list[str]:
             f"{', '.join(ort.get_available_providers())}). Install the GPU build with "
             '`pip install "matlab-occsens[gpu]"` (onnxruntime-gpu, in place of onnxruntime).'
         )
-    return [_CUDA, _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
+    return [(_CUDA, _CUDA_OPTIONS), _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
+
+
+def session_options() -> ort.SessionOptions:
+    """Settings for streaming many same-sized batches through one session (measured in
+    docs/performance.md; most match ONNX Runtime's defaults, which are set here on purpose)."""
+    options = ort.SessionOptions()
+    # Constant folding, Conv+BatchNorm+activation fusion and, on CPU, the blocked NCHWc layout.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Image networks are chains of operators: a parallel executor would only add scheduling.
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = physical_cores()
+    # Workers spin between the ~100 short operators of a small batch instead of sleeping and
+    # waking (EfficientNet-Lite0, batch 4, two cores: 4.1 ms per image spinning, 5.6 without).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    # Every batch of a map has the same shape: plan the activations' memory once and reuse it
+    # from the arena, instead of asking the system allocator for each operator of each batch.
+    options.enable_mem_pattern = True
+    options.enable_cpu_mem_arena = True
+    options.log_severity_level = 3
+    return options
 
 
 class OrtEngine(Engine):
-    """One ONNX Runtime session computing the selected outputs."""
+    """One ONNX Runtime session computing the selected outputs.
+
+    On a GPU the occluded batches are made by the device itself (:mod:`.onnx_occluder`) in a
+    second session, bound to the device with I/O binding, while the host collects the previous
+    batch's outputs.
+    """
 
     def __init__(
-        self, model: onnx.ModelProto, environment: str, max_batch: int | None = None
+        self,
+        model: onnx.ModelProto,
+        environment: str,
+        max_batch: int | None = None,
+        *,
+        input_size: tuple[int, int, int] | None = None,
+        occlude_on_device: bool | None = None,
     ) -> None:
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            model.SerializeToString(), options, providers=ort_providers(environment)
-        )
+        super().__init__()
+        self._providers = ort_providers(environment)
+        self.session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=self._providers)
         self.device = "gpu" if self.session.get_providers()[0] == _CUDA else "cpu"
         if environment == "gpu" and self.device != "gpu":
             raise ValueError(
@@ -59,28 +96,64 @@ class OrtEngine(Engine):
         self.max_batch = max_batch
         self._input = self.session.get_inputs()[0].name
         self._outputs = [output.name for output in self.session.get_outputs()]
+        wanted = self.device == "gpu" if occlude_on_device is None else occlude_on_device
+        self._occluding_source = (
+            model if wanted and input_size is not None and onnx_opset(model) >= MIN_OPSET else None
+        )
+        self._input_size = input_size
+        self._occluding: ort.InferenceSession | None = None
+        self._trimmed = 0  # the search size whose arena memory was last given back
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self._outputs, {self._input: batch})
 
+    def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
+        options = None
+        if self._sizer.settled and self._sizer.largest_tried > max(len(batch), self._trimmed):
+            # The arena keeps what the search's largest batch needed; a run with shrinkage on
+            # hands what this size does not need back to the system.
+            self._trimmed = self._sizer.largest_tried
+            options = ort.RunOptions()
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return self.session.run(self._outputs, {self._input: batch}, options)[0]
 
-def _batches_correctly(engine: Engine, probe: np.ndarray) -> bool:
-    """Whether a batch of two gives the two single-image results (a rewritten batch axis can
-    silently break graphs that reshape with a hard-coded batch of 1)."""
-    try:
-        together = engine.run(probe)
-        alone = [engine.run(probe[index : index + 1]) for index in range(len(probe))]
-    except Exception:  # the runtime rejects the rewritten graph: it cannot batch
-        return False
-    for position, output in enumerate(together):
-        singles = np.concatenate([result[position] for result in alone])
-        if output.shape != singles.shape or not np.allclose(output, singles, rtol=1e-4, atol=1e-5):
-            return False
-    return True
+    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        if self._occluding_source is None:
+            return super().occluded_outputs(job)
+        return self._occluded_on_device(job)
+
+    def _occluded_on_device(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        if self._occluding is None:
+            model = occluding_model(self._occluding_source, self._input, job.input_format, self._input_size)
+            self._occluding = ort.InferenceSession(
+                model.SerializeToString(), session_options(), providers=self._providers
+            )
+        session = self._occluding
+        device = "cuda" if self.device == "gpu" else "cpu"
+        base = ort.OrtValue.ortvalue_from_numpy(job.base, device, 0)  # copied to the device once
+        fill = ort.OrtValue.ortvalue_from_numpy(job.fill, device, 0)
+
+        def forward(span: tuple[int, int]) -> np.ndarray:
+            rows, cols = job.grid.ranges(*span)
+            binding = session.io_binding()
+            binding.bind_ortvalue_input(BASE, base)
+            binding.bind_ortvalue_input(FILL, fill)
+            binding.bind_cpu_input(ROWS, np.ascontiguousarray(rows))
+            binding.bind_cpu_input(COLS, np.ascontiguousarray(cols))
+            binding.bind_output(self._outputs[0])
+            session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
+
+        for (first, _), output in run_ahead(forward, job.spans()):
+            yield first, output
+
+
+BACKENDS = ("onnxruntime", "torch")
 
 
 class OnnxNetwork(Network):
-    """A network imported by :func:`importNetworkFromONNX` and run by ONNX Runtime."""
+    """A network imported by :func:`importNetworkFromONNX`, run by ONNX Runtime or by torch
+    (through onnx2torch); both backends compute the same selected tensors."""
 
     _function = "importNetworkFromONNX"
 
@@ -90,6 +163,7 @@ class OnnxNetwork(Network):
         input_layer: ImageInputLayer,
         output_names: Sequence[str] | None = None,
         name: str = "network",
+        backend: str = "onnxruntime",
     ) -> None:
         super().__init__(
             input_layer,
@@ -99,9 +173,15 @@ class OnnxNetwork(Network):
             graph.graph_outputs,
         )
         self._graph = graph
+        self._backend = backend
         self.Name = name
         if output_names is not None:
             self.OutputNames = output_names
+
+    @property
+    def Backend(self) -> str:
+        """Extension: "onnxruntime" or "torch", the runtime that computes the forward passes."""
+        return self._backend
 
     def _check_output_name(self, name: str) -> None:
         self._graph.tensor_name(name)
@@ -110,18 +190,19 @@ class OnnxNetwork(Network):
         return self._graph.static_shape(name)
 
     def _build_engine(self, environment: str) -> Engine:
-        engine = OrtEngine(self._graph.selecting(self._output_names, batchable=True), environment)
+        engine = self._compile(environment, batchable=True)
         if not self._graph.fixed_batch:
             return engine
-        probe = np.random.default_rng(0).standard_normal(
-            native_shape(self.InputDataFormats, self.InputSize, 2), dtype=np.float32
-        )
-        if _batches_correctly(engine, probe):
+        if batches_correctly(engine, self.InputDataFormats, self.InputSize):
             return engine
-        warnings.warn(
-            f"{self.Name}: the graph's batch axis is fixed and it cannot run several images per "
-            "call, so every image is a separate call (slower, same values).",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        return OrtEngine(self._graph.selecting(self._output_names, batchable=False), environment, max_batch=1)
+        warn_unbatchable(self.Name)
+        return self._compile(environment, batchable=False)
+
+    def _compile(self, environment: str, batchable: bool) -> Engine:
+        model = self._graph.selecting(self._output_names, batchable=batchable)
+        max_batch = None if batchable else 1
+        if self._backend == "torch":
+            from .onnx_torch import onnx_torch_engine  # torch is an optional extra
+
+            return onnx_torch_engine(model, environment, max_batch)
+        return OrtEngine(model, environment, max_batch, input_size=self.InputSize)

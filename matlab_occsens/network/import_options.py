@@ -1,0 +1,42 @@
+"""Name-value options every importer shares: the image input layer and the output formats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..namevalue import is_text
+from .base import Network
+from .layers import ImageInputLayer
+
+__all__ = ["INPUT_LAYER_OPTIONS", "apply_output_formats", "input_layer"]
+
+#: MATLAB's imageInputLayer options, in raw pixel units (see :class:`ImageInputLayer`).
+INPUT_LAYER_OPTIONS: dict[str, Any] = {
+    "Normalization": "none",
+    "Mean": None,
+    "StandardDeviation": None,
+    "Min": None,
+    "Max": None,
+}
+
+
+def input_layer(
+    options: dict[str, Any], input_size: tuple[int, int, int], name: str, function: str
+) -> ImageInputLayer:
+    """The validated input layer from parsed options holding :data:`INPUT_LAYER_OPTIONS`."""
+    return ImageInputLayer.create(
+        input_size,
+        options["Normalization"],
+        name=name,
+        function=function,
+        Mean=options["Mean"],
+        StandardDeviation=options["StandardDeviation"],
+        Min=options["Min"],
+        Max=options["Max"],
+    )
+
+
+def apply_output_formats(net: Network, formats: Any) -> None:
+    """Set ``OutputDataFormats`` from one format for every output or a list; None keeps the default."""
+    if formats is not None:
+        net.OutputDataFormats = [formats] * len(net.OutputNames) if is_text(formats) else formats

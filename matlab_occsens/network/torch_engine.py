@@ -1,0 +1,193 @@
+"""Running a network with PyTorch, on the CPU or on a CUDA GPU.
+
+On the CPU a batch goes in without a copy (``torch.from_numpy``) and runs under
+``torch.inference_mode`` (no autograd records), split across one worker per physical core, each
+computing its share of the images with one thread. Splitting the *images* rather than each
+operator avoids a barrier per operator: eager EfficientNet-Lite0 on two cores takes about 18 ms
+per image either way when the machine is idle, but with two intra-op threads a single busy core
+elsewhere stalls every barrier and the same batch takes up to two seconds per image (measured in
+docs/performance.md). A single image runs on one worker.
+
+On a GPU the occluded batches never cross the bus: the image, the fill and the mask ranges go to
+the device once, each batch is made there with one ``torch.where``, and each batch's output
+comes back through pinned memory while the device already computes the next batch.
+
+This module imports torch; the rest of the package imports it only when a torch network is
+built, so torch stays an optional extra.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from .base import Engine
+from .cpu import physical_cores
+from .occluding import OcclusionJob
+
+__all__ = ["DeviceOccluder", "TorchEngine", "cpu_workers", "replicas", "torch_device"]
+
+Forward = Callable[[torch.Tensor], list[torch.Tensor]]
+
+
+def torch_device(environment: str) -> torch.device:
+    """The device for "auto", "cpu" or "gpu"; "gpu" without a usable CUDA device says why."""
+    usable = torch.cuda.is_available()
+    if environment == "gpu" and not usable:
+        reason = (
+            "this torch build has no CUDA support (a CPU-only wheel)"
+            if torch.version.cuda is None
+            else "torch finds no CUDA device (no GPU visible, or the driver is missing)"
+        )
+        raise ValueError(f'ExecutionEnvironment "gpu": {reason}.')
+    return torch.device("cuda") if usable and environment in ("gpu", "auto") else torch.device("cpu")
+
+
+@contextmanager
+def _process_settings() -> Iterator[None]:
+    """Compute in full FP32 and give the process its own settings back afterwards.
+
+    The workers change torch's intra-op thread count; TF32 convolutions (on by default for
+    cuDNN) keep 10 mantissa bits and would move GPU maps by ~1e-3 from the CPU's, where MATLAB
+    computes single precision on either.
+    """
+    threads = torch.get_num_threads()
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+def replicas(module: torch.nn.Module, count: int) -> list[torch.nn.Module]:
+    """``module`` and ``count - 1`` copies of its structure that share its weights and buffers,
+    so that workers can run (and hook) their own copy at the cost of no extra weights."""
+    shared = {id(tensor): tensor for tensor in [*module.parameters(), *module.buffers()]}
+    return [module, *(copy.deepcopy(module, dict(shared)) for _ in range(count - 1))]
+
+
+class DeviceOccluder:
+    """Makes a job's occluded batches on the device from the image, the fill and the ranges.
+
+    ``masked[n, h, w] = rows[n, 0] <= h < rows[n, 1] and cols[n, 0] <= w < cols[n, 1]`` and the
+    batch is ``where(masked, fill, base)`` over all channels: the same values the host builds.
+    """
+
+    def __init__(self, job: OcclusionJob, device: torch.device) -> None:
+        self._base = torch.tensor(job.base, device=device)  # copies: the job's arrays stay the host's
+        self._fill = torch.tensor(job.fill, device=device)
+        self._rows = torch.tensor(job.grid.rows, device=device)
+        self._cols = torch.tensor(job.grid.cols, device=device)
+        self._width = len(job.grid.cols)
+        self._channels_first = job.input_format == "BCSS"
+        height, width = job.base.shape[2:4] if self._channels_first else job.base.shape[1:3]
+        self._row_index = torch.arange(height, device=device)
+        self._col_index = torch.arange(width, device=device)
+        self._device = device
+
+    def batch(self, first: int, stop: int) -> torch.Tensor:
+        """Occluded copies for masks ``first..stop-1``, batch first, in the job's layout."""
+        masks = torch.arange(first, stop, device=self._device)
+        rows = self._rows[masks // self._width]
+        cols = self._cols[masks % self._width]
+        inside_rows = (rows[:, :1] <= self._row_index) & (self._row_index < rows[:, 1:])
+        inside_cols = (cols[:, :1] <= self._col_index) & (self._col_index < cols[:, 1:])
+        if self._channels_first:
+            masked = inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
+        else:
+            masked = inside_rows[:, :, None, None] & inside_cols[:, None, :, None]
+        return torch.where(masked, self._fill, self._base)
+
+
+class _HostCopy:
+    """A device tensor on its way to host memory: into pinned memory, without waiting, on CUDA."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self._done: torch.cuda.Event | None = None
+        if tensor.device.type == "cuda":
+            self._host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+            self._host.copy_(tensor, non_blocking=True)
+            self._done = torch.cuda.Event()
+            self._done.record()
+        else:
+            self._host = tensor
+
+    def result(self) -> np.ndarray:
+        if self._done is not None:
+            self._done.synchronize()
+        return self._host.numpy()
+
+
+class TorchEngine(Engine):
+    """Torch callables mapping an input batch to the selected outputs, on one device.
+
+    ``forwards`` holds one callable per CPU worker (each with its own module replica, see
+    :func:`replicas`), or a single one on a GPU.
+    """
+
+    def __init__(
+        self,
+        forwards: Sequence[Forward],
+        device: torch.device,
+        max_batch: int | None = None,
+        *,
+        occlude_on_device: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self._forwards = list(forwards)
+        self._device = device
+        self.device = "gpu" if device.type == "cuda" else "cpu"
+        self.max_batch = max_batch
+        self._occlude_on_device = device.type == "cuda" if occlude_on_device is None else occlude_on_device
+        self.workers = len(self._forwards)
+        self._pool = ThreadPoolExecutor(self.workers, "occsens-torch") if self.workers > 1 else None
+
+    def _outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        shares = batch.tensor_split(min(self.workers, len(batch)))
+        with _process_settings():
+            if len(shares) == 1:
+                return _forward_alone(self._forwards[0], batch)
+            parts = list(self._pool.map(_forward_alone, self._forwards, shares))
+        return [torch.cat(pieces) for pieces in zip(*parts)]
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        outputs = self._outputs(torch.from_numpy(batch).to(self._device))
+        return [output.cpu().numpy() for output in outputs]
+
+    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        if not self._occlude_on_device:
+            return super().occluded_outputs(job)
+        return self._occluded_on_device(job)
+
+    def _occluded_on_device(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        occluder = DeviceOccluder(job, self._device)
+        pending: tuple[int, _HostCopy] | None = None
+        for first, stop in job.spans():
+            with torch.inference_mode():
+                # Queued behind the previous batch's copy: the device never waits for the host.
+                copy = _HostCopy(self._outputs(occluder.batch(first, stop))[0])
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (first, copy)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
+def _forward_alone(forward: Forward, batch: torch.Tensor) -> list[torch.Tensor]:
+    """One worker's share, on one thread (inference mode is per thread, so entered here)."""
+    torch.set_num_threads(1)
+    with torch.inference_mode():
+        return forward(batch)
+
+
+def cpu_workers(device: torch.device) -> int:
+    """Workers for an engine on ``device``: one per physical core on the CPU, one on a GPU."""
+    return physical_cores() if device.type == "cpu" else 1

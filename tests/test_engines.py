@@ -1,0 +1,152 @@
+"""Engines: how they choose their batch size (never changing a map), their sessions, their reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matlab_occsens import occlusionSensitivity, predict
+from matlab_occsens.grid import mask_grid
+from matlab_occsens.network.batching import MEMORY_BUDGET, BatchSizer, candidate_sizes
+from matlab_occsens.network.occluding import OcclusionJob
+
+
+class CostModel:
+    """A network whose run time per call is ``overhead + size * per_image(size)`` and whose
+    arena keeps ``bytes_per_image`` times the largest batch it ran: the search is tested on a
+    model of a CPU, without timing noise."""
+
+    def __init__(self, per_image, bytes_per_image=1000):
+        self.per_image = per_image
+        self.bytes_per_image = bytes_per_image
+        self.largest = 0
+
+    def memory(self) -> int:
+        return 50_000_000 + self.bytes_per_image * self.largest
+
+    def stream(self, sizer: BatchSizer, limit: int, images: int) -> list[int]:
+        """A job of ``images`` images streamed as an engine streams it; the sizes of its calls."""
+        sizes = []
+        while sum(sizes) < images:
+            size = sizer.next_size(limit, images - sum(sizes))
+            self.largest = max(self.largest, size)
+            sizer.record(size, 0.001 + size * self.per_image(size))
+            sizes.append(size)
+        return sizes
+
+
+def u_shaped(size: int) -> float:
+    """Fastest at 8 images per call (cache effects past it), as CPUs behave."""
+    return 0.010 * (1 + abs(np.log2(size) - 3) / 4)
+
+
+def test_candidate_sizes():
+    assert candidate_sizes(1) == [1]
+    assert candidate_sizes(8) == [1, 2, 4, 8]
+    assert candidate_sizes(100) == [1, 2, 4, 8, 16, 32, 64, 100]
+
+
+def test_the_search_runs_on_the_job_and_settles_on_the_fastest_size():
+    model = CostModel(u_shaped)
+    sizer = BatchSizer(memory=model.memory)
+    sizes = model.stream(sizer, limit=128, images=1000)
+    assert sum(sizes) == 1000  # every image is one of the job's: nothing is spent on the search
+    # Each size warms up and is timed, in increasing order, until 16 is clearly slower than 8;
+    # then each is timed once more; then the fastest.
+    assert sizes[:13] == [1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 1, 2, 4]
+    assert sizes[13:15] == [8, 16] and set(sizes[15:-1]) == {8}
+    assert sizer.settled and sizer.best(128) == 8 and sizer.largest_tried == 16
+
+
+def test_the_limit_is_respected_and_the_search_is_kept():
+    model = CostModel(u_shaped)
+    sizer = BatchSizer(memory=model.memory)
+    assert max(model.stream(sizer, limit=3, images=500)) == 3
+    assert sizer.best(3) == 3
+    assert set(model.stream(sizer, limit=3, images=300)) == {3}  # settled: no search again
+    later = model.stream(sizer, limit=128, images=500)  # a larger limit resumes the search
+    assert later[:4] == [4, 4, 8, 8] and sizer.best(128) == 8
+
+
+def test_a_job_smaller_than_the_search_leaves_it_to_the_next():
+    model = CostModel(u_shaped)
+    sizer = BatchSizer(memory=model.memory)
+    assert model.stream(sizer, limit=128, images=5) == [1, 1, 2, 1]  # 4 does not fit: best so far
+    assert not sizer.settled
+    assert model.stream(sizer, limit=128, images=12)[:3] == [2, 4, 4]
+
+
+def test_the_search_stays_within_its_memory_budget():
+    """Always faster with more images per call, but 10 MB per image: 16 (160 MB) is the
+    largest size tried, as 32 would need 320 MB."""
+    model = CostModel(lambda size: 0.010 / size**0.1, bytes_per_image=10 * 2**20)
+    sizer = BatchSizer(memory=model.memory)
+    sizes = model.stream(sizer, limit=128, images=2000)
+    assert max(sizes) == 16 and sizer.largest_tried == 16 and sizer.best(128) == 16
+    assert MEMORY_BUDGET == 256 * 2**20
+
+
+def test_the_search_does_not_depend_on_the_job():
+    """The largest batch ever run (what sets the memory peak) is the same for every job."""
+    largest = []
+    for images in (121, 3136, 50_176):
+        model = CostModel(u_shaped)
+        model.stream(BatchSizer(memory=model.memory), limit=128, images=images)
+        largest.append(model.largest)
+    assert largest == [16, 16, 16]
+
+
+def test_ort_maps_do_not_depend_on_the_batch_size(efficientnet, coffee):
+    """ONNX Runtime computes each image of a batch alone: the maps agree to the last bit, and
+    with the map computed one occluded image at a time through predict."""
+    options = dict(MaskSize=60, Stride=50, OutputUpsampling="none")
+    maps = [occlusionSensitivity(efficientnet, coffee, [968, 505], MiniBatchSize=size, **options) for size in (1, 3, 128)]
+    for other in maps[1:]:
+        np.testing.assert_array_equal(other, maps[0])
+    image = coffee.astype(np.float32)
+    fill = image.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
+    occluded = []
+    for centre_row in range(0, 224, 50):
+        for centre_col in range(0, 224, 50):
+            copy = image.copy()
+            copy[max(centre_row - 30, 0) : centre_row + 30, max(centre_col - 30, 0) : centre_col + 30] = fill
+            occluded.append(copy)
+    scores = predict(efficientnet, np.stack([image, *occluded], axis=3), MiniBatchSize=1)[:, [967, 504]]
+    expected = (scores[0] - scores[1:]).reshape(5, 5, 2)
+    np.testing.assert_array_equal(maps[0], expected)
+
+
+def test_the_engine_keeps_its_choice(efficientnet, coffee):
+    engine = efficientnet.engine("auto")
+    maps = []
+    while not engine._sizer.settled:
+        maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none"))
+        assert len(maps) <= 3  # 64 masks a map; the search needs about 100 images
+    measured = dict(engine._sizer._seconds)
+    maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none"))
+    assert engine._sizer._seconds == measured
+    for other in maps[1:]:
+        np.testing.assert_array_equal(other, maps[0])
+
+
+@pytest.mark.parametrize("mini_batch_size", [1, 2, 5])
+def test_mini_batch_size_bounds_every_call(efficientnet, coffee, mini_batch_size):
+    engine = efficientnet.engine("auto")
+    base = efficientnet.prepare(coffee[np.newaxis].astype(np.float32))
+    job = OcclusionJob(base, base, mask_grid((224, 224), (45, 45), (56, 56), True), "BCSS", mini_batch_size)
+    sizes = [len(output) for _, output in engine.occluded_outputs(job)]
+    assert sum(sizes) == 16 and max(sizes) <= mini_batch_size
+
+
+def test_an_auto_engine_serves_requests_for_its_device(efficientnet):
+    auto = efficientnet.engine("auto")
+    assert efficientnet.engine(auto.device) is auto
+
+
+def test_sessions_use_one_thread_per_physical_core():
+    from matlab_occsens.network.cpu import physical_cores
+    from matlab_occsens.network.onnx import session_options
+
+    options = session_options()
+    assert options.intra_op_num_threads == physical_cores() >= 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"

@@ -1,0 +1,157 @@
+"""The occluded batches every engine runs: built on the host, by an ONNX prefix on the device, or
+by torch on the device, they must be the very images SPEC.md §5 describes, bit for bit, and the
+map must not depend on how many go per call."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper
+
+from matlab_occsens.grid import mask_grid
+from matlab_occsens.network.occluding import OcclusionJob, occluded_batches
+from matlab_occsens.network.onnx import OrtEngine
+from matlab_occsens.network.pipeline import run_ahead
+
+LAYOUTS = {"BCSS": (0, 3, 1, 2), "BSSC": (0, 1, 2, 3)}
+
+
+def identity_model(shape: list[int | str], opset: int) -> onnx.ModelProto:
+    """A network whose output is its input: what it returns is the batch it was given."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["same"])],
+        "identity",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("same", TensorProto.FLOAT, shape)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def expected_images(image, fill, grid, layout):
+    """Each mask applied to the H×W×C image by hand (SPEC.md §5), in the backend layout."""
+    images = []
+    for rows, cols in grid.windows():
+        occluded = image.copy()
+        occluded[rows[0] : rows[1], cols[0] : cols[1], :] = fill
+        images.append(occluded)
+    return np.stack(images).transpose(LAYOUTS[layout])
+
+
+def problem(seed, height, width, channels, layout, mask, stride, clipping, batch):
+    rng = np.random.default_rng(seed)
+    image = rng.standard_normal((height, width, channels), dtype=np.float32)
+    fill = rng.standard_normal(channels, dtype=np.float32)
+    grid = mask_grid((height, width), mask, stride, clipping)
+    native = image[np.newaxis].transpose(LAYOUTS[layout])
+    fill_image = np.broadcast_to(fill, image.shape)[np.newaxis].transpose(LAYOUTS[layout])
+    job = OcclusionJob(np.ascontiguousarray(native), np.ascontiguousarray(fill_image), grid, layout, batch)
+    return job, expected_images(image, fill, grid, layout)
+
+
+def collect(stream):
+    return np.concatenate([batch.copy() for _, batch in stream])
+
+
+shapes = dict(
+    seed=st.integers(0, 2**16),
+    height=st.integers(1, 12),
+    width=st.integers(1, 12),
+    channels=st.integers(1, 4),
+    layout=st.sampled_from(sorted(LAYOUTS)),
+    mask=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    stride=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    clipping=st.just(True),
+    batch=st.integers(1, 9),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(**shapes)
+def test_host_batches_are_the_occluded_images(**case):
+    job, expected = problem(**case)
+    firsts = [first for first, _ in occluded_batches(job)]
+    assert firsts == list(range(0, len(job.grid), job.batch_size))
+    np.testing.assert_array_equal(collect(occluded_batches(job)), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(**shapes, sizes=st.lists(st.integers(1, 9), min_size=1, max_size=6))
+def test_batches_of_changing_sizes_are_the_occluded_images(sizes, **case):
+    """As the batch-size search streams them: the buffer grows, and its slots are still repaired."""
+    job, expected = problem(**case)
+    asked = iter(sizes * len(expected))
+    batches = occluded_batches(job, lambda remaining: min(next(asked), remaining))
+    np.testing.assert_array_equal(collect(batches), expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(**shapes, opset=st.sampled_from([9, 11, 13, 17]))
+def test_the_onnx_prefix_builds_the_same_images(opset, **case):
+    """The GPU path of ONNX Runtime, run here with the CPU provider: only the device differs."""
+    job, expected = problem(**case)
+    height, width, channels = case["height"], case["width"], case["channels"]
+    shape = ["N", channels, height, width] if case["layout"] == "BCSS" else ["N", height, width, channels]
+    engine = OrtEngine(
+        identity_model(shape, opset), "cpu", input_size=(height, width, channels), occlude_on_device=True
+    )
+    firsts = [first for first, _ in engine.occluded_outputs(job)]
+    assert firsts == list(range(0, len(job.grid), job.batch_size))
+    np.testing.assert_array_equal(collect(engine.occluded_outputs(job)), expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(**shapes)
+def test_torch_builds_the_same_images_on_the_device(**case):
+    """The GPU path of the torch backend, run here on the CPU device."""
+    torch = pytest.importorskip("torch")
+    from matlab_occsens.network.torch_engine import DeviceOccluder
+
+    job, expected = problem(**case)
+    occluder = DeviceOccluder(job, torch.device("cpu"))
+    built = np.concatenate([occluder.batch(first, stop).numpy() for first, stop in job.spans()])
+    np.testing.assert_array_equal(built, expected)
+
+
+def test_masks_that_do_not_fit_leave_the_image_untouched_where_they_do_not_reach():
+    """MaskClipping "off" with a tail no mask reaches; the prefix must not occlude it."""
+    job, expected = problem(3, 11, 9, 3, "BCSS", (4, 3), (3, 2), False, 4)
+    engine = OrtEngine(identity_model(["N", 3, 11, 9], 17), "cpu", input_size=(11, 9, 3), occlude_on_device=True)
+    np.testing.assert_array_equal(collect(engine.occluded_outputs(job)), expected)
+    assert np.array_equal(expected[:, :, 10, :], np.repeat(job.base[:, :, 10, :], len(expected), axis=0))
+
+
+def test_run_ahead_keeps_order_and_starts_the_next_item_early():
+    started = []
+    next_started = threading.Event()
+
+    def work(item):
+        started.append(item)
+        if item == 1:
+            next_started.set()
+        return item * 10
+
+    results = []
+    for item, result in run_ahead(work, range(5)):
+        if item == 0:  # item 1 runs while item 0 is handled: waiting for it must not deadlock
+            assert next_started.wait(timeout=30)
+        results.append((item, result))
+    assert results == [(item, item * 10) for item in range(5)]
+    assert started == list(range(5))
+
+
+def test_run_ahead_passes_errors_on():
+    def work(item):
+        if item == 2:
+            raise RuntimeError("item 2 failed")
+        return item
+
+    seen = []
+    with pytest.raises(RuntimeError, match="item 2 failed"):
+        for item, _ in run_ahead(work, range(5)):
+            seen.append(item)
+    assert seen == [0, 1]
