@@ -9,7 +9,7 @@ occlusion logic never knows which backend runs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,6 +82,7 @@ class Network(ABC):
         self._output_names = list(output_names)
         self._output_formats: dict[str, str] = {}
         self._engines: dict[tuple[Any, ...], Engine] = {}
+        self._derived: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------------ MATLAB properties
     @property
@@ -117,6 +118,7 @@ class Network(ABC):
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
         self._engines.clear()
+        self._derived.clear()
 
     @property
     def OutputDataFormats(self) -> list[str | None]:
@@ -184,6 +186,13 @@ class Network(ABC):
         if key not in self._engines:
             self._engines[key] = self._build_engine(environment)
         return self._engines[key]
+
+    def derived(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """Something built from the current output selection once (an analysed graph, engines
+        for parts of it), kept until ``OutputNames`` changes."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     # ------------------------------------------------------------------ backend hooks
     @abstractmethod

@@ -42,11 +42,17 @@ class OrtEngine(Engine):
     """One ONNX Runtime session computing the selected outputs."""
 
     def __init__(
-        self, model: onnx.ModelProto, environment: str, max_batch: int | None = None
+        self,
+        model: onnx.ModelProto,
+        environment: str,
+        max_batch: int | None = None,
+        config: dict[str, str] | None = None,
     ) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        for key, value in (config or {}).items():  # ONNX Runtime session config entries
+            options.add_session_config_entry(key, value)
         self.session = ort.InferenceSession(
             model.SerializeToString(), options, providers=ort_providers(environment)
         )
@@ -108,6 +114,10 @@ class OnnxNetwork(Network):
 
     def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
         return self._graph.static_shape(name)
+
+    def selected_model(self) -> onnx.ModelProto:
+        """A copy of the model computing only the selected outputs, with a symbolic batch axis."""
+        return self._graph.selecting(self._output_names, batchable=True)
 
     def _build_engine(self, environment: str) -> Engine:
         engine = OrtEngine(self._graph.selecting(self._output_names, batchable=True), environment)
