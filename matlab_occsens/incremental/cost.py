@@ -1,0 +1,159 @@
+"""Predicted running time of the chunks on crops and of the rest of the graph.
+
+ONNX Runtime on a CPU is limited by arithmetic in wide layers, by memory traffic in the early,
+large, thin ones, and by a fixed price per output row in its blocked convolution kernels, which
+makes small crops dearer per pixel than whole images. So a node costs
+
+    seconds = MAC * multiply-adds + READ * values read + WRITE * values written
+              + ROW * (16-channel output rows) + NODE * nodes
+
+(batch norms and activations that ONNX Runtime fuses into the convolution before them cost
+nothing), a
+chunk adds a price per node per call and the numpy copies that build its crops, and every mask
+adds Python work per chunk. The constants were fitted by ``benchmarks/incremental.py
+--calibrate`` on the 2-core development machine; the planner only compares plans, so ratios
+matter, not the unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from .graph import FUSABLE, LocalNode, SpatialGraph
+
+__all__ = ["CPU_COSTS", "CostModel", "Work", "fused_nodes", "local_work", "node_work"]
+
+_BLOCK = 16
+"""Channels per block in ONNX Runtime's NCHWc convolution kernels (AVX-512)."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one forward pass of some nodes does, for one image or crop."""
+
+    macs: float = 0.0
+    """Multiply-adds of dense layers (convolutions mixing channels, matrix products)."""
+    window_macs: float = 0.0
+    """Multiply-adds of per-channel layers (depthwise convolutions, pooling): slower per MAC."""
+    reads: float = 0.0
+    """Values read from the node's data inputs."""
+    writes: float = 0.0
+    """Values written to its output (dearer than reads: they are new memory)."""
+    rows: float = 0.0
+    nodes: int = 0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(*(mine + theirs for mine, theirs in zip(self.features, other.features)))
+
+    @property
+    def features(self) -> tuple[float, ...]:
+        return (self.macs, self.window_macs, self.reads, self.writes, self.rows, self.nodes)
+
+
+def _size(shape: tuple[int, ...] | None) -> int:
+    return int(np.prod(shape)) if shape is not None else 0
+
+
+def fused_nodes(graph: SpatialGraph, indices: set[int] | frozenset[int]) -> set[int]:
+    """The nodes among ``indices`` that ONNX Runtime folds into a convolution that is also among
+    them (a convolution's batch norm and activations)."""
+    fused: set[int] = set()
+    for index, node in graph.data_nodes():
+        producer = graph.producer(node.input[0]) if node.input else None
+        if index in indices and node.op_type in FUSABLE and producer in indices and graph.fuses_into_conv(producer):
+            fused.add(index)
+    return fused
+
+
+def local_work(
+    node: LocalNode, graph: SpatialGraph, height: Callable[[str], int], width: Callable[[str], int], fused: bool
+) -> Work:
+    """Work of a local node whose tensors have the given heights and widths (crops or full)."""
+    if fused:
+        return Work(nodes=1)
+    channels = graph.shapes[node.output][1]
+    pixels = height(node.output) * width(node.output)
+    reads = sum(graph.shapes[name][1] * height(name) * width(name) for name in node.inputs)
+    rows = math.ceil(channels / _BLOCK) * height(node.output) if node.macs_per_pixel else 0
+    macs = node.macs_per_pixel * pixels
+    return Work(0 if node.per_channel else macs, macs if node.per_channel else 0, reads, channels * pixels, rows, 1)
+
+
+def node_work(node: onnx.NodeProto, graph: SpatialGraph, fused: bool) -> Work:
+    """Work of any data node for one full image (local nodes and the global layers after them)."""
+    shapes = graph.shapes
+    out = shapes.get(node.output[0])
+    if fused:
+        return Work(nodes=1)
+    reads = sum(_size(shapes.get(name)) for name in node.input if name in shapes)
+    macs, window_macs, rows = 0.0, 0.0, 0.0
+    if node.op_type == "Conv" and out is not None and len(out) == 4:
+        weights = graph.constant_shape(node.input[1])
+        macs = float(np.prod(weights)) * out[2] * out[3] if weights is not None else 0.0
+        rows = math.ceil(out[1] / _BLOCK) * out[2]
+        if weights is not None and weights[1] == 1 < out[1]:
+            macs, window_macs = 0.0, macs
+    elif node.op_type in ("Gemm", "MatMul") and out is not None:
+        left = shapes.get(node.input[0]) or graph.constant_shape(node.input[0])
+        transposed = any(attribute.name == "transA" and attribute.i for attribute in node.attribute)
+        macs = float(_size(out)) * (left[-2] if transposed else left[-1]) if left else 0.0
+    elif node.op_type in ("MaxPool", "AveragePool") and out is not None:
+        kernel = next(list(attribute.ints) for attribute in node.attribute if attribute.name == "kernel_shape")
+        window_macs = float(_size(out)) * float(np.prod(kernel))
+        rows = math.ceil(out[1] / _BLOCK) * out[2]
+    return Work(macs, window_macs, reads, _size(out), rows, 1)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds per unit of work; see the module docstring."""
+
+    mac: float
+    window_mac: float
+    read: float
+    write: float
+    row: float
+    node: float
+    """Per node, per image or crop."""
+    node_call: float
+    """Per node of the called model, per ONNX Runtime call."""
+    copy: float
+    """Per value copied by numpy to build crops and patched activations."""
+    mask: float
+    """Python work per mask per chunk."""
+    setup: float
+    """Building one chunk's engine, paid once per chunk at worst."""
+
+    def seconds(self, work: Work, images: int) -> float:
+        """Running ``work`` on ``images`` images, excluding per-call costs."""
+        return images * (
+            self.mac * work.macs
+            + self.window_mac * work.window_macs
+            + self.read * work.reads
+            + self.write * work.writes
+            + self.row * work.rows
+            + self.node * work.nodes
+        )
+
+    def chunk(self, work: Work, crop_values: int, masks: int, batch_size: int) -> float:
+        """A chunk whose crops hold ``crop_values`` values each, over every mask."""
+        calls = math.ceil(masks / batch_size)
+        return (
+            self.seconds(work, masks)
+            + masks * (self.copy * crop_values + self.mask)
+            + calls * work.nodes * self.node_call
+            + self.setup
+        )
+
+    def suffix(self, work: Work, masks: int, batch_size: int, patch_values: float) -> float:
+        """The rest of the graph on every mask, with pasting and restoring each mask's patch."""
+        calls = math.ceil(masks / batch_size)
+        return self.seconds(work, masks) + masks * 2 * self.copy * patch_values + calls * work.nodes * self.node_call
+
+
+CPU_COSTS = CostModel(mac=11.6e-12, window_mac=72e-12, read=0.15e-9, write=0.0, row=87e-9, node=0.21e-6, node_call=4e-6, copy=0.4e-9, mask=3e-6, setup=0.02)
