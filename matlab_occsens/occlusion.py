@@ -118,7 +118,7 @@ def _raw_map(
     if forward is None:
         outputs = ((first, engine.run(batch)[0]) for first, batch in occluded_batches(net, base, fill, grid, batch_size))
     else:
-        outputs = forward.outputs(fill, grid, batch_size)
+        outputs = forward.outputs(fill, grid)
 
     occluded = np.empty((len(grid), len(wanted)))
     with tqdm(

@@ -19,7 +19,11 @@ from onnx_builders import OPSET, linear_model, spatial_model
 from random_cnns import random_cnns
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
-from matlab_occsens.incremental import spatial_graph
+from matlab_occsens.grid import mask_grid
+from matlab_occsens.incremental import forward_for, spatial_graph
+from matlab_occsens.incremental.cost import CPU_COSTS
+from matlab_occsens.incremental.plan import plan_through
+from matlab_occsens.occlusion import occluded_batches
 
 TOLERANCE = 1e-5
 
@@ -62,6 +66,32 @@ def test_random_cnns_give_the_ordinary_map(network, mask, stride, clipping, batc
         MaskClipping=clipping, MiniBatchSize=batch,
     )
     assert_same_map(incremental, ordinary)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    network=random_cnns(),
+    mask=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    stride=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    seed=st.integers(0, 2**16),
+)
+def test_the_finest_chain_gives_the_ordinary_outputs(network, mask, stride, seed):
+    """A chunk between every two consecutive cuts (the planner may prefer fewer): every output
+    of every occluded image equals the ordinary forward pass."""
+    model, (height, width, channels) = network
+    net = importNetworkFromONNX(model)
+    graph = spatial_graph(net)
+    grid = mask_grid((height, width), mask, stride, True)
+    forward = forward_for(net, plan_through(graph, grid, graph.cuts, CPU_COSTS, 4), 4)
+    rng = np.random.default_rng(seed)
+    base = net.prepare(rng.uniform(0, 255, (1, height, width, channels)).astype(np.float32))
+    fill = net.prepare(np.full((1, height, width, channels), 100.0, np.float32))
+    engine = net.engine("cpu")
+    expected = engine.run(base)[0]
+    np.testing.assert_allclose(forward.reference(base), expected, rtol=0, atol=TOLERANCE * np.abs(expected).max())
+    expected = np.concatenate([engine.run(batch)[0] for _, batch in occluded_batches(net, base, fill, grid, 4)])
+    outputs = np.concatenate([output.copy() for _, output in forward.outputs(fill, grid)])
+    np.testing.assert_allclose(outputs, expected, rtol=0, atol=TOLERANCE * np.abs(expected).max())
 
 
 def test_a_spatial_output_is_computed_from_patches_alone():

@@ -23,15 +23,29 @@ from .graph import SpatialGraph, Unsupported
 from .plan import Chunk, Plan, plan_chain
 from .runner import IncrementalForward
 
-__all__ = ["IncrementalForward", "MODES", "Plan", "SpatialGraph", "Unsupported", "incremental_forward", "spatial_graph"]
+__all__ = [
+    "BATCH_SIZE",
+    "IncrementalForward",
+    "MODES",
+    "Plan",
+    "QUIET",
+    "SpatialGraph",
+    "Unsupported",
+    "forward_for",
+    "incremental_forward",
+    "spatial_graph",
+]
 
 MODES = ("auto", "on", "off")
 
 _WORTH_IT = 1.2
 """Predicted speed-up below which "auto" keeps the ordinary path (the prediction is rough)."""
-_QUIET = {"session.intra_op.allow_spinning": "0"}
+QUIET = {"session.intra_op.allow_spinning": "0"}
 """The chain alternates between several sessions many times a second; threads of the session
 that just ran would otherwise spin on the cores the next one needs."""
+BATCH_SIZE = 8
+"""Masks per call of the chain's engines (at most MiniBatchSize): the crops and activations of a
+few masks stay in the CPU caches from one layer to the next, which outweighs the extra calls."""
 _AUTO_MIN_MASKS = 64
 """Grids smaller than this keep the ordinary path under "auto": the one-time analysis of the
 graph and the building of its engines would cost more than the few masks can save."""
@@ -70,6 +84,7 @@ def incremental_forward(
     """
     if mode == "off" or (mode == "auto" and len(grid) < _AUTO_MIN_MASKS):
         return None
+    batch_size = min(batch_size, BATCH_SIZE)
     try:
         if engine.device != "cpu":
             raise Unsupported("it runs on the CPU only")
@@ -84,15 +99,21 @@ def incremental_forward(
         return None
     if not plan.chunks or (mode == "auto" and plan.predicted_speedup < _WORTH_IT):
         return None
+    return forward_for(net, plan, batch_size)
+
+
+def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward:
+    """The incremental forward passes of a plan of ``net``'s graph, with its engines (built once
+    per chunk and kept on the network)."""
     graph = spatial_graph(net)
 
     def chunk_engine(chunk: Chunk) -> Engine:
-        build = lambda: OrtEngine(graph.chunk_model(chunk.first, chunk.last), "cpu", config=_QUIET)  # noqa: E731
+        build = lambda: OrtEngine(graph.chunk_model(chunk.first, chunk.last), "cpu", config=QUIET)  # noqa: E731
         return net.derived(("incremental", chunk.first, chunk.last), build)
 
     def suffix_engine() -> Engine | None:
         model = graph.suffix_model(plan.suffix_from)
-        return None if model is None else OrtEngine(model, "cpu", config=_QUIET)
+        return None if model is None else OrtEngine(model, "cpu", config=QUIET)
 
     suffix = net.derived(("incremental", plan.suffix_from, None), suffix_engine)
-    return IncrementalForward(plan, [chunk_engine(chunk) for chunk in plan.chunks], suffix)
+    return IncrementalForward(plan, [chunk_engine(chunk) for chunk in plan.chunks], suffix, batch_size)

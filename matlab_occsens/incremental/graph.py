@@ -324,8 +324,8 @@ class SpatialGraph:
         """Index of the data node computing ``tensor``; None for the input and constants."""
         return self._producer.get(tensor)
 
-    def op_type(self, index: int) -> str:
-        return self._nodes[index].op_type
+    def node(self, index: int) -> onnx.NodeProto:
+        return self._nodes[index]
 
     def constant_shape(self, name: str) -> tuple[int, ...] | None:
         """Shape of a constant tensor (initializer or folded), None for image-dependent ones."""

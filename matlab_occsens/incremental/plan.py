@@ -33,7 +33,7 @@ from .cost import CostModel, Work, fused_nodes, local_work, node_work
 from .graph import LocalNode, SpatialGraph
 from .windows import Intervals, hull
 
-__all__ = ["AxisCrops", "Chunk", "Plan", "chunk_between", "ideal_work", "plan_chain", "rest_work"]
+__all__ = ["AxisCrops", "Chunk", "Plan", "chunk_between", "ideal_work", "plan_chain", "plan_through", "rest_work"]
 
 
 @dataclass(frozen=True)
@@ -142,79 +142,105 @@ class _Axis:
         return self.size[name] - (self.size[first] - length) // (self.stride(name) // self.stride(first))
 
 
-def _chunk(graph: SpatialGraph, axes: tuple[_Axis, _Axis], first: str, last: str, nodes: list[LocalNode], required) -> Chunk:
-    """The chunk from cut ``first`` to cut ``last``: ``nodes`` are ``last``'s local ancestors and
-    ``required`` their required intervals per axis (see :meth:`_Axis.required`)."""
-    inside = graph.ancestors(last) - graph.ancestors(first)
-    chunk_nodes = [node for node in nodes if node.index in inside]
-    rows, cols = (axis.crops(first, last, chunk_nodes, need[first]) for axis, need in zip(axes, required))
-    fused = fused_nodes(graph, inside)
-    work = sum(
-        (
-            local_work(
-                node,
-                graph,
-                lambda name: axes[0].crop_length(name, first, rows.length),
-                lambda name: axes[1].crop_length(name, first, cols.length),
-                node.index in fused,
-            )
-            for node in chunk_nodes
-        ),
-        Work(),
-    )
-    return Chunk(first, last, rows, cols, work)
+class _Planner:
+    """Chunks and predicted costs of one graph for one grid, built on demand and kept."""
+
+    def __init__(self, graph: SpatialGraph, grid: MaskGrid, costs: CostModel, batch_size: int) -> None:
+        self.graph, self.costs, self.batch_size = graph, costs, batch_size
+        self.masks = len(grid)
+        self.axes = (_Axis(graph, 0, grid.rows), _Axis(graph, 1, grid.cols))
+        self._required: dict[str, tuple[list[LocalNode], list[dict[str, Intervals]]]] = {}
+        self._chunks: dict[tuple[str, str], Chunk] = {}
+
+    def chunk(self, first: str, last: str) -> Chunk:
+        """The chunk from cut ``first`` to cut ``last``."""
+        if (first, last) in self._chunks:
+            return self._chunks[first, last]
+        graph, axes = self.graph, self.axes
+        if last not in self._required:
+            ancestors = graph.ancestors(last)
+            nodes = [node for node in graph.nodes if node.index in ancestors]
+            self._required[last] = nodes, [axis.required(nodes, last) for axis in axes]
+        nodes, required = self._required[last]
+        inside = graph.ancestors(last) - graph.ancestors(first)
+        chunk_nodes = [node for node in nodes if node.index in inside]
+        rows, cols = (axis.crops(first, last, chunk_nodes, need[first]) for axis, need in zip(axes, required))
+        fused = fused_nodes(graph, inside)
+        work = sum(
+            (
+                local_work(
+                    node,
+                    graph,
+                    lambda name: axes[0].crop_length(name, first, rows.length),
+                    lambda name: axes[1].crop_length(name, first, cols.length),
+                    node.index in fused,
+                )
+                for node in chunk_nodes
+            ),
+            Work(),
+        )
+        chunk = self._chunks[first, last] = Chunk(first, last, rows, cols, work)
+        return chunk
+
+    def chunk_cost(self, first: str, last: str) -> float:
+        chunk = self.chunk(first, last)
+        crop_values = self.graph.shapes[first][1] * chunk.rows.length * chunk.cols.length
+        return self.costs.chunk(chunk.work, crop_values, self.masks, self.batch_size)
+
+    def suffix_cost(self, cut: str) -> float:
+        patch = 0.0
+        if cut != self.graph.input:
+            lengths = [_mean_length(axis.changed[cut]) for axis in self.axes]
+            patch = lengths[0] * lengths[1] * self.graph.shapes[cut][1]
+        return self.costs.suffix(rest_work(self.graph, cut), self.masks, self.batch_size, patch)
+
+    def plan(self, cuts: list[str]) -> Plan:
+        """The plan whose chunks run from each of ``cuts`` to the next (the first is the input)."""
+        chunks = tuple(self.chunk(first, last) for first, last in zip(cuts, cuts[1:]))
+        last = cuts[-1]
+        return Plan(
+            chunks=chunks,
+            suffix_from=last,
+            changed_rows=self.axes[0].changed[last],
+            changed_cols=self.axes[1].changed[last],
+            suffix_work=rest_work(self.graph, last),
+            full_work=rest_work(self.graph, self.graph.input),
+            predicted_cost=sum(self.chunk_cost(chunk.first, chunk.last) for chunk in chunks) + self.suffix_cost(last),
+            full_cost=self.suffix_cost(self.graph.input),
+        )
+
+
+def plan_through(graph: SpatialGraph, grid: MaskGrid, cuts: list[str], costs: CostModel, batch_size: int) -> Plan:
+    """The plan with chunks between consecutive ``cuts`` (cuts of ``graph``, the input first)."""
+    return _Planner(graph, grid, costs, batch_size).plan(cuts)
 
 
 def chunk_between(graph: SpatialGraph, grid: MaskGrid, first: str, last: str) -> Chunk:
     """The chunk from cut ``first`` to cut ``last`` for this grid, on its own."""
-    axes = (_Axis(graph, 0, grid.rows), _Axis(graph, 1, grid.cols))
-    ancestors = graph.ancestors(last)
-    nodes = [node for node in graph.nodes if node.index in ancestors]
-    return _chunk(graph, axes, first, last, nodes, [axis.required(nodes, last) for axis in axes])
+    return _Planner(graph, grid, CostModel.free(), 1).chunk(first, last)
 
 
 def plan_chain(
     graph: SpatialGraph, grid: MaskGrid, costs: CostModel, batch_size: int, at_least_one_chunk: bool = False
 ) -> Plan:
-    """The cheapest chain of chunks for this grid: possibly none (the plain forward pass) unless
-    ``at_least_one_chunk``; the graph must have a cut after its input."""
-    axes = (_Axis(graph, 0, grid.rows), _Axis(graph, 1, grid.cols))
-    masks = len(grid)
+    """The cheapest chain of chunks for this grid, by dynamic programming over the cuts: possibly
+    none (the plain forward pass) unless ``at_least_one_chunk``."""
+    planner = _Planner(graph, grid, costs, batch_size)
     cuts = graph.cuts
-    chunks: dict[tuple[int, int], Chunk] = {}
     best = [0.0] + [math.inf] * (len(cuts) - 1)
     previous = [0] * len(cuts)
     for j in range(1, len(cuts)):
-        ancestors = graph.ancestors(cuts[j])
-        nodes = [node for node in graph.nodes if node.index in ancestors]
-        required = [axis.required(nodes, cuts[j]) for axis in axes]
         for i in range(j):
-            chunk = chunks[i, j] = _chunk(graph, axes, cuts[i], cuts[j], nodes, required)
-            crop_values = graph.shapes[cuts[i]][1] * chunk.rows.length * chunk.cols.length
-            candidate = best[i] + costs.chunk(chunk.work, crop_values, masks, batch_size)
+            candidate = best[i] + planner.chunk_cost(cuts[i], cuts[j])
             if candidate < best[j]:
                 best[j], previous[j] = candidate, i
-    suffix_works = [rest_work(graph, cut) for cut in cuts]
-    totals = []
-    for j, cut in enumerate(cuts):
-        patch = _mean_length(axes[0].changed[cut]) * _mean_length(axes[1].changed[cut]) * graph.shapes[cut][1] if j else 0.0
-        totals.append(best[j] + costs.suffix(suffix_works[j], masks, batch_size, patch))
-    end = int(np.argmin(totals[1:])) + 1 if at_least_one_chunk else int(np.argmin(totals))
-    chain = []
-    j = end
-    while j > 0:
-        chain.append(chunks[previous[j], j])
-        j = previous[j]
-    return Plan(
-        chunks=tuple(reversed(chain)),
-        suffix_from=cuts[end],
-        changed_rows=axes[0].changed[cuts[end]],
-        changed_cols=axes[1].changed[cuts[end]],
-        suffix_work=suffix_works[end],
-        full_work=suffix_works[0],
-        predicted_cost=totals[end],
-        full_cost=totals[0],
-    )
+    totals = [best[j] + planner.suffix_cost(cut) for j, cut in enumerate(cuts)]
+    if at_least_one_chunk and len(cuts) > 1:
+        totals[0] = math.inf
+    path = [int(np.argmin(totals))]
+    while path[-1] > 0:
+        path.append(previous[path[-1]])
+    return planner.plan([cuts[index] for index in reversed(path)])
 
 
 def rest_work(graph: SpatialGraph, cut: str) -> Work:
@@ -236,7 +262,8 @@ def ideal_work(graph: SpatialGraph, grid: MaskGrid) -> Work:
         if index not in local:
             total += node_work(node, graph, False)
             continue
-        pixels = _mean_length(axes[0].changed[node.output]) * _mean_length(axes[1].changed[node.output])
+        output = local[index].output
+        pixels = _mean_length(axes[0].changed[output]) * _mean_length(axes[1].changed[output])
         macs = local[index].macs_per_pixel * pixels
         total += Work(window_macs=macs) if local[index].per_channel else Work(macs=macs)
     return total

@@ -22,13 +22,25 @@ from .windows import Intervals
 __all__ = ["IncrementalForward"]
 
 
-def _overlap(patch: Intervals, crop_starts: np.ndarray, length: int) -> tuple[np.ndarray, ...]:
-    """Where each patch lands in its crop: destination and source ranges of their overlap."""
-    starts, stops = patch
-    first = np.maximum(starts, crop_starts)
-    stop = np.minimum(stops, crop_starts + length)
-    stop = np.maximum(stop, first)  # an empty overlap becomes an empty slice
-    return first - crop_starts, stop - crop_starts, first - starts, stop - starts
+def _slices(starts: np.ndarray, stops: np.ndarray) -> list[slice]:
+    return [slice(start, max(start, stop)) for start, stop in zip(starts.tolist(), stops.tolist())]
+
+
+class _AxisSlices:
+    """Per grid position along one axis: the crop, where the patch goes in it and which part of
+    the patch goes there, and which part of the result is the next patch."""
+
+    def __init__(self, axis: AxisCrops) -> None:
+        starts, stops = axis.changed_in
+        first = np.maximum(starts, axis.starts)  # the patch may reach beyond the crop
+        stop = np.maximum(np.minimum(stops, axis.starts + axis.length), first)
+        self.crop = _slices(axis.starts, axis.starts + axis.length)
+        self.paste = _slices(first - axis.starts, stop - axis.starts)
+        self.patch = _slices(first - starts, stop - starts)
+        kept_starts, kept_stops = axis.changed_out
+        empty = kept_starts >= kept_stops
+        self.keep = _slices(np.where(empty, 0, kept_starts - axis.out_starts), np.where(empty, 0, kept_stops - axis.out_starts))
+        self.length, self.out_length = axis.length, axis.out_length
 
 
 class _ChunkRun:
@@ -36,43 +48,23 @@ class _ChunkRun:
 
     def __init__(self, rows: AxisCrops, cols: AxisCrops, engine: Engine) -> None:
         self.engine = engine
-        self.rows, self.cols = rows, cols
-        self.paste_rows = _overlap(rows.changed_in, rows.starts, rows.length)
-        self.paste_cols = _overlap(cols.changed_in, cols.starts, cols.length)
-        self.keep_rows = self._kept(rows)
-        self.keep_cols = self._kept(cols)
+        self.rows, self.cols = _AxisSlices(rows), _AxisSlices(cols)
 
-    @staticmethod
-    def _kept(axis: AxisCrops) -> tuple[np.ndarray, np.ndarray]:
-        starts, stops = axis.changed_out
-        empty = starts >= stops
-        return np.where(empty, 0, starts - axis.out_starts), np.where(empty, 0, stops - axis.out_starts)
-
-    def run(self, source: np.ndarray, patches: list[np.ndarray], rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
+    def run(self, source: np.ndarray, patches: list[np.ndarray], rows: list[int], cols: list[int]) -> list[np.ndarray]:
         """The next patches of the masks at grid positions (rows, cols), given their current ones."""
-        length_r, length_c = self.rows.length, self.cols.length
-        crops = np.empty((len(rows), source.shape[1], length_r, length_c), dtype=np.float32)
-        dst_r0, dst_r1, src_r0, src_r1 = self.paste_rows
-        dst_c0, dst_c1, src_c0, src_c1 = self.paste_cols
+        r, c = self.rows, self.cols
+        crops = np.empty((len(rows), source.shape[1], r.length, c.length), dtype=np.float32)
         for slot, (row, col) in enumerate(zip(rows, cols)):
-            start_r, start_c = self.rows.starts[row], self.cols.starts[col]
-            crops[slot] = source[0, :, start_r : start_r + length_r, start_c : start_c + length_c]
-            crops[slot, :, dst_r0[row] : dst_r1[row], dst_c0[col] : dst_c1[col]] = patches[slot][
-                :, src_r0[row] : src_r1[row], src_c0[col] : src_c1[col]
-            ]
+            crops[slot] = source[0, :, r.crop[row], c.crop[col]]
+            crops[slot, :, r.paste[row], c.paste[col]] = patches[slot][:, r.patch[row], c.patch[col]]
         result = self.engine.run(crops)[0]
-        if result.shape[2:] != (self.rows.out_length, self.cols.out_length):
+        if result.shape[2:] != (r.out_length, c.out_length):
             raise RuntimeError(
                 f"incremental inference: a chunk gave crops of {result.shape[2:]}, not the "
-                f"{(self.rows.out_length, self.cols.out_length)} planned; please report this and "
+                f"{(r.out_length, c.out_length)} planned; please report this and "
                 'use Incremental="off".'
             )
-        keep_r0, keep_r1 = self.keep_rows
-        keep_c0, keep_c1 = self.keep_cols
-        return [
-            result[slot, :, keep_r0[row] : keep_r1[row], keep_c0[col] : keep_c1[col]]
-            for slot, (row, col) in enumerate(zip(rows, cols))
-        ]
+        return [result[slot, :, r.keep[row], c.keep[col]] for slot, (row, col) in enumerate(zip(rows, cols))]
 
 
 class IncrementalForward:
@@ -86,10 +78,13 @@ class IncrementalForward:
         One engine per chunk of the plan, each taking a batch of crops of the chunk's input.
     suffix : Engine or None
         The rest of the graph after the chain; None when the chain ends at the selected output.
+    batch_size : int
+        Masks per call of each engine.
     """
 
-    def __init__(self, plan: Plan, engines: list[Engine], suffix: Engine | None) -> None:
+    def __init__(self, plan: Plan, engines: list[Engine], suffix: Engine | None, batch_size: int) -> None:
         self.plan = plan
+        self.batch_size = batch_size
         self._chunks = [_ChunkRun(chunk.rows, chunk.cols, engine) for chunk, engine in zip(plan.chunks, engines)]
         self._suffix = suffix
         self._kept: list[np.ndarray] = []
@@ -105,31 +100,26 @@ class IncrementalForward:
             self._kept.append(chunk.engine.run(self._kept[-1])[0])
         return self._finish(self._kept[-1])
 
-    def outputs(self, fill: np.ndarray, grid: MaskGrid, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(first mask index, selected output)`` per mini-batch, in grid order."""
+    def outputs(self, fill: np.ndarray, grid: MaskGrid) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first mask index, selected output)`` per batch of masks, in grid order."""
+        batch_size = self.batch_size
         if not self._kept:
             raise RuntimeError("IncrementalForward.reference must run first")
         last = self._kept[-1]
-        changed_rows, changed_cols = self.plan.changed_rows, self.plan.changed_cols
+        fill_rows, fill_cols = _slices(grid.rows[:, 0], grid.rows[:, 1]), _slices(grid.cols[:, 0], grid.cols[:, 1])
+        into_rows, into_cols = (_slices(np.maximum(starts, 0), np.maximum(stops, 0)) for starts, stops in (self.plan.changed_rows, self.plan.changed_cols))
         buffer = np.repeat(last, min(batch_size, len(grid)), axis=0)
         pasted: list[tuple[slice, slice] | None] = [None] * len(buffer)
         for first in range(0, len(grid), batch_size):
-            index = np.arange(first, min(first + batch_size, len(grid)))
-            rows, cols = np.divmod(index, len(grid.cols))
-            patches = [
-                fill[0, :, grid.rows[row, 0] : grid.rows[row, 1], grid.cols[col, 0] : grid.cols[col, 1]]
-                for row, col in zip(rows, cols)
-            ]
+            masks = range(first, min(first + batch_size, len(grid)))
+            rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
+            patches = [fill[0, :, fill_rows[row], fill_cols[col]] for row, col in zip(rows, cols)]
             for chunk, source in zip(self._chunks, self._kept):
                 patches = chunk.run(source, patches, rows, cols)
             for slot, (row, col, patch) in enumerate(zip(rows, cols, patches)):
                 previous = pasted[slot]
                 if previous is not None:
                     buffer[slot][:, previous[0], previous[1]] = last[0][:, previous[0], previous[1]]
-                window = (
-                    slice(max(changed_rows[0][row], 0), max(changed_rows[1][row], 0)),
-                    slice(max(changed_cols[0][col], 0), max(changed_cols[1][col], 0)),
-                )
-                buffer[slot][:, window[0], window[1]] = patch
-                pasted[slot] = window
-            yield first, self._finish(buffer[: len(index)])
+                pasted[slot] = into_rows[row], into_cols[col]
+                buffer[slot][:, into_rows[row], into_cols[col]] = patch
+            yield first, self._finish(buffer[: len(rows)])
