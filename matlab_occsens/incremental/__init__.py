@@ -52,17 +52,24 @@ graph and the building of its engines would cost more than the few masks can sav
 
 
 def spatial_graph(net: Network) -> SpatialGraph:
-    """The analysed graph of ``net``'s selected output (cached on the network)."""
+    """The analysed graph of ``net``'s selected output (cached on the network); raises
+    :class:`Unsupported` when the incremental path cannot run it."""
     if not isinstance(net, OnnxNetwork):
         raise Unsupported(f"it runs ONNX networks with ONNX Runtime, not {type(net).__name__}")
     if net.InputDataFormats != "BCSS":
         raise Unsupported("it handles NCHW (BCSS) image inputs only")
     height, width, channels = net.InputSize
 
-    def analyse() -> SpatialGraph:
-        return SpatialGraph(net.selected_model(), (1, channels, height, width))
+    def analyse() -> SpatialGraph | Unsupported:
+        try:
+            return SpatialGraph(net.selected_model(), (1, channels, height, width))
+        except Unsupported as reason:  # kept too, so that "auto" does not analyse again
+            return reason
 
-    return net.derived(("incremental", "graph"), analyse)
+    graph = net.derived(("incremental", "graph"), analyse)
+    if isinstance(graph, Unsupported):
+        raise graph
+    return graph
 
 
 def _plan(net: Network, grid: MaskGrid, batch_size: int, forced: bool) -> Plan:
