@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -173,6 +174,55 @@ def test_the_analysis_is_cached_until_the_outputs_change():
     assert spatial_graph(net) is not first and spatial_graph(net).output == "local_out"
 
 
+def _shape_reading_model() -> onnx.ModelProto:
+    """A flatten written as exporters write it: Reshape to Concat(Shape(image)[:1],
+    Shape(features)[-3:-2]), reading the sizes of tensors the suffix never sees."""
+    rng = np.random.default_rng(10)
+    nodes = [
+        helper.make_node("Conv", ["image", "k1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c1"], ["features"]),
+        helper.make_node("Conv", ["features", "k2"], ["c2"], pads=[2, 2, 2, 2]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["pooled"]),
+        helper.make_node("Shape", ["image"], ["batch"], end=1),
+        helper.make_node("Shape", ["features"], ["channels"], start=-3, end=-2),
+        helper.make_node("Concat", ["batch", "channels"], ["flat_shape"], axis=0),
+        helper.make_node("Reshape", ["pooled", "flat_shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "dense"], ["scores"]),
+    ]
+    initializers = [
+        numpy_helper.from_array(rng.normal(size=(6, 3, 3, 3)).astype(np.float32), "k1"),
+        numpy_helper.from_array(rng.normal(size=(6, 6, 5, 5)).astype(np.float32), "k2"),
+        numpy_helper.from_array(rng.normal(size=(6, 4)).astype(np.float32), "dense"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "shape_reading",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 24, 20])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 4])],
+        initializer=initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    return model
+
+
+def test_the_suffix_recomputes_shapes_read_before_the_cut():
+    net = importNetworkFromONNX(_shape_reading_model())
+    graph = spatial_graph(net)
+    assert graph.cuts[1:] == ["features", "c2"]
+    image = np.random.default_rng(11).uniform(0, 255, (24, 20, 3))
+    for cuts in (graph.cuts[:2], graph.cuts):  # suffix from "features", then from "c2"
+        grid = mask_grid((24, 20), (5, 5), (3, 3), True)
+        forward = forward_for(net, plan_through(graph, grid, cuts, CPU_COSTS, 4), 4)
+        base = net.prepare(image[np.newaxis].astype(np.float32))
+        fill = net.prepare(np.full((1, 24, 20, 3), 50.0, np.float32))
+        engine = net.engine("cpu")
+        expected = np.concatenate([engine.run(batch)[0] for _, batch in occluded_batches(net, base, fill, grid, 4)])
+        forward.reference(base)
+        outputs = np.concatenate([output.copy() for _, output in forward.outputs(fill, grid)])
+        np.testing.assert_allclose(outputs, expected, rtol=0, atol=TOLERANCE * np.abs(expected).max())
+
+
 def _fixed_batch_model() -> onnx.ModelProto:
     """Convolutions, then a Reshape that hard-codes a batch of one (found in exported files)."""
     rng = np.random.default_rng(6)
@@ -249,3 +299,32 @@ def test_ppocr_direction_gives_the_ordinary_map():
     line = imresize(np.repeat(data.text()[:60, :, np.newaxis], 3, axis=2), [48, 192])
     incremental, ordinary = both_maps(net, line, [1, 2], MaskSize=[9, 15], Stride=[4, 6])
     assert_same_map(incremental, ordinary)
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(), reason="needs onnxruntime-gpu")
+def test_on_a_gpu_it_says_so_and_runs_the_ordinary_passes():
+    kernel = np.random.default_rng(8).normal(size=(2, 1, 3, 3)).astype(np.float32)
+    net = importNetworkFromONNX(spatial_model(kernel, 16, 16))
+    image = np.random.default_rng(9).uniform(0, 255, (16, 16))
+    options = dict(MaskSize=4, Stride=2, ExecutionEnvironment="gpu")
+    with pytest.warns(RuntimeWarning, match="CPU only"):
+        incremental = occlusionSensitivity(net, image, 1, Incremental="on", **options)
+    np.testing.assert_array_equal(incremental, occlusionSensitivity(net, image, 1, Incremental="off", **options))
+
+
+def test_auto_takes_the_incremental_path_only_where_it_pays(efficientnet):
+    """The planner's choice on the real networks: EfficientNet-Lite0's early layers are most of
+    its time and a small mask barely touches them; PP-OCR's direction classifier turns global
+    (squeeze-excitation) in its second block, so there is nothing to skip."""
+    from matlab_occsens.incremental import incremental_forward
+    from matlab_occsens.pretrained import PPOCR_DIRECTION
+
+    fine = mask_grid((224, 224), (15, 15), (4, 4), True)
+    assert incremental_forward(efficientnet, efficientnet.engine("cpu"), fine, "auto", 128, "test") is not None
+    try:
+        path = PPOCR_DIRECTION.onnx_path()
+    except ImportError as missing:
+        pytest.skip(str(missing))
+    ppocr = importNetworkFromONNX(path, **PPOCR_DIRECTION.normalization())
+    grid = mask_grid((48, 192), (15, 15), (4, 4), True)
+    assert incremental_forward(ppocr, ppocr.engine("cpu"), grid, "auto", 128, "test") is None

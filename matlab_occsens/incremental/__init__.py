@@ -26,7 +26,6 @@ from .runner import IncrementalForward
 __all__ = [
     "BATCH_SIZE",
     "IncrementalForward",
-    "MODES",
     "Plan",
     "QUIET",
     "SpatialGraph",
@@ -35,8 +34,6 @@ __all__ = [
     "incremental_forward",
     "spatial_graph",
 ]
-
-MODES = ("auto", "on", "off")
 
 _WORTH_IT = 1.2
 """Predicted speed-up below which "auto" keeps the ordinary path (the prediction is rough)."""

@@ -8,11 +8,9 @@ makes small crops dearer per pixel than whole images. So a node costs
               + ROW * (16-channel output rows) + NODE * nodes
 
 (batch norms and activations that ONNX Runtime fuses into the convolution before them cost
-nothing), a
-chunk adds a price per node per call and the numpy copies that build its crops, and every mask
-adds Python work per chunk. The constants were fitted by ``benchmarks/incremental.py
---calibrate`` on the 2-core development machine; the planner only compares plans, so ratios
-matter, not the unit.
+nothing), a chunk adds a price per node per call and the numpy copies that build its crops, and
+every mask adds Python work per chunk. The planner only compares plans, so ratios matter, not
+the unit.
 """
 
 from __future__ import annotations
@@ -43,8 +41,9 @@ class Work:
     reads: float = 0.0
     """Values read from the node's data inputs."""
     writes: float = 0.0
-    """Values written to its output (dearer than reads: they are new memory)."""
+    """Values written to its output."""
     rows: float = 0.0
+    """Output rows of 16 channels of convolutions and pooling layers."""
     nodes: int = 0
 
     def __add__(self, other: Work) -> Work:
@@ -163,4 +162,20 @@ class CostModel:
         return self.seconds(work, masks) + masks * 2 * self.copy * patch_values + calls * work.nodes * self.node_call
 
 
-CPU_COSTS = CostModel(mac=11.6e-12, window_mac=72e-12, read=0.15e-9, write=0.0, row=87e-9, node=0.21e-6, node_call=4e-6, copy=0.8e-9, mask=8e-6, setup=0.02)
+CPU_COSTS = CostModel(
+    mac=11.6e-12,
+    window_mac=72e-12,
+    read=0.15e-9,
+    write=0.0,
+    row=87e-9,
+    node=0.21e-6,
+    node_call=4e-6,
+    copy=0.8e-9,
+    mask=8e-6,
+    setup=0.02,
+)
+"""The 2-core development machine (Xeon with AVX-512, onnxruntime 1.32). ``mac`` to ``node``:
+one-thread CPU seconds fitted by ``benchmarks/incremental.py --calibrate`` to 1,100 timed chunks
+and suffixes of the three MODELS.md networks (median prediction/measurement 0.94; 80% within
+0.6-1.25); ``node_call``, ``copy``, ``mask`` and ``setup`` measured directly (a session call, a
+strided numpy copy, the Python loop per mask, building a chunk's session)."""

@@ -225,6 +225,9 @@ class SpatialGraph:
                 strides = {self._stride_after(self.strides[name], rows, cols) for name in data}
                 if len(strides) != 1:
                     raise Unsupported("its inputs come from different strides")
+                size_in, size_out = self.shapes[data[0]][2:], self.shapes[node.output[0]][2:]
+                if (rows.out_size(size_in[0]), cols.out_size(size_in[1])) != size_out:
+                    raise Unsupported("its output size does not follow from its window (an unknown attribute?)")
             except Unsupported as reason:
                 if self.stop_reason is None and node.op_type != "Shape":
                     self.stop_reason = f"{node.op_type} node {node.name or node.output[0]!r}: {reason}"
@@ -424,14 +427,18 @@ class SpatialGraph:
         dims = self.shapes.get(node.input[0])
         if dims is None:
             raise Unsupported(f"the size of {node.input[0]!r} is not static")
+        rank = len(dims)
+
+        def clamped(value: int) -> int:  # ONNX's rule for Shape's start and end
+            return min(max(value + rank if value < 0 else value, 0), rank)
+
         attrs = _attributes(node)
-        start = attrs.get("start", 0) % (len(dims) + 1) if attrs.get("start", 0) < 0 else attrs.get("start", 0)
-        end = attrs.get("end", len(dims))
-        end = min(end % (len(dims) + 1) if end < 0 else end, len(dims))
+        start, end = clamped(attrs.get("start", 0)), clamped(attrs.get("end", rank))
+        if start > 0 or end <= start:  # no batch axis among the dimensions asked for
+            value = numpy_helper.from_array(np.array(dims[start:end], np.int64))
+            return [helper.make_node("Constant", [], list(node.output), value=value)]
         prefix = f"{node.output[0]}/incremental"
-        rest = np.array(dims[max(start, 1) : end], np.int64)
-        if start > 0:
-            return [helper.make_node("Constant", [], list(node.output), value=numpy_helper.from_array(rest))]
+        rest = np.array(dims[1:end], np.int64)
         return [
             helper.make_node("Shape", [cut], [f"{prefix}/cut_shape"]),
             helper.make_node("Constant", [], [f"{prefix}/zero"], value=numpy_helper.from_array(np.array([0], np.int64))),

@@ -17,7 +17,6 @@ import numpy as np
 from ..grid import MaskGrid
 from ..network.base import Engine
 from .plan import AxisCrops, Plan
-from .windows import Intervals
 
 __all__ = ["IncrementalForward"]
 
@@ -101,13 +100,17 @@ class IncrementalForward:
         return self._finish(self._kept[-1])
 
     def outputs(self, fill: np.ndarray, grid: MaskGrid) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(first mask index, selected output)`` per batch of masks, in grid order."""
+        """Yield ``(first mask index, selected output)`` per batch of masks, in grid order.
+
+        ``fill`` is the fill image in the network's native layout. The output of a batch is
+        valid until the next one is asked for (the buffers are reused).
+        """
         batch_size = self.batch_size
         if not self._kept:
             raise RuntimeError("IncrementalForward.reference must run first")
         last = self._kept[-1]
         fill_rows, fill_cols = _slices(grid.rows[:, 0], grid.rows[:, 1]), _slices(grid.cols[:, 0], grid.cols[:, 1])
-        into_rows, into_cols = (_slices(np.maximum(starts, 0), np.maximum(stops, 0)) for starts, stops in (self.plan.changed_rows, self.plan.changed_cols))
+        into_rows, into_cols = _slices(*self.plan.changed_rows), _slices(*self.plan.changed_cols)
         buffer = np.repeat(last, min(batch_size, len(grid)), axis=0)
         pasted: list[tuple[slice, slice] | None] = [None] * len(buffer)
         for first in range(0, len(grid), batch_size):
