@@ -64,7 +64,8 @@ def samples(name: str) -> list[tuple[Work, float]]:
                 chunk = chunk_between(graph, grid, graph.cuts[i], graph.cuts[j])
                 shape = (64, graph.shapes[chunk.first][1], chunk.rows.length, chunk.cols.length)
                 batch = rng.standard_normal(shape, dtype=np.float32)
-                found.append((chunk.work, thread_seconds(graph.chunk_model(chunk.first, chunk.last), chunk.first, batch)))
+                model = graph.chunk_model(chunk.first, chunk.last)
+                found.append((chunk.work, thread_seconds(model, chunk.first, batch)))
     return found
 
 
@@ -74,6 +75,7 @@ def calibrate(networks: list[str]) -> None:
     seconds = np.array([measured for _, measured in found])
     coefficients, _ = nnls(features / seconds[:, None], np.ones(len(seconds)))
     ratio = features @ coefficients / seconds
-    print(f"{len(found)} timings; predicted/measured: median {np.median(ratio):.2f}, 10% {np.percentile(ratio, 10):.2f}, 90% {np.percentile(ratio, 90):.2f}")
+    low, middle, high = np.percentile(ratio, [10, 50, 90])
+    print(f"{len(found)} timings; predicted/measured: median {middle:.2f}, 10% {low:.2f}, 90% {high:.2f}")
     names = ("mac", "window_mac", "read", "write", "row", "node (per image)")
     print("single-thread seconds per unit:", ", ".join(f"{n}={c:.3g}" for n, c in zip(names, coefficients)))

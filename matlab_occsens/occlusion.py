@@ -116,7 +116,8 @@ def _raw_map(
     check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
     reference = channel_totals(reference_output, fmt, wanted, output_name)
     if forward is None:
-        outputs = ((first, engine.run(batch)[0]) for first, batch in occluded_batches(net, base, fill, grid, batch_size))
+        batches = occluded_batches(net, base, fill, grid, batch_size)
+        outputs = ((first, engine.run(batch)[0]) for first, batch in batches)
     else:
         outputs = forward.outputs(fill, grid)
 

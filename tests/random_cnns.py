@@ -45,7 +45,9 @@ class _Builder:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def conv(self, source: str, channels_in: int, draw, same: bool = False, stride: int | None = None) -> tuple[str, int, int, int]:
+    def conv(
+        self, source: str, channels_in: int, draw, same: bool = False, stride: int | None = None
+    ) -> tuple[str, int, int, int]:
         """A convolution on ``source``; returns (output, channels, height, width)."""
         kernel = draw(st.sampled_from([1, 3, 5] if same else [1, 2, 3, 5]))
         dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
@@ -53,7 +55,12 @@ class _Builder:
         groups = draw(st.sampled_from([1, channels_in]))
         channels_out = channels_in * draw(st.integers(1, 2)) if groups > 1 else draw(st.integers(1, 4))
         extent = (kernel - 1) * dilation + 1
-        attrs: dict = {"kernel_shape": [kernel, kernel], "strides": [stride, stride], "dilations": [dilation, dilation], "group": groups}
+        attrs: dict = {
+            "kernel_shape": [kernel, kernel],
+            "strides": [stride, stride],
+            "dilations": [dilation, dilation],
+            "group": groups,
+        }
         if same:
             half = (extent - 1) // 2
             attrs["pads"] = [half, half, half, half]
@@ -62,7 +69,8 @@ class _Builder:
         else:
             attrs["pads"] = [draw(st.integers(0, extent - 1)) for _ in range(4)]
         height, width = _out_size(self.height, attrs, 0, extent), _out_size(self.width, attrs, 1, extent)
-        weights = self.constant("w", self.rng.normal(size=(channels_out, channels_in // groups, kernel, kernel)).astype(np.float32))
+        shape = (channels_out, channels_in // groups, kernel, kernel)
+        weights = self.constant("w", self.rng.normal(size=shape).astype(np.float32))
         bias = self.constant("b", self.rng.normal(size=channels_out).astype(np.float32))
         return self.add("Conv", [source, weights, bias], **attrs), channels_out, height, width
 
@@ -116,7 +124,10 @@ def _layer(builder: _Builder, draw) -> None:
         b.tensor = b.add("Pad", [b.tensor, b.constant("pads", spec), value], mode="constant")
         b.height, b.width = b.height + pads[0] + pads[2], b.width + pads[1] + pads[3]
     elif kind == "batchnorm":
-        params = [b.constant(stem, b.rng.uniform(0.5, 1.5, size=b.channels).astype(np.float32)) for stem in ("scale", "bias", "mean", "var")]
+        params = [
+            b.constant(stem, b.rng.uniform(0.5, 1.5, size=b.channels).astype(np.float32))
+            for stem in ("scale", "bias", "mean", "var")
+        ]
         b.tensor = b.activation(b.add("BatchNormalization", [b.tensor, *params]), draw)
     elif kind == "residual":
         output, channels, _, _ = b.conv(b.tensor, b.channels, draw, same=True, stride=1)

@@ -175,7 +175,8 @@ CPU_COSTS = CostModel(
     setup=0.02,
 )
 """The 2-core development machine (Xeon with AVX-512, onnxruntime 1.32). ``mac`` to ``node``:
-one-thread CPU seconds fitted by ``benchmarks/incremental.py --calibrate`` to 1,100 timed chunks
+one-thread CPU seconds fitted by ``benchmarks/incremental.py --calibrate`` to 453 timed chunks
 and suffixes of the three MODELS.md networks (median prediction/measurement 0.94; 80% within
-0.6-1.25); ``node_call``, ``copy``, ``mask`` and ``setup`` measured directly (a session call, a
-strided numpy copy, the Python loop per mask, building a chunk's session)."""
+0.6-1.25). ``copy`` and ``mask``: a strided numpy copy and the Python loop per mask, measured;
+``node_call``: ONNX Runtime's price per node and call, and ``setup``: building a chunk's
+session (2-10 ms) and its first runs, both rounded up."""

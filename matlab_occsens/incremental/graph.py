@@ -54,7 +54,6 @@ class LocalNode:
     """A local node: its data inputs, its output, and how it reads rows and columns."""
 
     index: int
-    name: str
     op_type: str
     inputs: tuple[str, ...]
     output: str
@@ -75,7 +74,8 @@ def _attributes(node: onnx.NodeProto) -> dict:
 
 
 def _has_subgraph(node: onnx.NodeProto) -> bool:
-    return any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attribute in node.attribute)
+    graphs = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    return any(attribute.type in graphs for attribute in node.attribute)
 
 
 def _same_pads(size: int, window: Window, mode: str) -> tuple[int, int]:
@@ -129,7 +129,10 @@ class SpatialGraph:
             raise Unsupported("the graph has control flow (If, Loop or Scan)")
         self._constant_nodes, self._values = self._fold_constants()
         self._producer = {
-            name: index for index, node in enumerate(self._nodes) if index not in self._constant_nodes for name in node.output
+            name: index
+            for index, node in enumerate(self._nodes)
+            if index not in self._constant_nodes
+            for name in node.output
         }
         self._consumers: dict[str, list[int]] = {}
         for index, node in enumerate(self._nodes):
@@ -186,16 +189,20 @@ class SpatialGraph:
         """
         data_nodes = [node for index, node in enumerate(self._nodes) if index not in self._constant_nodes]
         used = {name for node in data_nodes for name in node.input}
-        initializers = [numpy_helper.from_array(np.asarray(value), name) for name, value in self._values.items() if name in used]
+        initializers = [
+            numpy_helper.from_array(np.asarray(value), name) for name, value in self._values.items() if name in used
+        ]
         source = helper.make_tensor_value_info(self.input, TensorProto.FLOAT, list(input_shape))
-        graph = helper.make_graph(data_nodes, "shapes", [source], list(self.model.graph.output), initializer=initializers)
+        outputs = list(self.model.graph.output)
+        graph = helper.make_graph(data_nodes, "shapes", [source], outputs, initializer=initializers)
         model = helper.make_model(graph, opset_imports=self.model.opset_import)
         model.ir_version = self.model.ir_version
         try:
             inferred = onnx.shape_inference.infer_shapes(model)
         except Exception as error:  # onnx raises its own error types for graphs it cannot type
             raise Unsupported(f"ONNX shape inference failed ({error})") from error
-        types = {value.name: value.type.tensor_type.elem_type for value in [*inferred.graph.value_info, *inferred.graph.output]}
+        infos = [*inferred.graph.value_info, *inferred.graph.output]
+        types = {info.name: info.type.tensor_type.elem_type for info in infos}
         types[self.input] = TensorProto.FLOAT
         names = [name for node in data_nodes for name in node.output if types.get(name)]
         del model.graph.output[:]
@@ -233,7 +240,7 @@ class SpatialGraph:
                     self.stop_reason = f"{node.op_type} node {node.name or node.output[0]!r}: {reason}"
                 continue
             self.nodes.append(
-                LocalNode(index, node.name or node.output[0], node.op_type, tuple(data), node.output[0], rows, cols, macs, per_channel)
+                LocalNode(index, node.op_type, tuple(data), node.output[0], rows, cols, macs, per_channel)
             )
             self.strides[node.output[0]] = strides.pop()
 
@@ -299,7 +306,8 @@ class SpatialGraph:
         if attrs.get("mode", "constant") != "constant":
             raise Unsupported(f"{attrs['mode']!r} padding reads the image border")
         if len(node.input) > 1:
-            if node.input[1] not in self._values or (len(node.input) > 2 and node.input[2] and node.input[2] not in self._values):
+            value = node.input[2] if len(node.input) > 2 else ""
+            if node.input[1] not in self._values or (value and value not in self._values):
                 raise Unsupported("its pads are computed from the image")
             pads = self._values[node.input[1]].astype(np.int64).tolist()
         else:
@@ -328,6 +336,7 @@ class SpatialGraph:
         return self._producer.get(tensor)
 
     def node(self, index: int) -> onnx.NodeProto:
+        """The graph's node ``index``."""
         return self._nodes[index]
 
     def constant_shape(self, name: str) -> tuple[int, ...] | None:
@@ -441,7 +450,7 @@ class SpatialGraph:
         rest = np.array(dims[1:end], np.int64)
         return [
             helper.make_node("Shape", [cut], [f"{prefix}/cut_shape"]),
-            helper.make_node("Constant", [], [f"{prefix}/zero"], value=numpy_helper.from_array(np.array([0], np.int64))),
+            helper.make_node("Constant", [], [f"{prefix}/zero"], value=numpy_helper.from_array(np.zeros(1, np.int64))),
             helper.make_node("Gather", [f"{prefix}/cut_shape", f"{prefix}/zero"], [f"{prefix}/batch"], axis=0),
             helper.make_node("Constant", [], [f"{prefix}/rest"], value=numpy_helper.from_array(rest)),
             helper.make_node("Concat", [f"{prefix}/batch", f"{prefix}/rest"], list(node.output), axis=0),

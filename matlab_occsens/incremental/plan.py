@@ -31,7 +31,7 @@ import numpy as np
 from ..grid import MaskGrid
 from .cost import CostModel, Work, fused_nodes, local_work, node_work
 from .graph import LocalNode, SpatialGraph
-from .windows import Intervals, hull
+from .windows import Intervals, Window, hull
 
 __all__ = ["AxisCrops", "Chunk", "Plan", "chunk_between", "ideal_work", "plan_chain", "plan_through", "rest_work"]
 
@@ -93,14 +93,15 @@ class _Axis:
         self.graph = graph
         self.axis = axis
         self.size = {name: graph.shapes[name][2 + axis] for name in graph.strides}
-        self.changed: dict[str, Intervals] = {graph.input: (ranges[:, 0].astype(np.int64), ranges[:, 1].astype(np.int64))}
+        mask_ranges = (ranges[:, 0].astype(np.int64), ranges[:, 1].astype(np.int64))
+        self.changed: dict[str, Intervals] = {graph.input: mask_ranges}
         for node in graph.nodes:
             window = self.window(node)
             self.changed[node.output] = hull(
                 [window.changed(self.changed[name], self.size[node.output]) for name in node.inputs]
             )
 
-    def window(self, node: LocalNode):
+    def window(self, node: LocalNode) -> Window:
         return node.rows if self.axis == 0 else node.cols
 
     def stride(self, name: str) -> int:

@@ -38,7 +38,8 @@ class _AxisSlices:
         self.patch = _slices(first - starts, stop - starts)
         kept_starts, kept_stops = axis.changed_out
         empty = kept_starts >= kept_stops
-        self.keep = _slices(np.where(empty, 0, kept_starts - axis.out_starts), np.where(empty, 0, kept_stops - axis.out_starts))
+        kept_starts, kept_stops = kept_starts - axis.out_starts, kept_stops - axis.out_starts
+        self.keep = _slices(np.where(empty, 0, kept_starts), np.where(empty, 0, kept_stops))
         self.length, self.out_length = axis.length, axis.out_length
 
 

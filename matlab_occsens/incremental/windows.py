@@ -58,10 +58,6 @@ class Window:
         """Distance from the first to one past the last input index one output reads."""
         return (self.kernel - 1) * self.dilation + 1
 
-    @property
-    def is_identity(self) -> bool:
-        return self == IDENTITY
-
     def out_size(self, size: int) -> int:
         """Output length for an input of ``size`` (ONNX's rule, as ONNX Runtime applies it)."""
         span = size + self.pad_begin + self.pad_end - self.extent
