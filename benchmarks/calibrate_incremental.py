@@ -77,5 +77,5 @@ def calibrate(networks: list[str]) -> None:
     ratio = features @ coefficients / seconds
     low, middle, high = np.percentile(ratio, [10, 50, 90])
     print(f"{len(found)} timings; predicted/measured: median {middle:.2f}, 10% {low:.2f}, 90% {high:.2f}")
-    names = ("mac", "window_mac", "read", "write", "row", "node (per image)")
+    names = ("mac", "window_mac", "read", "write", "row", "boundary", "node (per image)")
     print("single-thread seconds per unit:", ", ".join(f"{n}={c:.3g}" for n, c in zip(names, coefficients)))

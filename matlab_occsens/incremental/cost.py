@@ -7,6 +7,9 @@ makes small crops dearer per pixel than whole images. So a node costs
     seconds = MAC * multiply-adds + READ * values read + WRITE * values written
               + ROW * (16-channel output rows) + NODE * nodes
 
+and a model (a chunk, the suffix, the whole network) adds BOUNDARY per value of its input and
+output, which ONNX Runtime converts to and from its blocked layout.
+
 (batch norms and activations that ONNX Runtime fuses into the convolution before them cost
 nothing), a chunk adds a price per node per call and the numpy copies that build its crops, and
 every mask adds Python work per chunk. The planner only compares plans, so ratios matter, not
@@ -44,6 +47,9 @@ class Work:
     """Values written to its output."""
     rows: float = 0.0
     """Output rows of 16 channels of convolutions and pooling layers."""
+    boundary: float = 0.0
+    """Values entering and leaving the model, which ONNX Runtime converts to and from its
+    blocked layout at every call."""
     nodes: int = 0
 
     def __add__(self, other: Work) -> Work:
@@ -51,7 +57,7 @@ class Work:
 
     @property
     def features(self) -> tuple[float, ...]:
-        return (self.macs, self.window_macs, self.reads, self.writes, self.rows, self.nodes)
+        return (self.macs, self.window_macs, self.reads, self.writes, self.rows, self.boundary, self.nodes)
 
 
 def _size(shape: tuple[int, ...] | None) -> int:
@@ -82,7 +88,8 @@ def local_work(
     reads = sum(graph.shapes[name][1] * height(name) * width(name) for name in node.inputs)
     rows = math.ceil(channels / _BLOCK) * height(node.output) if node.macs_per_pixel else 0
     macs = node.macs_per_pixel * pixels
-    return Work(0 if node.per_channel else macs, macs if node.per_channel else 0, reads, channels * pixels, rows, 1)
+    dense, window = (0, macs) if node.per_channel else (macs, 0)
+    return Work(dense, window, reads, channels * pixels, rows, 0, 1)
 
 
 def node_work(node: onnx.NodeProto, graph: SpatialGraph, fused: bool) -> Work:
@@ -107,7 +114,7 @@ def node_work(node: onnx.NodeProto, graph: SpatialGraph, fused: bool) -> Work:
         kernel = next(list(attribute.ints) for attribute in node.attribute if attribute.name == "kernel_shape")
         window_macs = float(_size(out)) * float(np.prod(kernel))
         rows = math.ceil(out[1] / _BLOCK) * out[2]
-    return Work(macs, window_macs, reads, _size(out), rows, 1)
+    return Work(macs, window_macs, reads, _size(out), rows, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class CostModel:
     read: float
     write: float
     row: float
+    boundary: float
     node: float
     """Per node, per image or crop."""
     node_call: float
@@ -143,6 +151,7 @@ class CostModel:
             + self.read * work.reads
             + self.write * work.writes
             + self.row * work.rows
+            + self.boundary * work.boundary
             + self.node * work.nodes
         )
 
@@ -163,12 +172,13 @@ class CostModel:
 
 
 CPU_COSTS = CostModel(
-    mac=11.6e-12,
-    window_mac=72e-12,
-    read=0.15e-9,
+    mac=12.2e-12,
+    window_mac=85e-12,
+    read=0.04e-9,
     write=0.0,
-    row=87e-9,
-    node=0.21e-6,
+    row=78e-9,
+    boundary=0.38e-9,
+    node=0.0,
     node_call=4e-6,
     copy=0.8e-9,
     mask=8e-6,
@@ -177,6 +187,6 @@ CPU_COSTS = CostModel(
 """The 2-core development machine (Xeon with AVX-512, onnxruntime 1.32). ``mac`` to ``node``:
 one-thread CPU seconds fitted by ``benchmarks/incremental.py --calibrate`` to 453 timed chunks
 and suffixes of the three MODELS.md networks (median prediction/measurement 0.94; 80% within
-0.6-1.25). ``copy`` and ``mask``: a strided numpy copy and the Python loop per mask, measured;
+0.65-1.21). ``copy`` and ``mask``: a strided numpy copy and the Python loop per mask, measured;
 ``node_call``: ONNX Runtime's price per node and call, and ``setup``: building a chunk's
 session (2-10 ms) and its first runs, both rounded up."""

@@ -180,6 +180,8 @@ class _Planner:
             ),
             Work(),
         )
+        crop_in = graph.shapes[first][1] * rows.length * cols.length
+        work += Work(boundary=crop_in + graph.shapes[last][1] * rows.out_length * cols.out_length)
         chunk = self._chunks[first, last] = Chunk(first, last, rows, cols, work)
         return chunk
 
@@ -249,7 +251,9 @@ def rest_work(graph: SpatialGraph, cut: str) -> Work:
     data_nodes = graph.data_nodes()
     after = {index for index, _ in data_nodes} - graph.ancestors(cut)
     fused = fused_nodes(graph, after)
-    return sum((node_work(node, graph, index in fused) for index, node in data_nodes if index in after), Work())
+    work = sum((node_work(node, graph, index in fused) for index, node in data_nodes if index in after), Work())
+    edges = math.prod(graph.shapes[cut]) + math.prod(graph.shapes.get(graph.output, (0,)))
+    return work + Work(boundary=edges)
 
 
 def ideal_work(graph: SpatialGraph, grid: MaskGrid) -> Work:
