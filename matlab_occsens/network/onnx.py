@@ -47,12 +47,15 @@ class OrtEngine(Engine):
         environment: str,
         max_batch: int | None = None,
         config: dict[str, str] | None = None,
+        threads: int | None = None,
     ) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         for key, value in (config or {}).items():  # ONNX Runtime session config entries
             options.add_session_config_entry(key, value)
+        if threads is not None:  # threads per call (default: one per core)
+            options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(
             model.SerializeToString(), options, providers=ort_providers(environment)
         )
