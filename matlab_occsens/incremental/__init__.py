@@ -96,7 +96,7 @@ def incremental_forward(
             warnings.warn(
                 f'{function}: Incremental="on" not possible: {reason}; using ordinary inference.',
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of occlusionSensitivity
             )
         return None
     if not plan.chunks or (mode == "auto" and plan.predicted_speedup < _WORTH_IT):
