@@ -100,6 +100,9 @@ def _add_occlusion_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mini-batch-size", type=int, default=128, metavar="N", help="MiniBatchSize (default 128)")
     group.add_argument("--execution-environment", default="auto", metavar="{auto,cpu,gpu}",
                        help="ExecutionEnvironment (default auto: a GPU when ONNX Runtime can use one)")
+    group.add_argument("--incremental", default="auto", metavar="{auto,on,off}",
+                       help="extension, not MATLAB: recompute only what each mask changes "
+                       "(default auto: where that is predicted faster; same map)")
 
 
 def _add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +168,7 @@ def _occlusion_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "MaskClipping": args.mask_clipping,
         "MiniBatchSize": args.mini_batch_size,
         "ExecutionEnvironment": args.execution_environment,
+        "Incremental": args.incremental,
     }
 
 

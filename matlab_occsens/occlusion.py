@@ -12,6 +12,7 @@ from .activations import channel_axis, channel_totals
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
+from .incremental import incremental_forward
 from .network.base import Network
 from .network.occluding import OcclusionJob
 from .options import (
@@ -64,6 +65,11 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         Where the network runs; "auto" uses a GPU when the backend can.
     Verbose : bool, default False
         Extension: show a progress bar on stderr for maps that take more than a second.
+    Incremental : {"auto", "on", "off"} or bool, default "auto"
+        Extension (not in MATLAB): recompute, for each mask, only the activations the mask can
+        change (:mod:`matlab_occsens.incremental`); same map up to float rounding. "auto" uses
+        it where it is predicted faster (ONNX networks on the CPU); "on" uses it wherever the
+        graph allows and otherwise warns and runs the ordinary forward passes.
 
     Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
     values are case-insensitive and may be abbreviated.
@@ -112,19 +118,23 @@ def _raw_map(
     wanted, position = np.unique(channels, return_inverse=True)
     base = net.prepare(image[np.newaxis])
     fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
+    batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
+    forward = incremental_forward(net, engine, grid, options.incremental, batch_size, FUNCTION)
 
-    reference_output = engine.run(base)[0]
+    reference_output = engine.run(base)[0] if forward is None else forward.reference(base)
     fmt = net.output_format(output_name, reference_output.ndim)
     check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
     reference = channel_totals(reference_output, fmt, wanted, output_name)
+    if forward is None:
+        outputs = engine.occluded_outputs(OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size))
+    else:
+        outputs = forward.outputs(fill, grid)
 
-    batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
-    job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
     occluded = np.empty((len(grid), len(wanted)))
     with tqdm(
         total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
     ) as progress:
-        for first, output in engine.occluded_outputs(job):
+        for first, output in outputs:
             occluded[first : first + len(output)] = channel_totals(output, fmt, wanted, output_name)
             progress.update(len(output))
     drop = (reference - occluded)[:, position]

@@ -29,9 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "MiniBatchSize": 128,
     "ExecutionEnvironment": "auto",
     "Verbose": False,  # extension: a progress bar on stderr
+    "Incremental": "auto",  # extension: exact incremental inference (matlab_occsens.incremental)
 }
 
 UPSAMPLING = ("bicubic", "nearest", "none")
+INCREMENTAL = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class OcclusionOptions:
     mini_batch_size: int
     execution_environment: str
     verbose: bool
+    incremental: str
 
 
 def mround(value: float) -> int:
@@ -139,10 +142,11 @@ def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
     return np.broadcast_to(array.astype(np.float64).ravel(), (channels,)).copy()
 
 
-def _clipping(value: Any) -> bool:
+def _on_off(value: Any, argument: str, choices: tuple[str, ...]) -> str:
+    """A MATLAB on/off option given as a string of ``choices`` or as True/False."""
     if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    return match_string(value, ("on", "off"), "MaskClipping", FUNCTION) == "on"
+        return "on" if value else "off"
+    return match_string(value, choices, argument, FUNCTION)
 
 
 def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OcclusionOptions:
@@ -150,7 +154,7 @@ def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str
     given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
     size = image.shape[:2]
     mask_size = _auto_or_pair(given["MaskSize"], "MaskSize", 0.2, size)
-    clipping = _clipping(given["MaskClipping"])
+    clipping = _on_off(given["MaskClipping"], "MaskClipping", ("on", "off")) == "on"
     if not clipping and (mask_size[0] > size[0] or mask_size[1] > size[1]):
         raise ValueError(
             f'{FUNCTION}: MaskSize {list(mask_size)} is larger than the {size[0]}x{size[1]} input, so '
@@ -170,4 +174,5 @@ def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str
             given["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", FUNCTION
         ),
         verbose=bool(verbose),
+        incremental=_on_off(given["Incremental"], "Incremental", INCREMENTAL),
     )

@@ -12,7 +12,7 @@ import copy
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -158,6 +158,7 @@ class Network(ABC):
         self._output_formats: dict[str, str] = {}
         self._engines: dict[tuple[Any, ...], Engine] = {}
         self._classes: tuple[str, ...] | None = None
+        self._derived: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------------ MATLAB properties
     @property
@@ -193,6 +194,7 @@ class Network(ABC):
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
         self._engines.clear()
+        self._derived.clear()
 
     @property
     def OutputDataFormats(self) -> list[str | None]:
@@ -229,6 +231,7 @@ class Network(ABC):
         view = copy.copy(self)
         view._output_formats = dict(self._output_formats)
         view._engines = {}
+        view._derived = {}
         view.OutputNames = names
         return view
 
@@ -279,6 +282,13 @@ class Network(ABC):
             reusable = auto is not None and auto.device == environment
             self._engines[key] = auto if reusable else self._build_engine(environment)
         return self._engines[key]
+
+    def derived(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """Something built from the current output selection once (an analysed graph, engines
+        for parts of it), kept until ``OutputNames`` changes."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     # ------------------------------------------------------------------ backend hooks
     @abstractmethod

@@ -46,19 +46,23 @@ def ort_providers(environment: str) -> list[str | tuple[str, dict[str, str]]]:
     return [(_CUDA, _CUDA_OPTIONS), _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
 
 
-def session_options() -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
     """Settings for streaming many same-sized batches through one session (measured in
-    docs/performance.md; most match ONNX Runtime's defaults, which are set here on purpose)."""
+    docs/performance.md; most match ONNX Runtime's defaults, which are set here on purpose).
+
+    ``threads`` (default: one per physical core) is 1 for the incremental path's sessions, which
+    run one per core side by side; spinning is then pointless and is turned off."""
     options = ort.SessionOptions()
     # Constant folding, Conv+BatchNorm+activation fusion and, on CPU, the blocked NCHWc layout.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Image networks are chains of operators: a parallel executor would only add scheduling.
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
-    options.intra_op_num_threads = physical_cores()
+    options.intra_op_num_threads = physical_cores() if threads is None else threads
     # Workers spin between the ~100 short operators of a small batch instead of sleeping and
     # waking (EfficientNet-Lite0, batch 4, two cores: 4.1 ms per image spinning, 5.6 without).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    spinning = "1" if options.intra_op_num_threads > 1 else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
     # Every batch of a map has the same shape: plan the activations' memory once and reuse it
     # from the arena, instead of asking the system allocator for each operator of each batch.
     options.enable_mem_pattern = True
@@ -83,10 +87,13 @@ class OrtEngine(Engine):
         *,
         input_size: tuple[int, int, int] | None = None,
         occlude_on_device: bool | None = None,
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         self._providers = ort_providers(environment)
-        self.session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=self._providers)
+        self.session = ort.InferenceSession(
+            model.SerializeToString(), session_options(threads), providers=self._providers
+        )
         self.device = "gpu" if self.session.get_providers()[0] == _CUDA else "cpu"
         if environment == "gpu" and self.device != "gpu":
             raise ValueError(
@@ -188,6 +195,10 @@ class OnnxNetwork(Network):
 
     def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
         return self._graph.static_shape(name)
+
+    def selected_model(self) -> onnx.ModelProto:
+        """A copy of the model computing only the selected outputs, with a symbolic batch axis."""
+        return self._graph.selecting(self._output_names, batchable=True)
 
     def _build_engine(self, environment: str) -> Engine:
         engine = self._compile(environment, batchable=True)

@@ -1,0 +1,135 @@
+"""Exact incremental inference for occlusion maps (a non-MATLAB extension).
+
+A mask changes a small window of the image, and in a convolutional network the change spreads
+only as far as the layers' windows reach. This package recomputes, for every mask, only the
+activations the mask can change, on crops that include the real image border wherever zero
+padding matters, and runs the rest of the network (after the last useful cut) as usual. The
+values are those of the ordinary forward pass up to float rounding; anything the analysis does
+not understand falls back to the ordinary path.
+
+``occlusionSensitivity(..., Incremental="auto" | "on" | "off")`` chooses it; see
+:func:`incremental_forward`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from ..grid import MaskGrid
+from ..network.base import Engine, Network
+from ..network.onnx import OnnxNetwork, OrtEngine
+from .cost import CPU_COSTS
+from .graph import SpatialGraph, Unsupported
+from .plan import Chunk, Plan, plan_chain
+from .runner import IncrementalForward
+
+__all__ = [
+    "BATCH_SIZE",
+    "IncrementalForward",
+    "Plan",
+    "SpatialGraph",
+    "Unsupported",
+    "available_cores",
+    "forward_for",
+    "incremental_forward",
+    "spatial_graph",
+]
+
+_WORTH_IT = 1.2
+"""Predicted speed-up below which "auto" keeps the ordinary path (the prediction is rough)."""
+BATCH_SIZE = 8
+"""Masks per call of the chain's engines (at most MiniBatchSize): the crops and activations of a
+few masks stay in the CPU caches from one layer to the next, which outweighs the extra calls."""
+_AUTO_MIN_MASKS = 64
+"""Grids smaller than this keep the ordinary path under "auto": the one-time analysis of the
+graph and the building of its engines would cost more than the few masks can save."""
+
+
+def spatial_graph(net: Network) -> SpatialGraph:
+    """The analysed graph of ``net``'s selected output (cached on the network); raises
+    :class:`Unsupported` when the incremental path cannot run it."""
+    if not isinstance(net, OnnxNetwork):
+        raise Unsupported(f"it runs ONNX networks with ONNX Runtime, not {type(net).__name__}")
+    if net.InputDataFormats != "BCSS":
+        raise Unsupported("it handles NCHW (BCSS) image inputs only")
+    height, width, channels = net.InputSize
+
+    def analyse() -> SpatialGraph | Unsupported:
+        try:
+            return SpatialGraph(net.selected_model(), (1, channels, height, width))
+        except Unsupported as reason:  # kept too, so that "auto" does not analyse again
+            return reason
+
+    graph = net.derived(("incremental", "graph"), analyse)
+    if isinstance(graph, Unsupported):
+        raise graph
+    return graph
+
+
+def _plan(net: Network, grid: MaskGrid, batch_size: int, forced: bool) -> Plan:
+    graph = spatial_graph(net)
+    if len(graph.cuts) < 2:
+        raise Unsupported(f"no layer after the input can be cut ({graph.stop_reason or 'no local layers'})")
+    key = ("incremental", "plan", grid.rows.tobytes(), grid.cols.tobytes(), batch_size, forced)
+    return net.derived(key, lambda: plan_chain(graph, grid, CPU_COSTS, batch_size, at_least_one_chunk=forced))
+
+
+def incremental_forward(
+    net: Network, engine: Engine, grid: MaskGrid, mode: str, batch_size: int, function: str
+) -> IncrementalForward | None:
+    """The incremental forward passes for this map, or None for the ordinary ones.
+
+    ``mode`` "off" gives None; "auto" gives the incremental path only where the cost model
+    predicts it clearly faster; "on" gives it wherever the graph allows it, and otherwise warns
+    in one line and gives None.
+    """
+    if mode == "off" or (mode == "auto" and len(grid) < _AUTO_MIN_MASKS):
+        return None
+    batch_size = min(batch_size, BATCH_SIZE)
+    try:
+        if engine.device != "cpu":
+            raise Unsupported("it runs on the CPU only")
+        plan = _plan(net, grid, batch_size, forced=mode == "on")
+    except Unsupported as reason:
+        if mode == "on":
+            warnings.warn(
+                f'{function}: Incremental="on" not possible: {reason}; using ordinary inference.',
+                RuntimeWarning,
+                stacklevel=4,  # the caller of occlusionSensitivity
+            )
+        return None
+    if not plan.chunks or (mode == "auto" and plan.predicted_speedup < _WORTH_IT):
+        return None
+    return forward_for(net, plan, batch_size)
+
+
+def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward:
+    """The incremental forward passes of a plan of ``net``'s graph, with its engines (built once
+    per chunk and kept on the network).
+
+    The engines run one thread per call and every core computes batches of its own: a chunk's
+    layers on a few small crops are too little work to share between threads, whole batches
+    are not.
+    """
+    graph = spatial_graph(net)
+
+    def chunk_engine(chunk: Chunk) -> Engine:
+        build = lambda: OrtEngine(graph.chunk_model(chunk.first, chunk.last), "cpu", threads=1)  # noqa: E731
+        return net.derived(("incremental", chunk.first, chunk.last), build)
+
+    def suffix_engine() -> Engine | None:
+        model = graph.suffix_model(plan.suffix_from)
+        return None if model is None else OrtEngine(model, "cpu", threads=1)
+
+    suffix = net.derived(("incremental", plan.suffix_from, None), suffix_engine)
+    engines = [chunk_engine(chunk) for chunk in plan.chunks]
+    return IncrementalForward(plan, engines, suffix, batch_size, workers=available_cores())
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1

@@ -1,0 +1,149 @@
+"""Running a plan: each chunk on a mini-batch of crops, the suffix on patched activations.
+
+The unoccluded image goes through the whole chain once; every cut's activation is kept. For a
+mini-batch of masks, chunk by chunk: each mask's crop is cut from the kept activation of the
+chunk's input, the mask's *patch* (its recomputed changed region, or the fill for the image
+itself) is pasted in, the batch of crops is one ONNX Runtime call, and the changed region of the
+result becomes the mask's next patch. The last patches are pasted into copies of the kept
+activation where the suffix starts, and the suffix runs on those as on ordinary images.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from ..grid import MaskGrid
+from ..network.base import Engine
+from .plan import AxisCrops, Plan
+
+__all__ = ["IncrementalForward"]
+
+
+def _slices(starts: np.ndarray, stops: np.ndarray) -> list[slice]:
+    return [slice(start, max(start, stop)) for start, stop in zip(starts.tolist(), stops.tolist())]
+
+
+class _AxisSlices:
+    """Per grid position along one axis: the crop, where the patch goes in it and which part of
+    the patch goes there, and which part of the result is the next patch."""
+
+    def __init__(self, axis: AxisCrops) -> None:
+        starts, stops = axis.changed_in
+        first = np.maximum(starts, axis.starts)  # the patch may reach beyond the crop
+        stop = np.maximum(np.minimum(stops, axis.starts + axis.length), first)
+        self.crop = _slices(axis.starts, axis.starts + axis.length)
+        self.paste = _slices(first - axis.starts, stop - axis.starts)
+        self.patch = _slices(first - starts, stop - starts)
+        kept_starts, kept_stops = axis.changed_out
+        empty = kept_starts >= kept_stops
+        kept_starts, kept_stops = kept_starts - axis.out_starts, kept_stops - axis.out_starts
+        self.keep = _slices(np.where(empty, 0, kept_starts), np.where(empty, 0, kept_stops))
+        self.length, self.out_length = axis.length, axis.out_length
+
+
+class _ChunkRun:
+    """One chunk of the plan with its engine and its per-position slices, precomputed."""
+
+    def __init__(self, rows: AxisCrops, cols: AxisCrops, engine: Engine) -> None:
+        self.engine = engine
+        self.rows, self.cols = _AxisSlices(rows), _AxisSlices(cols)
+
+    def run(self, source: np.ndarray, patches: list[np.ndarray], rows: list[int], cols: list[int]) -> list[np.ndarray]:
+        """The next patches of the masks at grid positions (rows, cols), given their current ones."""
+        r, c = self.rows, self.cols
+        crops = np.empty((len(rows), source.shape[1], r.length, c.length), dtype=np.float32)
+        for slot, (row, col) in enumerate(zip(rows, cols)):
+            crops[slot] = source[0, :, r.crop[row], c.crop[col]]
+            crops[slot, :, r.paste[row], c.paste[col]] = patches[slot][:, r.patch[row], c.patch[col]]
+        result = self.engine.run(crops)[0]
+        if result.shape[2:] != (r.out_length, c.out_length):
+            raise RuntimeError(
+                f"incremental inference: a chunk gave crops of {result.shape[2:]}, not the "
+                f"{(r.out_length, c.out_length)} planned; please report this and "
+                'use Incremental="off".'
+            )
+        return [result[slot, :, r.keep[row], c.keep[col]] for slot, (row, col) in enumerate(zip(rows, cols))]
+
+
+class IncrementalForward:
+    """Forward passes of occluded images computed from the unoccluded one, chunk by chunk.
+
+    Parameters
+    ----------
+    plan : Plan
+        The chain of chunks for the grid.
+    engines : list of Engine
+        One engine per chunk of the plan, each taking a batch of crops of the chunk's input.
+    suffix : Engine or None
+        The rest of the graph after the chain; None when the chain ends at the selected output.
+    batch_size : int
+        Masks per call of each engine.
+    workers : int
+        Batches computed at the same time, each by its own thread (the engines must allow
+        concurrent calls, as ONNX Runtime sessions do).
+    """
+
+    def __init__(
+        self, plan: Plan, engines: list[Engine], suffix: Engine | None, batch_size: int, workers: int = 1
+    ) -> None:
+        self.plan = plan
+        self.batch_size = batch_size
+        self.workers = workers
+        self._chunks = [_ChunkRun(chunk.rows, chunk.cols, engine) for chunk, engine in zip(plan.chunks, engines)]
+        self._suffix = suffix
+        self._into_rows, self._into_cols = _slices(*plan.changed_rows), _slices(*plan.changed_cols)
+        self._kept: list[np.ndarray] = []
+
+    def _finish(self, activation: np.ndarray) -> np.ndarray:
+        return activation if self._suffix is None else self._suffix.run(activation)[0]
+
+    def reference(self, base: np.ndarray) -> np.ndarray:
+        """The selected output for the unoccluded (native-layout, normalised) image; keeps the
+        activation of every cut of the chain for :meth:`outputs`."""
+        self._kept = [base]
+        for chunk in self._chunks:
+            self._kept.append(chunk.engine.run(self._kept[-1])[0])
+        return self._finish(self._kept[-1])
+
+    def _batch(self, fill: np.ndarray, grid: MaskGrid, masks: range) -> np.ndarray:
+        """The selected output for the masks ``masks`` (indices in grid order)."""
+        rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
+        patches = [
+            fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)
+        ]
+        for chunk, source in zip(self._chunks, self._kept):
+            patches = chunk.run(source, patches, rows, cols)
+        activation = np.repeat(self._kept[-1], len(masks), axis=0)
+        for slot, (row, col, patch) in enumerate(zip(rows, cols, patches)):
+            activation[slot][:, self._into_rows[row], self._into_cols[col]] = patch
+        return self._finish(activation)
+
+    def outputs(
+        self, fill: np.ndarray, grid: MaskGrid, first: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first mask index, selected output)`` per batch of masks, in grid order, for
+        the masks ``first`` to ``stop`` (default: all). ``fill`` is the fill image in the
+        network's native layout. All work is done when the iteration ends."""
+        if not self._kept:
+            raise RuntimeError("IncrementalForward.reference must run first")
+        stop = len(grid) if stop is None else stop
+        size = self.batch_size
+        batches = [range(start, min(start + size, stop)) for start in range(first, stop, size)]
+        if self.workers == 1:
+            for masks in batches:
+                yield masks.start, self._batch(fill, grid, masks)
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending: deque[tuple[int, Future[np.ndarray]]] = deque()
+            for masks in batches:
+                pending.append((masks.start, pool.submit(self._batch, fill, grid, masks)))
+                if len(pending) > 2 * self.workers:  # a few batches ahead, not the whole grid
+                    start, result = pending.popleft()
+                    yield start, result.result()
+            while pending:
+                start, result = pending.popleft()
+                yield start, result.result()

@@ -1,0 +1,175 @@
+"""Random small convolutional networks built with onnx.helper, for the incremental-path tests.
+
+A hypothesis strategy draws a stack of layers (convolutions with any kernel, stride, dilation,
+explicit or automatic padding and groups; max and average pooling with ceil mode; Pad nodes;
+batch norm and activations; residual additions and channel concatenations of two branches)
+and a head (global pooling and a dense layer, or the last spatial tensor itself), keeping track
+of the tensor size so that every drawn network is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+ACTIVATIONS = ("Relu", "Clip", "HardSwish", "LeakyRelu", "Sigmoid", None)
+
+
+@dataclass
+class _Builder:
+    """Nodes and weights of a network under construction, and its current tensor."""
+
+    rng: np.random.Generator
+    channels: int
+    height: int
+    width: int
+    tensor: str = "image"
+    nodes: list = field(default_factory=list)
+    weights: list = field(default_factory=list)
+
+    def name(self, stem: str) -> str:
+        return f"{stem}_{len(self.nodes)}"
+
+    def constant(self, stem: str, value: np.ndarray) -> str:
+        name = self.name(stem) + f"_{len(self.weights)}"
+        self.weights.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def add(self, op: str, inputs: list[str], **attrs) -> str:
+        output = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def conv(
+        self, source: str, channels_in: int, draw, same: bool = False, stride: int | None = None
+    ) -> tuple[str, int, int, int]:
+        """A convolution on ``source``; returns (output, channels, height, width)."""
+        kernel = draw(st.sampled_from([1, 3, 5] if same else [1, 2, 3, 5]))
+        dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
+        stride = stride if stride is not None else draw(st.integers(1, 3))
+        groups = draw(st.sampled_from([1, channels_in]))
+        channels_out = channels_in * draw(st.integers(1, 2)) if groups > 1 else draw(st.integers(1, 4))
+        extent = (kernel - 1) * dilation + 1
+        attrs: dict = {
+            "kernel_shape": [kernel, kernel],
+            "strides": [stride, stride],
+            "dilations": [dilation, dilation],
+            "group": groups,
+        }
+        if same:
+            half = (extent - 1) // 2
+            attrs["pads"] = [half, half, half, half]
+        elif dilation == 1 and draw(st.booleans()):  # ONNX Runtime has no dilated "SAME" padding
+            attrs["auto_pad"] = draw(st.sampled_from(["SAME_UPPER", "SAME_LOWER", "VALID"]))
+        else:
+            attrs["pads"] = [draw(st.integers(0, extent - 1)) for _ in range(4)]
+        height, width = _out_size(self.height, attrs, 0, extent), _out_size(self.width, attrs, 1, extent)
+        shape = (channels_out, channels_in // groups, kernel, kernel)
+        weights = self.constant("w", self.rng.normal(size=shape).astype(np.float32))
+        bias = self.constant("b", self.rng.normal(size=channels_out).astype(np.float32))
+        return self.add("Conv", [source, weights, bias], **attrs), channels_out, height, width
+
+    def activation(self, source: str, draw) -> str:
+        op = draw(st.sampled_from(ACTIVATIONS))
+        if op is None:
+            return source
+        if op == "Clip":
+            return self.add("Clip", [source, self.constant("lo", np.float32(0)), self.constant("hi", np.float32(3))])
+        return self.add(op, [source])
+
+
+def _out_size(size: int, attrs: dict, axis: int, extent: int) -> int:
+    stride = attrs["strides"][axis]
+    mode = attrs.get("auto_pad", "NOTSET")
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        return -(-size // stride)
+    pads = attrs.get("pads", [0, 0, 0, 0]) if mode == "NOTSET" else [0, 0, 0, 0]
+    span = size + pads[axis] + pads[axis + 2] - extent
+    if attrs.get("ceil_mode"):
+        out = -(-span // stride) + 1
+        return out - 1 if (out - 1) * stride >= size + pads[axis] else out
+    return span // stride + 1 if span >= 0 else 0
+
+
+def _layer(builder: _Builder, draw) -> None:
+    """Append one drawn layer, or nothing if it would shrink the tensor to nothing."""
+    kind = draw(st.sampled_from(["conv", "pool", "pad", "batchnorm", "residual", "concat"]))
+    b = builder
+    if kind == "conv":
+        output, channels, height, width = b.conv(b.tensor, b.channels, draw)
+        if height < 1 or width < 1:
+            b.nodes.pop()
+            return
+        b.tensor, b.channels, b.height, b.width = b.activation(output, draw), channels, height, width
+    elif kind == "pool":
+        op = draw(st.sampled_from(["MaxPool", "AveragePool"]))
+        kernel = draw(st.integers(2, 3))
+        attrs: dict = {"kernel_shape": [kernel, kernel], "strides": [draw(st.integers(1, 2))] * 2}
+        attrs["pads"] = [draw(st.integers(0, kernel - 1)) for _ in range(4)]
+        attrs["ceil_mode"] = int(draw(st.booleans()))
+        if op == "AveragePool":
+            attrs["count_include_pad"] = int(draw(st.booleans()))
+        height, width = _out_size(b.height, attrs, 0, kernel), _out_size(b.width, attrs, 1, kernel)
+        if height >= 1 and width >= 1:
+            b.tensor, b.height, b.width = b.add(op, [b.tensor], **attrs), height, width
+    elif kind == "pad":
+        pads = [draw(st.integers(0, 2)) for _ in range(4)]
+        spec = np.array([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], np.int64)
+        value = b.constant("value", np.float32(draw(st.sampled_from([0.0, -1.5]))))
+        b.tensor = b.add("Pad", [b.tensor, b.constant("pads", spec), value], mode="constant")
+        b.height, b.width = b.height + pads[0] + pads[2], b.width + pads[1] + pads[3]
+    elif kind == "batchnorm":
+        params = [
+            b.constant(stem, b.rng.uniform(0.5, 1.5, size=b.channels).astype(np.float32))
+            for stem in ("scale", "bias", "mean", "var")
+        ]
+        b.tensor = b.activation(b.add("BatchNormalization", [b.tensor, *params]), draw)
+    elif kind == "residual":
+        output, channels, _, _ = b.conv(b.tensor, b.channels, draw, same=True, stride=1)
+        if channels != b.channels:  # a 1x1 projection makes the shapes agree
+            weights = b.constant("w", b.rng.normal(size=(b.channels, channels, 1, 1)).astype(np.float32))
+            output = b.add("Conv", [output, weights])
+        b.tensor = b.add("Add", [b.tensor, b.activation(output, draw)])
+    else:
+        stride = draw(st.integers(1, 2))
+        left, left_channels, height, width = b.conv(b.tensor, b.channels, draw, same=True, stride=stride)
+        right, right_channels, _, _ = b.conv(b.tensor, b.channels, draw, same=True, stride=stride)
+        b.tensor = b.add("Concat", [left, right], axis=1)
+        b.channels, b.height, b.width = left_channels + right_channels, height, width
+
+
+@st.composite
+def random_cnns(draw) -> tuple[onnx.ModelProto, tuple[int, int, int]]:
+    """A random valid CNN and its input size (H, W, C); its output is [N, K] or [N, C, h, w]."""
+    channels = draw(st.sampled_from([1, 3]))
+    height, width = draw(st.integers(6, 20)), draw(st.integers(6, 20))
+    builder = _Builder(np.random.default_rng(draw(st.integers(0, 2**16))), channels, height, width)
+    for _ in range(draw(st.integers(1, 4))):
+        _layer(builder, draw)
+    if not builder.nodes:  # every drawn layer would have emptied the tensor
+        builder.tensor = builder.add("Relu", [builder.tensor])
+    if draw(st.booleans()):
+        pooled = builder.add("GlobalAveragePool", [builder.tensor])
+        flat = builder.add("Flatten", [pooled])
+        classes = 3
+        dense = builder.constant("dense", builder.rng.normal(size=(builder.channels, classes)).astype(np.float32))
+        builder.tensor = builder.add("Gemm", [flat, dense])
+        output = helper.make_tensor_value_info(builder.tensor, TensorProto.FLOAT, ["N", classes])
+    else:
+        output = helper.make_tensor_value_info(builder.tensor, TensorProto.FLOAT, ["N", builder.channels, None, None])
+    graph = helper.make_graph(
+        builder.nodes,
+        "random_cnn",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, height, width])],
+        [output],
+        initializer=builder.weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model, (height, width, channels)
