@@ -73,6 +73,7 @@ class BatchSizer:
         self._asked: int | None = None
         self._limit: int | None = None  # the limit of the latest request
         self._chosen = 0  # batches run at a chosen size since the search
+        self._done_for: int | None = None  # the limit the search is done for
 
     @property
     def largest_tried(self) -> int:
@@ -118,11 +119,12 @@ class BatchSizer:
             return  # a job's last batch, smaller than asked
         self._asked = None
         self._runs[size] += 1
-        now = self._memory()
-        if self._start is None:
-            self._start = now  # after one image: the runtime's fixed costs are not per image
-        elif now is not None and size > 1:
-            self._per_image = max(self._per_image, (now - self._start) / (size - 1))
+        if self._runs[size] <= 1 + TIMED_RUNS:  # a search run: memory matters for the next size
+            now = self._memory()
+            if self._start is None:
+                self._start = now  # after one image: the runtime's fixed costs are not per image
+            elif now is not None and size > 1:
+                self._per_image = max(self._per_image, (now - self._start) / (size - 1))
         if self._runs[size] == 1:
             return  # the warm-up
         self._seconds[size] = min(self._seconds.get(size, float("inf")), seconds / size)
@@ -132,6 +134,14 @@ class BatchSizer:
     def _pending(self, limit: int) -> int | None:
         """The size the search needs run next: first a warm-up and a timing for each size in
         increasing order, then the remaining timings, size after size."""
+        if limit == self._done_for:
+            return None
+        size = self._next_search_size(limit)
+        if size is None:
+            self._done_for = limit  # asked before every batch: answer from here on at once
+        return size
+
+    def _next_search_size(self, limit: int) -> int | None:
         for size in candidate_sizes(limit):
             if self._stop_at is not None and size >= self._stop_at:
                 break
