@@ -86,3 +86,8 @@ def expected_linear_map(
         for j, (c0, c1) in enumerate(cols):
             out[i, j] = contribution[r0:r1, c0:c1].sum(axis=(0, 1))
     return out
+
+
+def clipped_ranges(size: int, mask: int, stride: int) -> list[tuple[int, int]]:
+    """0-based covered ranges along one axis with MaskClipping "on" (SPEC.md §4)."""
+    return [(max(c - mask // 2, 0), min(c - mask // 2 + mask, size)) for c in range(0, size, stride)]
