@@ -23,8 +23,9 @@ def channel_totals(output: np.ndarray, fmt: str, channels: np.ndarray, output_na
     Returns an ``(N, len(channels))`` float64 array; sums accumulate in float64 (SPEC.md §5).
     """
     axis = channel_axis(fmt, output_name)
-    picked = np.moveaxis(np.take(output, channels, axis=axis), axis, 1)
-    return picked.reshape(len(output), len(channels), -1).sum(axis=2, dtype=np.float64)
+    picked = np.take(output, channels, axis=axis)
+    summed = tuple(other for other in range(1, output.ndim) if other != axis)
+    return picked.sum(axis=summed, dtype=np.float64) if summed else picked.astype(np.float64)
 
 
 def to_matlab_layout(output: np.ndarray, fmt: str) -> np.ndarray:

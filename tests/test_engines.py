@@ -54,8 +54,22 @@ def test_the_search_runs_on_the_job_and_settles_on_the_fastest_size():
     # Each size warms up and is timed, in increasing order, until 16 is clearly slower than 8;
     # then each is timed once more; then the fastest.
     assert sizes[:13] == [1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 1, 2, 4]
-    assert sizes[13:15] == [8, 16] and set(sizes[15:-1]) == {8}
+    assert sizes[13:15] == [8, 16]
+    chosen = sizes[15:-1]  # the fastest, and every 16th batch a size next to it
+    assert chosen.count(8) > 14 * (chosen.count(4) + chosen.count(16)) > 0
     assert sizer.settled and sizer.best(128) == 8 and sizer.largest_tried == 16
+
+
+def test_a_size_timed_under_load_gets_another_chance():
+    """The machine was busy while 8 (the fastest) was searched: 4 wins at first, and the
+    batches run next to it later find 8 again."""
+    model = CostModel(u_shaped)
+    sizer = BatchSizer(memory=model.memory)
+    busy = CostModel(lambda size: u_shaped(size) * (3 if size == 8 else 1))
+    busy.stream(sizer, limit=128, images=93)  # the whole search
+    assert sizer.settled and sizer.best(128) == 4
+    model.stream(sizer, limit=128, images=2000)
+    assert sizer.best(128) == 8
 
 
 def test_the_limit_is_respected_and_the_search_is_kept():
@@ -63,7 +77,7 @@ def test_the_limit_is_respected_and_the_search_is_kept():
     sizer = BatchSizer(memory=model.memory)
     assert max(model.stream(sizer, limit=3, images=500)) == 3
     assert sizer.best(3) == 3
-    assert set(model.stream(sizer, limit=3, images=300)) == {3}  # settled: no search again
+    assert set(model.stream(sizer, limit=3, images=300)) <= {2, 3}  # settled: no new size
     later = model.stream(sizer, limit=128, images=500)  # a larger limit resumes the search
     assert later[:4] == [4, 4, 8, 8] and sizer.best(128) == 8
 
@@ -116,17 +130,17 @@ def test_ort_maps_do_not_depend_on_the_batch_size(efficientnet, coffee):
     np.testing.assert_array_equal(maps[0], expected)
 
 
-def test_the_engine_keeps_its_choice(efficientnet, coffee):
+def test_the_search_settles_and_the_maps_stay_the_same(efficientnet, coffee):
     engine = efficientnet.engine("auto")
     maps = []
     while not engine._sizer.settled:
         maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
                                          Incremental="off"))
         assert len(maps) <= 3  # 64 masks a map; the search needs about 100 images
-    measured = dict(engine._sizer._seconds)
+    searched = engine._sizer.largest_tried
     maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
-                                         Incremental="off"))
-    assert engine._sizer._seconds == measured
+                                     Incremental="off"))
+    assert engine._sizer.largest_tried == searched  # no new size: only timings refined
     for other in maps[1:]:
         np.testing.assert_array_equal(other, maps[0])
 

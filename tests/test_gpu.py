@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
-from onnx_builders import expected_linear_map, linear_model
+from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, occlusionSensitivity
 
@@ -53,9 +53,8 @@ def test_ort_gpu_gives_the_closed_form(layout):
     net = importNetworkFromONNX(linear_model(weights, layout=layout))
     assert gpu_engine(net).device == "gpu" and net.engine("auto").device == "gpu"
     scoreMap = occlusionSensitivity(net, image, [1, 4], MaskSize=3, Stride=2, MaskValue=0, OutputUpsampling="none")
-    rows = [(max(c - 1, 0), min(c + 2, 10)) for c in range(0, 10, 2)]
-    cols = [(max(c - 1, 0), min(c + 2, 14)) for c in range(0, 14, 2)]
-    expected = expected_linear_map(weights, image, np.zeros(3), rows, cols)[..., [0, 3]]
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 3, 2), clipped_ranges(14, 3, 2))
+    expected = expected[..., [0, 3]]
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
 
@@ -77,9 +76,8 @@ def test_torch_gpu_gives_the_closed_form_and_leaves_the_module_on_the_cpu():
     net = importNetworkFromPyTorch(model, InputSize=[10, 14, 3])
     assert gpu_engine(net).device == "gpu" and net.engine("auto").device == "gpu"
     scoreMap = occlusionSensitivity(net, image, [2, 3], MaskSize=4, Stride=3, MaskValue=0, OutputUpsampling="none")
-    rows = [(max(c - 2, 0), min(c + 2, 10)) for c in range(0, 10, 3)]
-    cols = [(max(c - 2, 0), min(c + 2, 14)) for c in range(0, 14, 3)]
-    expected = expected_linear_map(weights, image, np.zeros(3), rows, cols)[..., [1, 2]]
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 4, 3), clipped_ranges(14, 4, 3))
+    expected = expected[..., [1, 2]]
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
     assert all(parameter.device.type == "cpu" for parameter in model.parameters())
     assert torch.backends.cudnn.allow_tf32  # torch's default, given back after the map

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from onnx_builders import expected_linear_map, linear_model
+from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import (
     importNetworkFromONNX,
@@ -50,10 +50,6 @@ def small_problem(seed=0, height=10, width=14, channels=3):
     return weights, image
 
 
-def grid_ranges(size, mask, stride):
-    return [(max(c - mask // 2, 0), min(c - mask // 2 + mask, size)) for c in range(0, size, stride)]
-
-
 # --- closed forms ------------------------------------------------------------------------------
 
 
@@ -63,7 +59,7 @@ def test_onnx_through_torch_matches_the_closed_form(layout):
     net = importNetworkFromONNX(linear_model(weights, layout=layout), Backend="torch")
     assert net.Backend == "torch" and net.InputDataFormats == layout
     scoreMap = occlusionSensitivity(net, image, [1, 4], MaskSize=3, Stride=4, MaskValue=[1, 2, 3], OutputUpsampling="none")
-    expected = expected_linear_map(weights, image, np.array([1.0, 2, 3]), grid_ranges(10, 3, 4), grid_ranges(14, 3, 4))
+    expected = expected_linear_map(weights, image, np.array([1.0, 2, 3]), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))
     np.testing.assert_array_equal(scoreMap, expected[..., [0, 3]].astype(np.float32))
 
 
@@ -75,7 +71,7 @@ def test_a_module_matches_the_closed_form_and_stops_after_the_measured_layer():
     net = importNetworkFromPyTorch(model, InputSize=[10, 14, 3], OutputNames="linear")
     assert net.OutputNames == ["linear"] and net.Backend == "torch"
     scoreMap = occlusionSensitivity(net, image, [2, 3], MaskSize=5, Stride=3, MaskValue=0, OutputUpsampling="none")
-    expected = expected_linear_map(weights, image, np.zeros(3), grid_ranges(10, 5, 3), grid_ranges(14, 5, 3))
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 5, 3), clipped_ranges(14, 5, 3))
     np.testing.assert_array_equal(scoreMap, expected[..., [1, 2]].astype(np.float32))
     copy = dict(net._module.named_modules())["after"]  # the network's private copy of the model
     assert model.after.calls == 0 and copy.calls == 1  # only the one check of the whole model
@@ -95,7 +91,7 @@ def test_an_nhwc_module():
     net = importNetworkFromPyTorch(ChannelsLast(), PyTorchInputSizes=[1, 10, 14, 3], InputDataFormats="BSSC")
     assert net.InputSize == (10, 14, 3)
     scoreMap = occlusionSensitivity(net, image, 1, MaskSize=4, Stride=5, MaskValue=9, OutputUpsampling="none")
-    expected = expected_linear_map(weights, image, np.full(3, 9.0), grid_ranges(10, 4, 5), grid_ranges(14, 4, 5))
+    expected = expected_linear_map(weights, image, np.full(3, 9.0), clipped_ranges(10, 4, 5), clipped_ranges(14, 4, 5))
     np.testing.assert_array_equal(scoreMap, expected[..., 0].astype(np.float32))
 
 
@@ -138,7 +134,7 @@ def test_torchscript_and_exported_files(tmp_path):
     batch = torch.export.Dim("batch", min=1)
     two = torch.zeros(2, 3, 10, 14)  # torch.export treats an example size of 1 as a constant
     torch.export.save(torch.export.export(model, (two,), dynamic_shapes=({0: batch},)), str(tmp_path / "model.pt2"))
-    expected = expected_linear_map(weights, image, np.zeros(3), grid_ranges(10, 2, 3), grid_ranges(14, 2, 3))[..., 1]
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 2, 3), clipped_ranges(14, 2, 3))[..., 1]
     for path in ("traced.pt", "model.pt2"):
         net = importNetworkFromPyTorch(tmp_path / path, InputSize=[10, 14, 3])
         assert net.Name == path.split(".")[0]
@@ -164,7 +160,7 @@ def test_a_model_fixed_at_batch_one_runs_one_image_per_call():
     with pytest.warns(RuntimeWarning, match="cannot run several images per call"):
         scoreMap = occlusionSensitivity(net, image, 3, MaskSize=3, Stride=4, MaskValue=0, OutputUpsampling="none")
     assert net.engine("auto").max_batch == 1
-    expected = expected_linear_map(weights, image, np.zeros(3), grid_ranges(10, 3, 4), grid_ranges(14, 3, 4))[..., 2]
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))[..., 2]
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
 

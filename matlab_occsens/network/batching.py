@@ -31,6 +31,9 @@ PAST_OPTIMUM = 1.2
 TIMED_RUNS = 2
 #: Most the search may grow the process, extrapolating each size's memory from the sizes before.
 MEMORY_BUDGET = 256 * 2**20
+#: After the search, one batch in this many runs at a size next to the fastest, so that a size
+#: the search timed while other processes were busy gets timed again (the least time is kept).
+EXPLORE_EVERY = 16
 
 
 def resident_bytes() -> int | None:
@@ -54,7 +57,7 @@ def candidate_sizes(limit: int) -> list[int]:
 
 
 class BatchSizer:
-    """An engine's batch-size search and its results, kept for the engine's lifetime.
+    """An engine's batch-size search and its timings, kept for the engine's lifetime.
 
     The stream asks :meth:`next_size` before each batch and reports each batch's run time with
     :meth:`record`.
@@ -69,6 +72,8 @@ class BatchSizer:
         self._per_image = 0.0  # the most memory per image a size grew the process by
         self._asked: int | None = None
         self._limit: int | None = None  # the limit of the latest request
+        self._chosen = 0  # batches run at a chosen size since the search
+        self._done_for: int | None = None  # the limit the search is done for
 
     @property
     def largest_tried(self) -> int:
@@ -87,26 +92,39 @@ class BatchSizer:
 
     def next_size(self, limit: int, remaining: int) -> int:
         """Images for the next call: the search's next size while it is unfinished and fits in
-        ``remaining``, otherwise the fastest size found (``limit`` before any)."""
+        ``remaining``; then the fastest size found (``limit`` before any), every
+        :data:`EXPLORE_EVERY`-th time a size next to it instead."""
         self._limit = limit
         size = self._pending(limit)
-        if size is not None and size <= remaining:
-            self._asked = size
-            return size
-        self._asked = None
-        return min(self.best(limit) or limit, remaining)
+        if size is None or size > remaining:
+            best = self.best(limit)
+            if best is None:
+                size = limit
+            else:
+                self._chosen += 1
+                size = self._neighbour(best, limit) if self._chosen % EXPLORE_EVERY == 0 else best
+        self._asked = size if size <= remaining else None
+        return min(size, remaining)
+
+    def _neighbour(self, best: int, limit: int) -> int:
+        """The timed size just below or just above ``best``, in turn."""
+        sizes = sorted(size for size in self._seconds if size <= limit)
+        at = sizes.index(best)
+        around = [size for size in (sizes[at - 1] if at else None, sizes[at + 1] if at + 1 < len(sizes) else None) if size]
+        return around[(self._chosen // EXPLORE_EVERY) % len(around)] if around else best
 
     def record(self, size: int, seconds: float) -> None:
         """The run time of a batch of ``size`` images that :meth:`next_size` asked for."""
         if size != self._asked:
-            return  # not part of the search (the job's last, smaller batch; or a chosen size)
+            return  # a job's last batch, smaller than asked
         self._asked = None
         self._runs[size] += 1
-        now = self._memory()
-        if self._start is None:
-            self._start = now  # after one image: the runtime's fixed costs are not per image
-        elif now is not None and size > 1:
-            self._per_image = max(self._per_image, (now - self._start) / (size - 1))
+        if self._runs[size] <= 1 + TIMED_RUNS:  # a search run: memory matters for the next size
+            now = self._memory()
+            if self._start is None:
+                self._start = now  # after one image: the runtime's fixed costs are not per image
+            elif now is not None and size > 1:
+                self._per_image = max(self._per_image, (now - self._start) / (size - 1))
         if self._runs[size] == 1:
             return  # the warm-up
         self._seconds[size] = min(self._seconds.get(size, float("inf")), seconds / size)
@@ -116,6 +134,14 @@ class BatchSizer:
     def _pending(self, limit: int) -> int | None:
         """The size the search needs run next: first a warm-up and a timing for each size in
         increasing order, then the remaining timings, size after size."""
+        if limit == self._done_for:
+            return None
+        size = self._next_search_size(limit)
+        if size is None:
+            self._done_for = limit  # asked before every batch: answer from here on at once
+        return size
+
+    def _next_search_size(self, limit: int) -> int | None:
         for size in candidate_sizes(limit):
             if self._stop_at is not None and size >= self._stop_at:
                 break

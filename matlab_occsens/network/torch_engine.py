@@ -19,6 +19,7 @@ built, so torch stays an optional extra.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -149,6 +150,8 @@ class TorchEngine(Engine):
         self._occlude_on_device = device.type == "cuda" if occlude_on_device is None else occlude_on_device
         self.workers = len(self._forwards)
         self._pool = ThreadPoolExecutor(self.workers, "occsens-torch") if self.workers > 1 else None
+        if self._pool is not None:  # the workers end with the engine (a finalizer holds no engine)
+            weakref.finalize(self, self._pool.shutdown, wait=False)
 
     def _outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
         shares = batch.tensor_split(min(self.workers, len(batch)))
