@@ -76,7 +76,8 @@ def ort_limit(net: Network, image: np.ndarray, grid: str, environment: str) -> f
 
 
 def torch_limit(s: Subject, grid: str, environment: str) -> float:
-    """Occluded images as device tensors through the same nn.Module; only the runs are timed."""
+    """Occluded images as device tensors through the same nn.Module in full FP32; only the runs
+    are timed."""
     import torch
 
     device = torch.device("cuda" if environment == "gpu" else "cpu")
@@ -91,6 +92,8 @@ def torch_limit(s: Subject, grid: str, environment: str) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    # The same arithmetic as occlusionSensitivity: full FP32 (torch's default lets cuDNN use TF32).
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     with torch.inference_mode():
         model(batches[0])  # warm-up
         synchronize()

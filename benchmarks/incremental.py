@@ -114,7 +114,8 @@ def limit_settings(net: OnnxNetwork, batch_size: int) -> list[Limit]:
 
 
 def occluded_copies(net: OnnxNetwork, image: np.ndarray, grid: MaskGrid, batch_size: int) -> Iterator[np.ndarray]:
-    """The occluded images of the grid in batches (copies: the ordinary path reuses one buffer)."""
+    """The image and its occluded copies in batches, as the ordinary path forwards them (copies:
+    that path reuses one buffer)."""
     base = net.prepare(image.astype(np.float32)[np.newaxis])
     fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
     for _, batch in occluded_batches(OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)):

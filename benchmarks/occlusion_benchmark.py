@@ -175,10 +175,8 @@ def occluded_chunks(net: Network, image: np.ndarray, grid: str) -> Iterator[np.n
     fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), x.shape)[np.newaxis])
     grid_masks = mask_grid(x.shape[:2], options.mask_size, options.stride, options.mask_clipping)
     job = OcclusionJob(base, fill, grid_masks, net.InputDataFormats, CHUNK)
-    first = True
     for _, batch in occluded_batches(job):
-        yield np.concatenate([base, batch]) if first else batch.copy()
-        first = False
+        yield batch.copy()
 
 
 # ---------------------------------------------------------------------------------- timing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
 from .incremental import incremental_forward
+from .incremental.runner import IncrementalForward
 from .network.base import Network
 from .network.occluding import OcclusionJob
 from .options import (
@@ -118,27 +120,37 @@ def _raw_map(
     wanted, position = np.unique(channels, return_inverse=True)
     base = net.prepare(image[np.newaxis])
     fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
-    batch_size = min(options.mini_batch_size, len(grid), engine.max_batch or len(grid))
+    batch_size = min(options.mini_batch_size, len(grid) + 1, engine.max_batch or len(grid) + 1)
     forward = incremental_forward(net, engine, grid, options.incremental, batch_size, FUNCTION)
-
-    reference_output = engine.run(base)[0] if forward is None else forward.reference(base)
-    fmt = net.output_format(output_name, reference_output.ndim)
-    check_channel_range(channels + 1, reference_output.shape[channel_axis(fmt, output_name)], output_name)
-    reference = channel_totals(reference_output, fmt, wanted, output_name)
     if forward is None:
         outputs = engine.occluded_outputs(OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size))
     else:
-        outputs = forward.outputs(fill, grid)
+        outputs = _incremental_stream(forward, base, fill, grid)
 
-    occluded = np.empty((len(grid), len(wanted)))
+    totals = np.empty((len(grid) + 1, len(wanted)))  # row 0: the unoccluded image
+    fmt = None
     with tqdm(
         total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
     ) as progress:
         for first, output in outputs:
-            occluded[first : first + len(output)] = channel_totals(output, fmt, wanted, output_name)
-            progress.update(len(output))
+            if fmt is None:
+                fmt = net.output_format(output_name, output.ndim)
+                check_channel_range(channels + 1, output.shape[channel_axis(fmt, output_name)], output_name)
+            totals[first : first + len(output)] = channel_totals(output, fmt, wanted, output_name)
+            progress.update(len(output) - (first == 0))  # masks done: image 0 is unoccluded
+    reference, occluded = totals[0], totals[1:]
     drop = (reference - occluded)[:, position]
     return drop.reshape(*grid.shape, len(channels)).astype(np.float32)
+
+
+def _incremental_stream(
+    forward: IncrementalForward, base: np.ndarray, fill: np.ndarray, grid: MaskGrid
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The incremental outputs numbered as an :class:`OcclusionJob` numbers its images: the
+    unoccluded image is image 0, mask ``i`` is image ``i + 1``."""
+    yield 0, forward.reference(base)
+    for first, output in forward.outputs(fill, grid):
+        yield first + 1, output
 
 
 def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:

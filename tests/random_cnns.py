@@ -169,7 +169,7 @@ def random_cnns(draw) -> tuple[onnx.ModelProto, tuple[int, int, int]]:
         [output],
         initializer=builder.weights,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model, (height, width, channels)

@@ -80,7 +80,7 @@ def dynamic_size_model():
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
 
 
 def test_dynamic_height_and_width_need_input_size():
@@ -116,7 +116,7 @@ def unbatchable_model(weights):
             numpy_helper.from_array(np.array([1, channels_out], np.int64), "shape"),
         ],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
 
 
 def test_a_fixed_batch_graph_that_cannot_batch_runs_one_image_per_call(weights):

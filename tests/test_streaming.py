@@ -12,6 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
+from onnx_builders import clipped_ranges, expected_linear_map, linear_model
+
+from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 
 from matlab_occsens.grid import mask_grid
 from matlab_occsens.network.occluding import OcclusionJob, occluded_batches
@@ -29,12 +32,12 @@ def identity_model(shape: list[int | str], opset: int) -> onnx.ModelProto:
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info("same", TensorProto.FLOAT, shape)],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
 def expected_images(image, fill, grid, layout):
-    """Each mask applied to the H×W×C image by hand (SPEC.md §5), in the backend layout."""
-    images = []
+    """The image, then each mask applied to it by hand (SPEC.md §5), in the backend layout."""
+    images = [image]
     for rows, cols in grid.windows():
         occluded = image.copy()
         occluded[rows[0] : rows[1], cols[0] : cols[1], :] = fill
@@ -75,7 +78,7 @@ shapes = dict(
 def test_host_batches_are_the_occluded_images(**case):
     job, expected = problem(**case)
     firsts = [first for first, _ in occluded_batches(job)]
-    assert firsts == list(range(0, len(job.grid), job.batch_size))
+    assert firsts == list(range(0, len(job.grid) + 1, job.batch_size))
     np.testing.assert_array_equal(collect(occluded_batches(job)), expected)
 
 
@@ -100,7 +103,7 @@ def test_the_onnx_prefix_builds_the_same_images(opset, **case):
         identity_model(shape, opset), "cpu", input_size=(height, width, channels), occlude_on_device=True
     )
     firsts = [first for first, _ in engine.occluded_outputs(job)]
-    assert firsts == list(range(0, len(job.grid), job.batch_size))
+    assert firsts == list(range(0, len(job.grid) + 1, job.batch_size))
     np.testing.assert_array_equal(collect(engine.occluded_outputs(job)), expected)
 
 
@@ -123,6 +126,21 @@ def test_masks_that_do_not_fit_leave_the_image_untouched_where_they_do_not_reach
     engine = OrtEngine(identity_model(["N", 3, 11, 9], 17), "cpu", input_size=(11, 9, 3), occlude_on_device=True)
     np.testing.assert_array_equal(collect(engine.occluded_outputs(job)), expected)
     assert np.array_equal(expected[:, :, 10, :], np.repeat(job.base[:, :, 10, :], len(expected), axis=0))
+
+
+def test_the_unoccluded_image_rides_in_the_first_batch(monkeypatch):
+    """No call of its own for the reference (on a GPU a one-image call costs nearly a batch):
+    with the device-side occluder, the engine's plain ``run`` is never called."""
+    weights = np.random.default_rng(5).standard_normal((2, 3, 10, 12))
+    image = np.random.default_rng(6).uniform(0, 255, (10, 12, 3))
+    net = importNetworkFromONNX(linear_model(weights))
+    engine = OrtEngine(net.selected_model(), "cpu", input_size=(10, 12, 3), occlude_on_device=True)
+    monkeypatch.setitem(net._engines, (tuple(net.OutputNames), "cpu"), engine)
+    monkeypatch.setattr(engine, "run", lambda batch: pytest.fail(f"a separate call for {len(batch)} image(s)"))
+    found = occlusionSensitivity(net, image, [1, 2], MaskSize=4, Stride=3, MaskValue=7, OutputUpsampling="none",
+                                 ExecutionEnvironment="cpu", Incremental="off")
+    expected = expected_linear_map(weights, image, np.full(3, 7.0), clipped_ranges(10, 4, 3), clipped_ranges(12, 4, 3))
+    np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-3)
 
 
 def test_run_ahead_keeps_order_and_starts_the_next_item_early():

@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 import warnings
 
+import numpy as np
+import onnx
+
 from ..grid import MaskGrid
 from ..network.base import Engine, Network
 from ..network.onnx import OnnxNetwork, OrtEngine
@@ -91,6 +94,9 @@ def incremental_forward(
         if engine.device != "cpu":
             raise Unsupported("it runs on the CPU only")
         plan = _plan(net, grid, batch_size, forced=mode == "on")
+        if not plan.chunks or (mode == "auto" and plan.predicted_speedup < _WORTH_IT):
+            return None
+        return forward_for(net, plan, batch_size)
     except Unsupported as reason:
         if mode == "on":
             warnings.warn(
@@ -99,9 +105,6 @@ def incremental_forward(
                 stacklevel=4,  # the caller of occlusionSensitivity
             )
         return None
-    if not plan.chunks or (mode == "auto" and plan.predicted_speedup < _WORTH_IT):
-        return None
-    return forward_for(net, plan, batch_size)
 
 
 def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward:
@@ -110,21 +113,49 @@ def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward
 
     The engines run one thread per call and every core computes batches of its own: a chunk's
     layers on a few small crops are too little work to share between threads, whole batches
-    are not.
+    are not. Raises :class:`Unsupported` when ONNX Runtime does not run a chunk as planned.
     """
     graph = spatial_graph(net)
 
     def chunk_engine(chunk: Chunk) -> Engine:
-        build = lambda: OrtEngine(graph.chunk_model(chunk.first, chunk.last), "cpu", threads=1)  # noqa: E731
-        return net.derived(("incremental", chunk.first, chunk.last), build)
+        build = lambda: _built(graph.chunk_model(chunk.first, chunk.last))  # noqa: E731
+        engine = net.derived(("incremental", chunk.first, chunk.last), build)
+        if isinstance(engine, Unsupported):
+            raise engine
+        _probe(engine, chunk, graph.shapes[chunk.first][1])
+        return engine
 
-    def suffix_engine() -> Engine | None:
+    def suffix_engine() -> Engine | None | Unsupported:
         model = graph.suffix_model(plan.suffix_from)
-        return None if model is None else OrtEngine(model, "cpu", threads=1)
+        return None if model is None else _built(model)
 
     suffix = net.derived(("incremental", plan.suffix_from, None), suffix_engine)
+    if isinstance(suffix, Unsupported):
+        raise suffix
     engines = [chunk_engine(chunk) for chunk in plan.chunks]
     return IncrementalForward(plan, engines, suffix, batch_size, workers=available_cores())
+
+
+def _built(model: onnx.ModelProto) -> Engine | Unsupported:
+    """A one-thread CPU engine for a piece of the graph, or why ONNX Runtime refused it (kept,
+    like the engine, so that the refusal is not paid again)."""
+    try:
+        return OrtEngine(model, "cpu", threads=1)
+    except Exception as error:  # noqa: BLE001  (any refusal means: the ordinary path)
+        return Unsupported(f"ONNX Runtime cannot run a piece of the graph ({type(error).__name__}: {error})")
+
+
+def _probe(engine: Engine, chunk: Chunk, channels: int) -> None:
+    """Run the chunk once on one crop and check its output size against the plan's (ONNX
+    Runtime versions have differed on pooling's output size, e.g. with ceil_mode)."""
+    crop = np.zeros((1, channels, chunk.rows.length, chunk.cols.length), np.float32)
+    try:
+        size = engine.run(crop)[0].shape[2:]
+    except Exception as error:  # noqa: BLE001
+        raise Unsupported(f"ONNX Runtime cannot run a crop ({type(error).__name__}: {error})") from error
+    planned = (chunk.rows.out_length, chunk.cols.out_length)
+    if size != planned:
+        raise Unsupported(f"this ONNX Runtime gives crops of {size} where {planned} were planned")
 
 
 def available_cores() -> int:

@@ -57,7 +57,7 @@ class Engine(ABC):
         """Forward a native-layout float32 batch; one array per selected output, batch first."""
 
     def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(first mask, first selected output)`` for each batch of ``job``, in grid order.
+        """Yield ``(first image, first selected output)`` for each batch of ``job``, in stream order.
 
         This default builds the occluded images on the host. On a CPU the first batches are the
         batch-size search (see :mod:`.batching`), on the map's own images; a GPU takes

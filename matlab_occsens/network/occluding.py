@@ -1,7 +1,9 @@
 """The occluded copies of one image that a map needs, and how the host builds them in batches.
 
 Every engine receives the same :class:`OcclusionJob`: the normalised image, the normalised fill
-image and the mask grid. Occluding the normalised image is the same as normalising the occluded
+image and the mask grid. The stream starts with the unoccluded image, whose output is the map's
+reference, so that it rides in the first batch instead of costing a call of its own (on a GPU a
+one-image call costs almost as much as a full batch). Occluding the normalised image is the same as normalising the occluded
 one, because the input layer's normalisation acts on each pixel and channel on its own. CPU
 engines build the batches here, in host memory; GPU engines build them on the device from the
 same job, so that no image crosses the bus.
@@ -27,11 +29,12 @@ def window_index(input_format: str, rows: tuple[int, int], cols: tuple[int, int]
 
 @dataclass(frozen=True)
 class OcclusionJob:
-    """One map's forward passes: every mask of ``grid`` applied to ``base``, at most
-    ``batch_size`` per call.
+    """One map's forward passes: ``base`` itself, then every mask of ``grid`` applied to it, at
+    most ``batch_size`` images per call.
 
     ``base`` and ``fill`` are single normalised images in the backend's layout, batch axis first;
-    a masked pixel takes ``fill``'s value in every channel.
+    a masked pixel takes ``fill``'s value in every channel. Image 0 of the stream is ``base``
+    (covered ranges empty), image ``i`` is mask ``i - 1`` of the grid.
     """
 
     base: np.ndarray
@@ -40,17 +43,29 @@ class OcclusionJob:
     input_format: str
     batch_size: int
 
+    def __len__(self) -> int:
+        return len(self.grid) + 1
+
     def spans(self) -> Iterator[tuple[int, int]]:
-        """``(first, stop)`` mask indices of each batch, in grid order."""
-        total = len(self.grid)
+        """``(first, stop)`` image indices of each batch, in stream order."""
+        total = len(self)
         for first in range(0, total, self.batch_size):
             yield first, min(first + self.batch_size, total)
+
+    def ranges(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Covered ``(n, 2)`` row and column ranges of images ``first..stop-1``; empty for image 0."""
+        rows, cols = self.grid.ranges(max(first - 1, 0), stop - 1)
+        if first == 0:
+            nothing = np.zeros((1, 2), dtype=rows.dtype)
+            rows, cols = np.concatenate([nothing, rows]), np.concatenate([nothing, cols])
+        return rows, cols
 
 
 def occluded_batches(
     job: OcclusionJob, next_size: Callable[[int], int] | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first mask index, batch)`` of occluded copies of ``job.base`` in grid order.
+    """Yield ``(first image index, batch)`` of ``job``'s images: ``job.base``, then its occluded
+    copies in grid order.
 
     ``next_size(remaining)`` gives each batch's size (default: ``job.batch_size``). All batches
     share one buffer, as large as the largest batch (memory does not grow with the number of
@@ -61,7 +76,7 @@ def occluded_batches(
     base, fill = job.base[0], job.fill[0]
     buffer = job.base[:0].copy()
     covered: list[tuple[slice, ...] | None] = []
-    first, total = 0, len(job.grid)
+    first, total = 0, len(job)
     while first < total:
         size = next_size(total - first) if next_size is not None else min(job.batch_size, total - first)
         if size > len(buffer):  # new slots start as clean copies of the image
@@ -71,7 +86,8 @@ def occluded_batches(
             buffer = grown
             covered += [None] * (size - len(covered))
         stop = first + size
-        for slot, (rows, cols) in enumerate(job.grid.windows(first, stop)):
+        rows_of, cols_of = job.ranges(first, stop)
+        for slot, (rows, cols) in enumerate(zip(rows_of.tolist(), cols_of.tolist())):
             previous = covered[slot]
             if previous is not None:
                 buffer[slot][previous] = base[previous]

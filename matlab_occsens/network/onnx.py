@@ -141,7 +141,7 @@ class OrtEngine(Engine):
         fill = ort.OrtValue.ortvalue_from_numpy(job.fill, device, 0)
 
         def forward(span: tuple[int, int]) -> np.ndarray:
-            rows, cols = job.grid.ranges(*span)
+            rows, cols = job.ranges(*span)
             binding = session.io_binding()
             binding.bind_ortvalue_input(BASE, base)
             binding.bind_ortvalue_input(FILL, fill)

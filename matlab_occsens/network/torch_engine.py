@@ -95,11 +95,14 @@ class DeviceOccluder:
         self._device = device
 
     def batch(self, first: int, stop: int) -> torch.Tensor:
-        """Occluded copies for masks ``first..stop-1``, batch first, in the job's layout."""
-        masks = torch.arange(first, stop, device=self._device)
+        """Images ``first..stop-1`` of the job (image 0 unoccluded, image i occluded by mask i - 1),
+        batch first, in the job's layout."""
+        images = torch.arange(first, stop, device=self._device)
+        masks = (images - 1).clamp(min=0)
         rows = self._rows[masks // self._width]
         cols = self._cols[masks % self._width]
-        inside_rows = (rows[:, :1] <= self._row_index) & (self._row_index < rows[:, 1:])
+        occluded = (images > 0)[:, None]
+        inside_rows = occluded & (rows[:, :1] <= self._row_index) & (self._row_index < rows[:, 1:])
         inside_cols = (cols[:, :1] <= self._col_index) & (self._col_index < cols[:, 1:])
         if self._channels_first:
             masked = inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
@@ -185,8 +188,10 @@ class TorchEngine(Engine):
 
 
 def _forward_alone(forward: Forward, batch: torch.Tensor) -> list[torch.Tensor]:
-    """One worker's share, on one thread (inference mode is per thread, so entered here)."""
-    torch.set_num_threads(1)
+    """One worker's share, on one thread on a CPU (inference mode is per thread, so entered here).
+    A GPU's work does not use the thread count, and changing it every batch costs time."""
+    if batch.device.type == "cpu":
+        torch.set_num_threads(1)
     with torch.inference_mode():
         return forward(batch)
 
