@@ -28,6 +28,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +42,25 @@ from matlab_occsens.network.base import Network  # noqa: E402
 LIMIT_BATCH = 128
 
 
-def ms_per_image(net: Network, image: np.ndarray, grid: str, environment: str, repeats: int) -> float:
-    occlusionSensitivity(net, image, ESPRESSO, ExecutionEnvironment=environment, **GRIDS[grid])  # warm-up
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``run`` over ``repeats`` calls, after one untimed warm-up call."""
+    run()
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        occlusionSensitivity(net, image, ESPRESSO, ExecutionEnvironment=environment, **GRIDS[grid])
+        run()
         samples.append(time.perf_counter() - start)
-    return 1000 * statistics.median(samples) / (masks(grid) + 1)
+    return statistics.median(samples)
 
 
-def ort_limit(net: Network, image: np.ndarray, grid: str, environment: str) -> float:
+def ms_per_image(net: Network, image: np.ndarray, grid: str, environment: str, repeats: int) -> float:
+    def one_map() -> None:
+        occlusionSensitivity(net, image, ESPRESSO, ExecutionEnvironment=environment, **GRIDS[grid])
+
+    return 1000 * median_seconds(one_map, repeats) / (masks(grid) + 1)
+
+
+def ort_limit(net: Network, image: np.ndarray, grid: str, environment: str, repeats: int) -> float:
     """Occluded images as device OrtValues, bound with I/O binding; only the runs are timed."""
     import onnxruntime as ort
 
@@ -65,17 +74,17 @@ def ort_limit(net: Network, image: np.ndarray, grid: str, environment: str) -> f
     ]
     binding = session.io_binding()
     binding.bind_output(session.get_outputs()[0].name, device)
-    binding.bind_ortvalue_input(name, batches[0])
-    session.run_with_iobinding(binding)  # warm-up
-    start = time.perf_counter()
-    for batch in batches:
-        binding.bind_ortvalue_input(name, batch)
-        session.run_with_iobinding(binding)
-    binding.synchronize_outputs()
-    return 1000 * (time.perf_counter() - start) / sum(batch.shape()[0] for batch in batches)
+
+    def run_all() -> None:
+        for batch in batches:
+            binding.bind_ortvalue_input(name, batch)
+            session.run_with_iobinding(binding)
+        binding.synchronize_outputs()
+
+    return 1000 * median_seconds(run_all, repeats) / sum(batch.shape()[0] for batch in batches)
 
 
-def torch_limit(s: Subject, grid: str, environment: str) -> float:
+def torch_limit(s: Subject, grid: str, environment: str, repeats: int) -> float:
     """Occluded images as device tensors through the same nn.Module in full FP32; only the runs
     are timed."""
     import torch
@@ -94,14 +103,13 @@ def torch_limit(s: Subject, grid: str, environment: str) -> float:
 
     # The same arithmetic as occlusionSensitivity: full FP32 (torch's default lets cuDNN use TF32).
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    with torch.inference_mode():
-        model(batches[0])  # warm-up
+    def run_all() -> None:
+        with torch.inference_mode():
+            for batch in batches:
+                model(batch)
         synchronize()
-        start = time.perf_counter()
-        for batch in batches:
-            model(batch)
-        synchronize()
-    return 1000 * (time.perf_counter() - start) / sum(len(batch) for batch in batches)
+
+    return 1000 * median_seconds(run_all, repeats) / sum(len(batch) for batch in batches)
 
 
 def check_backend(backend: str, net: Network, s: Subject, device: str, grids: list[str], repeats: int) -> dict:
@@ -117,7 +125,11 @@ def check_backend(backend: str, net: Network, s: Subject, device: str, grids: li
     result["cpu_default_ms"] = ms_per_image(net, s.image, "default", "cpu", repeats)
     for grid in grids:
         occsens = ms_per_image(net, s.image, grid, device, repeats)
-        limit = ort_limit(net, s.image, grid, device) if backend == "onnxruntime" else torch_limit(s, grid, device)
+        limit = (
+            ort_limit(net, s.image, grid, device, repeats)
+            if backend == "onnxruntime"
+            else torch_limit(s, grid, device, repeats)
+        )
         result[grid] = {"occsens_ms": occsens, "limit_ms": limit, "ratio": occsens / limit}
         print(f"  {backend:12s} {grid:8s} {device}: {occsens:.3f} ms/img, limit {limit:.3f} ms/img, ratio {occsens / limit:.3f}", flush=True)
     return result

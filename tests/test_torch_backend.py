@@ -24,6 +24,11 @@ pytest.importorskip("onnx2torch")
 nn = torch.nn
 
 
+ON_CPU = dict(ExecutionEnvironment="cpu")
+"""The closed-form tests check the CPU's arithmetic bit for bit; GPU maps are compared with the
+CPU's, to float tolerance, in test_gpu.py."""
+
+
 def whole_image_conv(weights: np.ndarray) -> nn.Module:
     """The torch twin of onnx_builders.linear_model: one convolution covering the whole image."""
     conv = nn.Conv2d(weights.shape[1], weights.shape[0], weights.shape[2:], bias=False)
@@ -58,7 +63,7 @@ def test_onnx_through_torch_matches_the_closed_form(layout):
     weights, image = small_problem()
     net = importNetworkFromONNX(linear_model(weights, layout=layout), Backend="torch")
     assert net.Backend == "torch" and net.InputDataFormats == layout
-    scoreMap = occlusionSensitivity(net, image, [1, 4], MaskSize=3, Stride=4, MaskValue=[1, 2, 3], OutputUpsampling="none")
+    scoreMap = occlusionSensitivity(net, image, [1, 4], MaskSize=3, Stride=4, MaskValue=[1, 2, 3], OutputUpsampling="none", **ON_CPU)
     expected = expected_linear_map(weights, image, np.array([1.0, 2, 3]), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))
     np.testing.assert_array_equal(scoreMap, expected[..., [0, 3]].astype(np.float32))
 
@@ -70,7 +75,7 @@ def test_a_module_matches_the_closed_form_and_stops_after_the_measured_layer():
     model.add_module("after", Counted())
     net = importNetworkFromPyTorch(model, InputSize=[10, 14, 3], OutputNames="linear")
     assert net.OutputNames == ["linear"] and net.Backend == "torch"
-    scoreMap = occlusionSensitivity(net, image, [2, 3], MaskSize=5, Stride=3, MaskValue=0, OutputUpsampling="none")
+    scoreMap = occlusionSensitivity(net, image, [2, 3], MaskSize=5, Stride=3, MaskValue=0, OutputUpsampling="none", **ON_CPU)
     expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 5, 3), clipped_ranges(14, 5, 3))
     np.testing.assert_array_equal(scoreMap, expected[..., [1, 2]].astype(np.float32))
     copy = dict(net._module.named_modules())["after"]  # the network's private copy of the model
@@ -90,7 +95,7 @@ def test_an_nhwc_module():
 
     net = importNetworkFromPyTorch(ChannelsLast(), PyTorchInputSizes=[1, 10, 14, 3], InputDataFormats="BSSC")
     assert net.InputSize == (10, 14, 3)
-    scoreMap = occlusionSensitivity(net, image, 1, MaskSize=4, Stride=5, MaskValue=9, OutputUpsampling="none")
+    scoreMap = occlusionSensitivity(net, image, 1, MaskSize=4, Stride=5, MaskValue=9, OutputUpsampling="none", **ON_CPU)
     expected = expected_linear_map(weights, image, np.full(3, 9.0), clipped_ranges(10, 4, 5), clipped_ranges(14, 4, 5))
     np.testing.assert_array_equal(scoreMap, expected[..., 0].astype(np.float32))
 
@@ -99,9 +104,9 @@ def test_device_occlusion_gives_the_host_maps():
     """The GPU path of the torch engine (batches made by torch.where), run on the CPU."""
     weights, image = small_problem(3)
     net = importNetworkFromPyTorch(whole_image_conv(weights), InputSize=[10, 14, 3])
-    host = occlusionSensitivity(net, image, [1, 2, 3, 4], MaskSize=3, Stride=2, OutputUpsampling="none")
+    host = occlusionSensitivity(net, image, [1, 2, 3, 4], MaskSize=3, Stride=2, OutputUpsampling="none", **ON_CPU)
     net.engine("cpu")._occlude_on_device = True
-    device = occlusionSensitivity(net, image, [1, 2, 3, 4], MaskSize=3, Stride=2, OutputUpsampling="none")
+    device = occlusionSensitivity(net, image, [1, 2, 3, 4], MaskSize=3, Stride=2, OutputUpsampling="none", **ON_CPU)
     np.testing.assert_array_equal(device, host)
 
 
@@ -113,14 +118,14 @@ def test_the_users_module_is_left_as_it_was():
     model = whole_image_conv(weights).train()
     before = {name: value.clone() for name, value in model.state_dict().items()}
     net = importNetworkFromPyTorch(model, InputSize=[10, 14, 3], OutputNames="0")
-    occlusionSensitivity(net, image, 1)
+    occlusionSensitivity(net, image, 1, **ON_CPU)
     assert model.training
     assert all(not module._forward_hooks for module in model.modules())
     assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        occlusionSensitivity(net, image, 1)
+        occlusionSensitivity(net, image, 1, **ON_CPU)
         assert torch.get_num_threads() == 1  # the process's setting is given back
     finally:
         torch.set_num_threads(threads)
@@ -138,7 +143,7 @@ def test_torchscript_and_exported_files(tmp_path):
     for path in ("traced.pt", "model.pt2"):
         net = importNetworkFromPyTorch(tmp_path / path, InputSize=[10, 14, 3])
         assert net.Name == path.split(".")[0]
-        scoreMap = occlusionSensitivity(net, image, 2, MaskSize=2, Stride=3, MaskValue=0, OutputUpsampling="none")
+        scoreMap = occlusionSensitivity(net, image, 2, MaskSize=2, Stride=3, MaskValue=0, OutputUpsampling="none", **ON_CPU)
         np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
     traced = importNetworkFromPyTorch(tmp_path / "traced.pt", InputSize=[10, 14, 3])
     with pytest.raises(ValueError, match="TorchScript.*forward hooks"):
@@ -158,8 +163,8 @@ def test_a_model_fixed_at_batch_one_runs_one_image_per_call():
 
     net = importNetworkFromPyTorch(BatchOfOne(), InputSize=[10, 14, 3])
     with pytest.warns(RuntimeWarning, match="cannot run several images per call"):
-        scoreMap = occlusionSensitivity(net, image, 3, MaskSize=3, Stride=4, MaskValue=0, OutputUpsampling="none")
-    assert net.engine("auto").max_batch == 1
+        scoreMap = occlusionSensitivity(net, image, 3, MaskSize=3, Stride=4, MaskValue=0, OutputUpsampling="none", **ON_CPU)
+    assert net.engine("cpu").max_batch == 1
     expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))[..., 2]
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
