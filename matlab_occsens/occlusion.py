@@ -128,7 +128,7 @@ def _raw_map(
         outputs = _incremental_stream(forward, base, fill, grid)
 
     totals = np.empty((len(grid) + 1, len(wanted)))  # row 0: the unoccluded image
-    fmt = None
+    fmt: str | None = None  # the output's layout, read off the first batch
     with tqdm(
         total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
     ) as progress:

@@ -72,6 +72,19 @@ def test_a_size_timed_under_load_gets_another_chance():
     assert sizer.best(128) == 8
 
 
+def test_one_lucky_timing_does_not_keep_a_slower_size():
+    """8 once ran at half its cost (a quiet moment, a warm cache) while 4 is truly the fastest:
+    judged by its latest timings, 8 loses its place once those are ordinary again."""
+    fastest_at_4 = lambda size: 0.010 * (1 + abs(np.log2(size) - 2) / 4)  # noqa: E731
+    model = CostModel(fastest_at_4)
+    lucky = CostModel(lambda size: fastest_at_4(size) * (0.5 if size == 8 else 1))
+    sizer = BatchSizer(memory=model.memory)
+    lucky.stream(sizer, limit=128, images=93)  # the whole search, with 8's lucky timings
+    assert sizer.settled and sizer.best(128) == 8
+    model.stream(sizer, limit=128, images=500)
+    assert sizer.best(128) == 4
+
+
 def test_the_limit_is_respected_and_the_search_is_kept():
     model = CostModel(u_shaped)
     sizer = BatchSizer(memory=model.memory)

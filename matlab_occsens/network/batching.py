@@ -19,7 +19,7 @@ number of masks. Batch size never changes which images are computed, only how ma
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 
 __all__ = ["BatchSizer", "MEMORY_BUDGET", "candidate_sizes", "resident_bytes"]
@@ -32,8 +32,12 @@ TIMED_RUNS = 2
 #: Most the search may grow the process, extrapolating each size's memory from the sizes before.
 MEMORY_BUDGET = 256 * 2**20
 #: After the search, one batch in this many runs at a size next to the fastest, so that a size
-#: the search timed while other processes were busy gets timed again (the least time is kept).
+#: the search timed while other processes were busy gets timed again.
 EXPLORE_EVERY = 16
+#: Each size is judged by the least of its latest this-many timings: the least, as interference
+#: only adds time; the latest few, so that the size run most often is not favoured by having had
+#: the most chances at one lucky timing, and a size that got slower is seen to be.
+RECENT_TIMINGS = 3
 
 
 def resident_bytes() -> int | None:
@@ -66,7 +70,7 @@ class BatchSizer:
     def __init__(self, memory: Callable[[], int | None] = resident_bytes) -> None:
         self._memory = memory
         self._runs: Counter[int] = Counter()  # runs of each size the search asked for
-        self._seconds: dict[int, float] = {}  # least seconds per image of each timed size
+        self._timings: dict[int, deque[float]] = {}  # latest seconds per image of each timed size
         self._stop_at: int | None = None  # the first size not to try
         self._start: int | None = None  # resident memory after the search's first run
         self._per_image = 0.0  # the most memory per image a size grew the process by
@@ -82,8 +86,11 @@ class BatchSizer:
 
     def best(self, limit: int) -> int | None:
         """The fastest size measured up to ``limit``, or None before any timing."""
-        measured = {size: seconds for size, seconds in self._seconds.items() if size <= limit}
+        measured = {size: self._per_image_seconds(size) for size in self._timings if size <= limit}
         return min(measured, key=measured.__getitem__) if measured else None
+
+    def _per_image_seconds(self, size: int) -> float:
+        return min(self._timings[size])
 
     @property
     def settled(self) -> bool:
@@ -108,7 +115,7 @@ class BatchSizer:
 
     def _neighbour(self, best: int, limit: int) -> int:
         """The timed size just below or just above ``best``, in turn."""
-        sizes = sorted(size for size in self._seconds if size <= limit)
+        sizes = sorted(size for size in self._timings if size <= limit)
         at = sizes.index(best)
         around = [size for size in (sizes[at - 1] if at else None, sizes[at + 1] if at + 1 < len(sizes) else None) if size]
         return around[(self._chosen // EXPLORE_EVERY) % len(around)] if around else best
@@ -127,8 +134,9 @@ class BatchSizer:
                 self._per_image = max(self._per_image, (now - self._start) / (size - 1))
         if self._runs[size] == 1:
             return  # the warm-up
-        self._seconds[size] = min(self._seconds.get(size, float("inf")), seconds / size)
-        if self._runs[size] == 2 and self._seconds[size] > PAST_OPTIMUM * min(self._seconds.values()):
+        self._timings.setdefault(size, deque(maxlen=RECENT_TIMINGS)).append(seconds / size)
+        fastest = min(self._per_image_seconds(other) for other in self._timings)
+        if self._runs[size] == 2 and self._per_image_seconds(size) > PAST_OPTIMUM * fastest:
             self._stop_at = size + 1
 
     def _pending(self, limit: int) -> int | None:
