@@ -1,0 +1,81 @@
+"""What a warm occlusionSensitivity call spends outside the network's forward calls.
+
+The limit comparison of ``occlusion_benchmark.py`` times the call and the bare forward passes one
+after the other; on a shared machine their difference is often smaller than the load's swings.
+This script times both parts *inside the same calls*: every forward call of the engine is timed
+where the call makes it, and the rest of the call (arguments, normalisation, building the
+occluded batches, channel totals, upsampling, the batch-size bookkeeping) is the overhead. Load
+then slows both parts alike, and the overhead's share is measured to a fraction of a percent.
+
+It does not judge the batch size the call chose (the limit comparison does). EfficientNet-Lite0
+on coffee, class "espresso", both backends, the default and the fine grid, ``Incremental="off"``::
+
+    python benchmarks/overhead.py --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from occlusion_benchmark import ESPRESSO, GRIDS, masks, subject  # noqa: E402
+
+from matlab_occsens import occlusionSensitivity  # noqa: E402
+from matlab_occsens.network.base import Network  # noqa: E402
+
+
+def split_call(net: Network, image: np.ndarray, grid: str) -> tuple[float, float]:
+    """(seconds of one warm call, seconds of it inside the engine's forward calls)."""
+    engine = net.engine("auto")
+    forward = engine._run_streamed
+    inside = 0.0
+
+    def timed(batch: np.ndarray) -> np.ndarray:
+        nonlocal inside
+        start = time.perf_counter()
+        output = forward(batch)
+        inside += time.perf_counter() - start
+        return output
+
+    engine._run_streamed = timed
+    try:
+        start = time.perf_counter()
+        occlusionSensitivity(net, image, ESPRESSO, Incremental="off", **GRIDS[grid])
+        return time.perf_counter() - start, inside
+    finally:
+        del engine._run_streamed  # the class's method again
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-fine", action="store_true", help="MATLAB's default grid only")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    s = subject()
+    grids = ["default"] if args.no_fine else ["default", "fine"]
+    print("| backend | grid | forward images | ms per call | of which forward calls | outside them |")
+    print("|---|---|---|---|---|---|")
+    for backend, net in (("ONNX Runtime", s.ort), ("torch", s.torch_net)):
+        for grid in grids:
+            for _ in range(4):  # engine built, batch size searched
+                occlusionSensitivity(net, s.image, ESPRESSO, Incremental="off", **GRIDS[grid])
+            calls = [split_call(net, s.image, grid) for _ in range(args.repeats)]
+            total = statistics.median(whole for whole, _ in calls)
+            share = statistics.median((whole - inside) / whole for whole, inside in calls)
+            print(
+                f"| {backend} | {grid} | {masks(grid) + 1} | {1000 * total:.0f} | {100 * (1 - share):.2f}% | "
+                f"{100 * share:.2f}% |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
