@@ -111,7 +111,7 @@ def test_a_spatial_output_is_computed_from_patches_alone():
 
 def test_a_chunk_that_runs_otherwise_than_planned_falls_back():
     """Each chunk is run once on one crop before use; if ONNX Runtime's output size differs from
-    the plan's (versions have differed on pooling with ceil_mode), it is the ordinary path."""
+    the plan's (1.30 and 1.31 sized some pooled crops otherwise), it is the ordinary path."""
     kernel = np.random.default_rng(1).normal(size=(4, 3, 3, 3)).astype(np.float32)
     net = importNetworkFromONNX(spatial_model(kernel, 20, 24))
     graph = spatial_graph(net)

@@ -147,7 +147,7 @@ def _built(model: onnx.ModelProto) -> Engine | Unsupported:
 
 def _probe(engine: Engine, chunk: Chunk, channels: int) -> None:
     """Run the chunk once on one crop and check its output size against the plan's (ONNX
-    Runtime versions have differed on pooling's output size, e.g. with ceil_mode)."""
+    Runtime 1.30 and 1.31 gave some pooled crops other sizes than 1.32)."""
     crop = np.zeros((1, channels, chunk.rows.length, chunk.cols.length), np.float32)
     try:
         size = engine.run(crop)[0].shape[2:]
