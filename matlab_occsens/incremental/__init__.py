@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -39,6 +41,8 @@ __all__ = [
     "spatial_graph",
 ]
 
+T = TypeVar("T")
+
 _WORTH_IT = 1.2
 """Predicted speed-up below which "auto" keeps the ordinary path (the prediction is rough)."""
 BATCH_SIZE = 8
@@ -57,17 +61,25 @@ def spatial_graph(net: Network) -> SpatialGraph:
     if net.InputDataFormats != "BCSS":
         raise Unsupported("it handles NCHW (BCSS) image inputs only")
     height, width, channels = net.InputSize
+    shape = (1, channels, height, width)
+    return _kept(net, ("incremental", "graph"), lambda: SpatialGraph(net.selected_model(), shape))
 
-    def analyse() -> SpatialGraph | Unsupported:
+
+def _kept(net: Network, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """``build()`` once per output selection (see :meth:`Network.derived`); an
+    :class:`Unsupported` it raises is kept too and raised again, so that "auto" does not pay for
+    a refusal on every call."""
+
+    def attempt() -> T | Unsupported:
         try:
-            return SpatialGraph(net.selected_model(), (1, channels, height, width))
-        except Unsupported as reason:  # kept too, so that "auto" does not analyse again
+            return build()
+        except Unsupported as reason:
             return reason
 
-    graph = net.derived(("incremental", "graph"), analyse)
-    if isinstance(graph, Unsupported):
-        raise graph
-    return graph
+    value = net.derived(key, attempt)
+    if isinstance(value, Unsupported):
+        raise value
+    return value
 
 
 def _plan(net: Network, grid: MaskGrid, batch_size: int, forced: bool) -> Plan:
@@ -118,31 +130,29 @@ def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward
     graph = spatial_graph(net)
 
     def chunk_engine(chunk: Chunk) -> Engine:
-        build = lambda: _built(graph.chunk_model(chunk.first, chunk.last))  # noqa: E731
-        engine = net.derived(("incremental", chunk.first, chunk.last), build)
-        if isinstance(engine, Unsupported):
-            raise engine
-        _probe(engine, chunk, graph.shapes[chunk.first][1])
+        key = ("incremental", chunk.first, chunk.last)
+        engine = _kept(net, key, lambda: _engine(graph.chunk_model(chunk.first, chunk.last)))
+        rows, cols = chunk.rows, chunk.cols  # checked once per crop size and planned output size
+        sizes = (rows.length, cols.length, rows.out_length, cols.out_length)
+        _kept(net, (*key, "probe", *sizes), lambda: _probe(engine, chunk, graph.shapes[chunk.first][1]))
         return engine
 
-    def suffix_engine() -> Engine | None | Unsupported:
+    def suffix_engine() -> Engine | None:
         model = graph.suffix_model(plan.suffix_from)
-        return None if model is None else _built(model)
+        return None if model is None else _engine(model)
 
-    suffix = net.derived(("incremental", plan.suffix_from, None), suffix_engine)
-    if isinstance(suffix, Unsupported):
-        raise suffix
+    suffix = _kept(net, ("incremental", plan.suffix_from, None), suffix_engine)
     engines = [chunk_engine(chunk) for chunk in plan.chunks]
     return IncrementalForward(plan, engines, suffix, batch_size, workers=available_cores())
 
 
-def _built(model: onnx.ModelProto) -> Engine | Unsupported:
-    """A one-thread CPU engine for a piece of the graph, or why ONNX Runtime refused it (kept,
-    like the engine, so that the refusal is not paid again)."""
+def _engine(model: onnx.ModelProto) -> Engine:
+    """A one-thread CPU engine for a piece of the graph; raises :class:`Unsupported` when ONNX
+    Runtime refuses it."""
     try:
         return OrtEngine(model, "cpu", threads=1)
     except Exception as error:  # noqa: BLE001  (any refusal means: the ordinary path)
-        return Unsupported(f"ONNX Runtime cannot run a piece of the graph ({type(error).__name__}: {error})")
+        raise Unsupported(f"ONNX Runtime cannot run a piece of the graph ({type(error).__name__}: {error})") from error
 
 
 def _probe(engine: Engine, chunk: Chunk, channels: int) -> None:
