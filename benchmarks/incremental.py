@@ -39,8 +39,9 @@ from matlab_occsens.activations import channel_totals
 from matlab_occsens.incremental import BATCH_SIZE, available_cores, incremental_forward, spatial_graph
 from matlab_occsens.incremental.cost import CPU_COSTS, Work
 from matlab_occsens.incremental.plan import Plan, ideal_work, plan_chain
-from matlab_occsens.network.onnx import OnnxNetwork, OrtEngine
-from matlab_occsens.network.occluding import OcclusionJob, occluded_batches
+from matlab_occsens.backends.ort import OrtEngine
+from matlab_occsens.network.onnx_network import OnnxNetwork
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches
 from matlab_occsens.options import mround
 from matlab_occsens.pretrained import PRETRAINED
 

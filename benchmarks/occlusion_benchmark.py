@@ -54,8 +54,8 @@ from matlab_occsens import (  # noqa: E402
 )
 from matlab_occsens.grid import mask_grid  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.network.cpu import physical_cores  # noqa: E402
-from matlab_occsens.network.occluding import OcclusionJob, occluded_batches  # noqa: E402
+from matlab_occsens.backends.cpu import physical_cores  # noqa: E402
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
 from matlab_occsens.options import image_argument, occlusion_options  # noqa: E402
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
 

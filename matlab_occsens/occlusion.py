@@ -16,7 +16,7 @@ from .imresize import imresize
 from .incremental import incremental_forward
 from .incremental.runner import IncrementalForward
 from .network.base import Network
-from .network.occluding import OcclusionJob
+from .stream.job import OcclusionJob
 from .options import (
     FUNCTION,
     OcclusionOptions,

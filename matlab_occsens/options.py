@@ -14,11 +14,11 @@ import numpy as np
 
 from .checks import integer_vector, shown
 from .namevalue import is_text, match_string, parse_name_value
-from .network.base import ENVIRONMENTS
 
 __all__ = ["OcclusionOptions", "mround", "image_argument", "channel_argument", "occlusion_options"]
 
 FUNCTION = "occlusionSensitivity"
+ENVIRONMENTS = ("auto", "cpu", "gpu")
 
 DEFAULTS: dict[str, Any] = {
     "MaskSize": "auto",

@@ -9,7 +9,8 @@ import numpy as np
 from .activations import to_matlab_layout
 from .checks import integer_vector
 from .namevalue import match_string, parse_name_value
-from .network.base import ENVIRONMENTS, Network
+from .network.base import Network
+from .options import ENVIRONMENTS
 
 __all__ = ["predict"]
 

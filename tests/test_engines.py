@@ -7,8 +7,8 @@ import pytest
 
 from matlab_occsens import occlusionSensitivity, predict
 from matlab_occsens.grid import mask_grid
-from matlab_occsens.network.batching import MEMORY_BUDGET, BatchSizer, candidate_sizes
-from matlab_occsens.network.occluding import OcclusionJob
+from matlab_occsens.stream.batch_size import MEMORY_BUDGET, BatchSizer, candidate_sizes
+from matlab_occsens.stream.job import OcclusionJob
 
 
 class CostModel:
@@ -173,8 +173,8 @@ def test_an_auto_engine_serves_requests_for_its_device(efficientnet):
 
 
 def test_sessions_use_one_thread_per_physical_core():
-    from matlab_occsens.network.cpu import physical_cores
-    from matlab_occsens.network.onnx import session_options
+    from matlab_occsens.backends.cpu import physical_cores
+    from matlab_occsens.backends.ort import session_options
 
     options = session_options()
     assert options.intra_op_num_threads == physical_cores() >= 1

@@ -26,7 +26,7 @@ from matlab_occsens.grid import mask_grid
 from matlab_occsens.incremental import Unsupported, forward_for, spatial_graph
 from matlab_occsens.incremental.cost import CPU_COSTS
 from matlab_occsens.incremental.plan import plan_through
-from matlab_occsens.network.occluding import OcclusionJob, occluded_batches
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches
 
 TOLERANCE = 1e-5
 

@@ -17,9 +17,9 @@ from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 
 from matlab_occsens.grid import mask_grid
-from matlab_occsens.network.occluding import OcclusionJob, occluded_batches
-from matlab_occsens.network.onnx import OrtEngine
-from matlab_occsens.network.pipeline import run_ahead
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches
+from matlab_occsens.backends.ort import OrtEngine
+from matlab_occsens.stream.run_ahead import run_ahead
 
 LAYOUTS = {"BCSS": (0, 3, 1, 2), "BSSC": (0, 1, 2, 3)}
 
@@ -112,7 +112,7 @@ def test_the_onnx_prefix_builds_the_same_images(opset, **case):
 def test_torch_builds_the_same_images_on_the_device(**case):
     """The GPU path of the torch backend, run here on the CPU device."""
     torch = pytest.importorskip("torch")
-    from matlab_occsens.network.torch_engine import DeviceOccluder
+    from matlab_occsens.backends.torch_engine import DeviceOccluder
 
     job, expected = problem(**case)
     occluder = DeviceOccluder(job, torch.device("cpu"))

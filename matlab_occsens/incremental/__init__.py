@@ -22,8 +22,10 @@ import numpy as np
 import onnx
 
 from ..grid import MaskGrid
-from ..network.base import Engine, Network
-from ..network.onnx import OnnxNetwork, OrtEngine
+from ..backends.engine import Engine
+from ..backends.ort import OrtEngine
+from ..network.base import Network
+from ..network.onnx_network import OnnxNetwork
 from .cost import CPU_COSTS
 from .graph import SpatialGraph, Unsupported
 from .plan import Chunk, Plan, plan_chain

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from ..grid import MaskGrid
-from ..network.base import Engine
+from ..backends.engine import Engine
 from .plan import AxisCrops, Plan
 
 __all__ = ["IncrementalForward"]

@@ -1,13 +1,12 @@
-"""Network objects: what occlusionSensitivity needs from a network, and the backends that run it."""
+"""The MATLAB-facing network objects, their input layer and their importers."""
 
-from .base import Engine, Network
+from .base import Network
 from .importer import importNetworkFromONNX
 from .layers import ImageInputLayer, NodeLayer
-from .onnx import OnnxNetwork
+from .onnx_network import OnnxNetwork
 from .pytorch_importer import importNetworkFromPyTorch
 
 __all__ = [
-    "Engine",
     "Network",
     "ImageInputLayer",
     "NodeLayer",

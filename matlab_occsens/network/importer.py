@@ -12,7 +12,7 @@ from ..checks import integer_vector
 from ..namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
 from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
-from .onnx import BACKENDS, OnnxNetwork
+from .onnx_network import BACKENDS, OnnxNetwork
 from .onnx_graph import OnnxGraph, load_model
 from .optional import require_torch
 

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from .base import native_shape
+from ..backends.engine import native_shape
 from .layers import NodeLayer
 
 __all__ = ["OnnxGraph", "load_model"]

@@ -18,7 +18,7 @@ from .optional import require_torch
 if TYPE_CHECKING:
     import torch
 
-    from .torch import TorchModuleNetwork
+    from .torch_network import TorchModuleNetwork
 
 __all__ = ["importNetworkFromPyTorch"]
 
@@ -91,7 +91,7 @@ def importNetworkFromPyTorch(
     input_size = _input_size(options, input_format)
     layer = input_layer(options, input_size, "input", _FUNCTION)
     require_torch(_FUNCTION)
-    from .torch import TorchModuleNetwork, load_module
+    from .torch_network import TorchModuleNetwork, load_module
 
     module, name = load_module(modelfile)
     net = TorchModuleNetwork(module, layer, input_format, options["OutputNames"], name)

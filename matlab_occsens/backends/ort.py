@@ -1,8 +1,9 @@
-"""Networks imported from ONNX, run by ONNX Runtime (the default and, on CPU, fastest engine)."""
+"""ONNX Runtime as a backend: session settings, providers, and the engine that streams a map's
+batches through one session (on a GPU, with the occluded batches made on the device)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import onnx
@@ -15,15 +16,13 @@ except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu
         '(or "matlab-occsens[gpu]" for onnxruntime-gpu on CUDA).'
     ) from missing
 
-from .base import Engine, Network, batches_correctly, warn_unbatchable
+from ..stream.job import OcclusionJob
+from ..stream.run_ahead import run_ahead
 from .cpu import physical_cores
-from .layers import ImageInputLayer
-from .occluding import OcclusionJob
-from .onnx_graph import OnnxGraph
-from .onnx_occluder import BASE, COLS, FILL, MIN_OPSET, ROWS, occluding_model, onnx_opset
-from .pipeline import run_ahead
+from .engine import Engine
+from .ort_device import BASE, COLS, FILL, MIN_OPSET, ROWS, occluding_model, onnx_opset
 
-__all__ = ["BACKENDS", "OnnxNetwork", "OrtEngine", "ort_providers", "session_options"]
+__all__ = ["OrtEngine", "ort_providers", "session_options"]
 
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
@@ -74,7 +73,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 class OrtEngine(Engine):
     """One ONNX Runtime session computing the selected outputs.
 
-    On a GPU the occluded batches are made by the device itself (:mod:`.onnx_occluder`) in a
+    On a GPU the occluded batches are made by the device itself (:mod:`.ort_device`) in a
     second session, bound to the device with I/O binding, while the host collects the previous
     batch's outputs.
     """
@@ -153,67 +152,3 @@ class OrtEngine(Engine):
 
         for (first, _), output in run_ahead(forward, job.spans()):
             yield first, output
-
-
-BACKENDS = ("onnxruntime", "torch")
-
-
-class OnnxNetwork(Network):
-    """A network imported by :func:`importNetworkFromONNX`, run by ONNX Runtime or by torch
-    (through onnx2torch); both backends compute the same selected tensors."""
-
-    _function = "importNetworkFromONNX"
-
-    def __init__(
-        self,
-        graph: OnnxGraph,
-        input_layer: ImageInputLayer,
-        output_names: Sequence[str] | None = None,
-        name: str = "network",
-        backend: str = "onnxruntime",
-    ) -> None:
-        super().__init__(
-            input_layer,
-            graph.input_format,
-            graph.input.name,
-            graph.layers,
-            graph.graph_outputs,
-        )
-        self._graph = graph
-        self._backend = backend
-        self.Name = name
-        if output_names is not None:
-            self.OutputNames = output_names
-
-    @property
-    def Backend(self) -> str:
-        """Extension: "onnxruntime" or "torch", the runtime that computes the forward passes."""
-        return self._backend
-
-    def _check_output_name(self, name: str) -> None:
-        self._graph.tensor_name(name)
-
-    def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
-        return self._graph.static_shape(name)
-
-    def selected_model(self) -> onnx.ModelProto:
-        """A copy of the model computing only the selected outputs, with a symbolic batch axis."""
-        return self._graph.selecting(self._output_names, batchable=True)
-
-    def _build_engine(self, environment: str) -> Engine:
-        engine = self._compile(environment, batchable=True)
-        if not self._graph.fixed_batch:
-            return engine
-        if batches_correctly(engine, self.InputDataFormats, self.InputSize):
-            return engine
-        warn_unbatchable(self.Name)
-        return self._compile(environment, batchable=False)
-
-    def _compile(self, environment: str, batchable: bool) -> Engine:
-        model = self._graph.selecting(self._output_names, batchable=batchable)
-        max_batch = None if batchable else 1
-        if self._backend == "torch":
-            from .onnx_torch import onnx_torch_engine  # torch is an optional extra
-
-            return onnx_torch_engine(model, environment, max_batch)
-        return OrtEngine(model, environment, max_batch, input_size=self.InputSize)

@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
-from .base import Engine, Network, batches_correctly, native_shape, warn_unbatchable
+from ..backends.engine import Engine, batches_correctly, native_shape
+from ..backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
+from .base import Network, warn_unbatchable
 from .layers import ImageInputLayer, NodeLayer
-from .torch_engine import TorchEngine, cpu_workers, replicas, torch_device
 
 __all__ = ["ROOT", "ModuleOutputs", "TorchModuleNetwork", "load_module"]
 

@@ -27,9 +27,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .base import Engine
+from ..stream.job import OcclusionJob
 from .cpu import physical_cores
-from .occluding import OcclusionJob
+from .engine import Engine
 
 __all__ = ["DeviceOccluder", "TorchEngine", "cpu_workers", "replicas", "torch_device"]
 
