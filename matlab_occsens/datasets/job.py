@@ -1,0 +1,209 @@
+"""The client side of a dataset job: create or resume the store, start or reach a Dask cluster,
+hand out image indices, follow completions.
+
+The client never touches a map: workers write them into the store, and the client sees only
+``(index, failure)`` pairs, so its memory does not depend on the number or size of the maps.
+A bounded number of tasks is in flight at a time, which keeps the scheduler small for any number
+of images and lets Ctrl-C stop within a task's time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ..backends.cpu import _allowed_cpus, _core_of, physical_cores
+from ..grid import mask_grid
+from ..namevalue import parse_name_value
+from ..network.base import Network
+from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
+from .channels import ChannelPlan
+from .network import NetworkDescription
+from .sources import ImageList
+from .store import DONE, MapStore, StoreIdentity, json_value
+from .worker import CorePinning, run_task, write_results
+
+__all__ = ["JobSummary", "run_job", "map_shape", "job_options", "core_shares"]
+
+#: Masks a task should hold at least, so that several small maps share batches.
+_MASKS_PER_TASK = 256
+
+
+@dataclass
+class JobSummary:
+    """What a run did."""
+
+    store: Path
+    total: int
+    skipped: int
+    """Images already complete in the store from an earlier run."""
+    computed: int = 0
+    failures: dict[int, str] = field(default_factory=dict)
+    """Image index (0-based) -> reason, for this run's failed images."""
+
+
+def job_options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``occlusionSensitivity``'s name-value options with their defaults, MATLAB names as keys
+    (Verbose left out: a job shows its own progress)."""
+    given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
+    return {name: value for name, value in given.items() if name != "Verbose"}
+
+
+def map_shape(net: Network, options: dict[str, Any], width: int) -> tuple[int, ...]:
+    """The shape of every map of the job (checks the options against the network first)."""
+    probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
+    resolved = occlusion_options(probe, (), options)
+    if resolved.output_upsampling == "none":
+        size: tuple[int, ...] = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride,
+                                          resolved.mask_clipping).shape
+    else:
+        size = probe.shape[:2]
+    return (*size, width) if width > 1 else tuple(size)
+
+
+def core_shares(workers: int) -> dict[str, list[int]]:
+    """This process's CPUs split into ``workers`` groups of whole physical cores, by worker name."""
+    by_core: dict[Any, list[int]] = {}
+    for cpu in sorted(_allowed_cpus()):
+        by_core.setdefault(_core_of(cpu) or cpu, []).append(cpu)
+    cores = list(by_core.values())
+    if workers > len(cores):
+        return {}  # more workers than cores: leave placement to the system
+    shares: dict[str, list[int]] = {}
+    for position, core in enumerate(cores):
+        shares.setdefault(str(position * workers // len(cores)), []).extend(core)
+    return shares
+
+
+@contextmanager
+def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
+    """The given client, one to ``scheduler``, or an embedded LocalCluster of ``workers`` processes."""
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    if scheduler is not None:
+        with Client(scheduler) as connected:
+            yield connected
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as local:
+        shares = core_shares(workers)
+        if shares:
+            local.register_plugin(CorePinning(shares))
+        yield local
+
+
+def _tasks(indices: list[int], per_task: int) -> list[list[int]]:
+    return [indices[first:first + per_task] for first in range(0, len(indices), per_task)]
+
+
+def run_job(
+    description: NetworkDescription,
+    images: ImageList,
+    plan: ChannelPlan,
+    options: dict[str, Any],
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    restart: bool = False,
+    progress: bool = True,
+) -> JobSummary:
+    """Compute every missing map of ``images`` into the store in ``out``; see
+    :func:`~matlab_occsens.datasets.occlusionSensitivityDataset`.
+
+    ``workers=0`` computes in this process, without Dask.
+    """
+    net = description.build()
+    shape = map_shape(net, options, plan.width)
+    identity = StoreIdentity(images.names, description.sha256, {k: json_value(v) for k, v in options.items()},
+                             plan.rule, shape)
+    store = MapStore.open_for(out, identity, restart)
+    todo = np.flatnonzero(store.status() != DONE).tolist()
+    summary = JobSummary(store.path, len(images), len(images) - len(todo))
+    store.clear_failures(todo)
+    if not todo:
+        return summary
+    masks = math.prod(mask_grid((net.InputSize[0], net.InputSize[1]), *_grid_options(net, options)).shape)
+    per_task = max(1, min(64, math.ceil(_MASKS_PER_TASK / (masks + 1))))
+    items = [(index, images.entries[index], plan.of(index)) for index in todo]
+    bar = tqdm(total=len(images), initial=summary.skipped, unit="image", desc=FUNCTION, disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    try:
+        if workers == 0 and scheduler is None and client is None:
+            for index, error in write_results(store, _in_process(net, items, options, description.channel_order)):
+                _count(summary, store, bar, [(index, error)])
+        else:
+            count = workers if workers is not None else physical_cores()
+            with _client(count, scheduler, client) as dask_client:
+                _follow(dask_client, description, str(store.path), items, options, per_task, summary, store, bar)
+    finally:
+        bar.close()
+    return summary
+
+
+def _grid_options(net: Network, options: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int], bool]:
+    resolved = occlusion_options(image_argument(np.zeros(net.InputSize, np.float32), net.InputSize), (), options)
+    return resolved.mask_size, resolved.stride, resolved.mask_clipping
+
+
+def _in_process(net: Network, items: list[Any], options: dict[str, Any], channel_order: str) -> Any:
+    from .explain import explain_images
+
+    return explain_images(net, items, options, channel_order)
+
+
+def _count(summary: JobSummary, store: MapStore, bar: tqdm, outcome: list[tuple[int, str | None]]) -> None:
+    failed = {index: error for index, error in outcome if error is not None}
+    if failed:
+        store.record_failures(failed)
+        summary.failures.update(failed)
+    summary.computed += len(outcome) - len(failed)
+    bar.update(len(outcome))
+
+
+def _follow(
+    client: Any, description: NetworkDescription, store_path: str, items: list[Any], options: dict[str, Any],
+    per_task: int, summary: JobSummary, store: MapStore, bar: tqdm,
+) -> None:
+    """Keep a few tasks per worker in flight and count each finished one."""
+    from distributed import as_completed
+
+    chunks = iter(_tasks(items, per_task))
+    workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    shipped = client.scatter(description, broadcast=True) if not isinstance(description.model, str) else description
+
+    def submit(chunk: list[Any]) -> Any:
+        return client.submit(run_task, shipped, store_path, chunk, options, pure=False)
+
+    running = as_completed([submit(chunk) for chunk in _take(chunks, 2 * workers)])
+    try:
+        for future in running:
+            _count(summary, store, bar, future.result())
+            for chunk in _take(chunks, 1):
+                running.add(submit(chunk))
+    except BaseException:
+        client.cancel(list(running.futures))
+        raise
+
+
+def _take(iterator: Iterator[Any], count: int) -> list[Any]:
+    taken = []
+    for _ in range(count):
+        try:
+            taken.append(next(iterator))
+        except StopIteration:
+            break
+    return taken
