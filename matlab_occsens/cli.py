@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__
+from .datasets.command import add_dataset_flags, is_dataset, run_dataset
 from .grid import mask_grid
 from .imageio import imread
 from .labels import class_channels, read_class_names
@@ -119,13 +120,16 @@ def _run_parser() -> argparse.ArgumentParser:
         f"Run '{PROG} demo' for a built-in example.",
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX network")
-    parser.add_argument("image", metavar="IMAGE", help="the image file (resized to the network's input size)")
-    target = parser.add_mutually_exclusive_group(required=True)
+    parser.add_argument("image", metavar="IMAGE", nargs="+",
+                        help="the image file (resized to the network's input size); several, a folder or a "
+                        "wildcard run a dataset job into one Zarr store in --out")
+    target = parser.add_mutually_exclusive_group()  # required for one image; a dataset may use --per-image
     target.add_argument("--channel", nargs="+", type=int, metavar="N", help="channel(s) to explain, 1-based")
     target.add_argument("--label", nargs="+", metavar="NAME", help="class name(s) to explain (needs --classes)")
     _add_network_flags(parser)
     _add_occlusion_flags(parser)
     _add_common_flags(parser)
+    add_dataset_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -172,14 +176,18 @@ def _occlusion_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _network(args: argparse.Namespace) -> Network:
+def _import_options(args: argparse.Namespace) -> dict[str, Any]:
     statistics = {"Mean": args.mean, "StandardDeviation": args.std, "Min": args.min, "Max": args.max}
     options = {name: value for name, value in statistics.items() if value is not None}
     if args.input_size is not None:
         options["InputSize"] = args.input_size
     if args.input_data_formats is not None:
         options["InputDataFormats"] = args.input_data_formats
-    net = importNetworkFromONNX(args.model, Normalization=args.normalization, **options)
+    return {"Normalization": args.normalization, **options}
+
+
+def _network(args: argparse.Namespace) -> Network:
+    net = importNetworkFromONNX(args.model, **_import_options(args))
     if args.output_names is not None:
         net.OutputNames = [args.output_names]
     elif len(net.OutputNames) != 1:
@@ -253,10 +261,18 @@ def _run(argv: Sequence[str]) -> int:
     if args.label is not None and classes is None:
         raise UsageError("argument --label: needs --classes FILE (one class name per line)")
     options = _occlusion_kwargs(args)
-    net = _network(args)
-    fitted = fit_image(imread(args.image), net.InputSize, args.channel_order)
     channels = args.channel if args.label is None else class_channels(args.label, classes, "--label")
-    _explain(net, fitted, channels, classes, options, args.out, Path(args.image).stem, console)
+    if args.label is None and args.channel is None and args.per_image is None and is_dataset(args.image):
+        raise UsageError("a dataset needs --channel, --label or --per-image {predicted,labels}")
+    if is_dataset(args.image):
+        return run_dataset(args, _import_options(args), options, channels, classes, console.note, console.result,
+                           console.progress)
+    if channels is None:
+        raise UsageError("one of the arguments --channel --label is required")
+    (image,) = args.image
+    net = _network(args)
+    fitted = fit_image(imread(image), net.InputSize, args.channel_order)
+    _explain(net, fitted, channels, classes, options, args.out, Path(image).stem, console)
     return 0
 
 

@@ -6,19 +6,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..network.base import Network
 from ..options import FUNCTION
+
+if TYPE_CHECKING:
+    from .job import JobSummary
 from .channels import channel_plan
-from .explain import explain_images
-from .job import JobSummary, job_options, map_shape, run_job
+from .explain import explain_images, job_options, map_shape
 from .network import describe_network
 from .sources import image_list
 
-__all__ = ["occlusionSensitivityMaps", "occlusionSensitivityDataset"]
+__all__ = ["occlusionSensitivityDataset", "occlusionSensitivityMaps"]
 
 
 def occlusionSensitivityMaps(
@@ -56,6 +58,7 @@ def occlusionSensitivityMaps(
     for result in explain_images(net, items, options, ChannelOrder):
         if result.failed:
             raise ValueError(f"{FUNCTION}: image {result.index + 1} ({listed.names[result.index]}): {result.error}")
+        assert result.scoremap is not None
         yield result.scoremap
 
 
@@ -74,7 +77,7 @@ def occlusionSensitivityDataset(
     classes: list[str] | None = None,
     ChannelOrder: str = "RGB",
     **kwargs: Any,
-) -> JobSummary:
+) -> "JobSummary":
     """Extension: the maps of every image into a Zarr store in ``out``, on a Dask cluster.
 
     Workers (local processes, or those of ``scheduler``/``client``) build the network once each
@@ -107,6 +110,8 @@ def occlusionSensitivityDataset(
     JobSummary
         The store's path, images computed, skipped (already complete) and failed (with reasons).
     """
+    from .job import run_job  # Dask and Zarr: the [datasets] extra
+
     description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
     listed = image_list(images)
     built = description.build()

@@ -61,7 +61,7 @@ def channel_plan(
             found = class_channels(list(labels), classes, "channelIdx")
             return ChannelPlan(tuple((int(channel),) for channel in found), {"rule": LABELS})
         raise ValueError(f'{FUNCTION}: channelIdx must be channels, "predicted" or "labels"; got {channelIdx!r}.')
-    rows = channelIdx if isinstance(channelIdx, np.ndarray) and channelIdx.ndim == 2 else None
+    rows: Any = channelIdx if isinstance(channelIdx, np.ndarray) and channelIdx.ndim == 2 else None
     if rows is None and isinstance(channelIdx, (list, tuple)) and channelIdx and all(
         isinstance(item, (list, tuple, np.ndarray)) for item in channelIdx
     ):

@@ -123,7 +123,9 @@ class ImageDatastore:
         return ImageDatastore([Path(self.Files[p]) for p in positions.tolist()], labels)
 
 
-def imageDatastore(location: str | os.PathLike | Sequence[str | os.PathLike], *args: Any, **kwargs: Any) -> ImageDatastore:
+def imageDatastore(
+    location: str | os.PathLike | Sequence[str | os.PathLike], *args: Any, **kwargs: Any
+) -> ImageDatastore:
     """A datastore of the image files at ``location`` (files, folders or wildcards), as in MATLAB.
 
     Parameters

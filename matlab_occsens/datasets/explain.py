@@ -15,13 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from ..grid import mask_grid
+from ..namevalue import parse_name_value
 from ..network.base import Network
+from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
 from ..predict import predict
 from ..workflow import fit_image, rank_classes
 from ._maps import map_request, score_maps
 from .sources import ImageEntry, load_image
 
-__all__ = ["ImageResult", "explain_images"]
+__all__ = ["ImageResult", "explain_images", "job_options", "map_shape"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class _Prepared:
 
 def _top_class(net: Network, pixels: np.ndarray, environment: str) -> tuple[int, float]:
     scores = predict(net, pixels, ExecutionEnvironment=environment)
+    assert isinstance(scores, np.ndarray)  # one selected output
     if scores.ndim != 2 or scores.shape[1] < 2:
         return 0, float("nan")
     ranking = rank_classes(scores, 1)
@@ -110,3 +114,22 @@ def explain_images(
         yield finished(pending.popleft(), scoremap)
     while pending:
         yield finished(pending.popleft(), None)
+
+
+def job_options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``occlusionSensitivity``'s name-value options with their defaults, MATLAB names as keys
+    (Verbose left out: a job shows its own progress)."""
+    given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
+    return {name: value for name, value in given.items() if name != "Verbose"}
+
+
+def map_shape(net: Network, options: dict[str, Any], width: int) -> tuple[int, ...]:
+    """The shape of every map of the job (checks the options against the network first)."""
+    probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
+    resolved = occlusion_options(probe, (), options)
+    if resolved.output_upsampling == "none":
+        size: tuple[int, ...] = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride,
+                                          resolved.mask_clipping).shape
+    else:
+        size = probe.shape[:2]
+    return (*size, width) if width > 1 else tuple(size)

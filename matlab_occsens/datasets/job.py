@@ -23,16 +23,16 @@ from tqdm import tqdm
 
 from ..backends.cpu import _allowed_cpus, _core_of, physical_cores
 from ..grid import mask_grid
-from ..namevalue import parse_name_value
 from ..network.base import Network
-from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
+from ..options import FUNCTION, image_argument, occlusion_options
 from .channels import ChannelPlan
+from .explain import explain_images, map_shape
 from .network import NetworkDescription
 from .sources import ImageList
 from .store import DONE, MapStore, StoreIdentity, json_value
 from .worker import CorePinning, run_task, write_results
 
-__all__ = ["JobSummary", "run_job", "map_shape", "job_options", "core_shares"]
+__all__ = ["JobSummary", "run_job", "core_shares"]
 
 #: Masks a task should hold at least, so that several small maps share batches.
 _MASKS_PER_TASK = 256
@@ -49,25 +49,6 @@ class JobSummary:
     computed: int = 0
     failures: dict[int, str] = field(default_factory=dict)
     """Image index (0-based) -> reason, for this run's failed images."""
-
-
-def job_options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``occlusionSensitivity``'s name-value options with their defaults, MATLAB names as keys
-    (Verbose left out: a job shows its own progress)."""
-    given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
-    return {name: value for name, value in given.items() if name != "Verbose"}
-
-
-def map_shape(net: Network, options: dict[str, Any], width: int) -> tuple[int, ...]:
-    """The shape of every map of the job (checks the options against the network first)."""
-    probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
-    resolved = occlusion_options(probe, (), options)
-    if resolved.output_upsampling == "none":
-        size: tuple[int, ...] = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride,
-                                          resolved.mask_clipping).shape
-    else:
-        size = probe.shape[:2]
-    return (*size, width) if width > 1 else tuple(size)
 
 
 def core_shares(workers: int) -> dict[str, list[int]]:
@@ -143,7 +124,7 @@ def run_job(
                file=sys.stderr, dynamic_ncols=True)
     try:
         if workers == 0 and scheduler is None and client is None:
-            for index, error in write_results(store, _in_process(net, items, options, description.channel_order)):
+            for index, error in write_results(store, explain_images(net, items, options, description.channel_order)):
                 _count(summary, store, bar, [(index, error)])
         else:
             count = workers if workers is not None else physical_cores()
@@ -157,12 +138,6 @@ def run_job(
 def _grid_options(net: Network, options: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int], bool]:
     resolved = occlusion_options(image_argument(np.zeros(net.InputSize, np.float32), net.InputSize), (), options)
     return resolved.mask_size, resolved.stride, resolved.mask_clipping
-
-
-def _in_process(net: Network, items: list[Any], options: dict[str, Any], channel_order: str) -> Any:
-    from .explain import explain_images
-
-    return explain_images(net, items, options, channel_order)
 
 
 def _count(summary: JobSummary, store: MapStore, bar: tqdm, outcome: list[tuple[int, str | None]]) -> None:

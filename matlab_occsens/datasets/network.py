@@ -73,7 +73,9 @@ def describe_network(
     """
     if isinstance(net, Network):
         if import_options:
-            raise ValueError(f"import options ({', '.join(import_options)}) apply to model files, not to a network object.")
+            raise ValueError(
+                f"import options ({', '.join(import_options)}) apply to model files, not to a network object."
+            )
         bare = net.measuring(net.OutputNames)  # no engine travels
         return NetworkDescription(bare, hashlib.sha256(pickle.dumps(bare)).hexdigest(), {}, None, channel_order)
     if isinstance(net, (str, os.PathLike)):

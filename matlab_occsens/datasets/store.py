@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,7 +31,7 @@ except ModuleNotFoundError as missing:  # datasets are an extra
 
 from .. import __version__
 
-__all__ = ["STORE_NAME", "PENDING", "DONE", "FAILED", "StoreIdentity", "MapStore", "StoreMismatch"]
+__all__ = ["DONE", "FAILED", "PENDING", "STORE_NAME", "MapStore", "StoreIdentity", "StoreMismatch", "json_value"]
 
 STORE_NAME = "occlusion.zarr"
 PENDING, DONE, FAILED = 0, 1, 2
@@ -83,7 +83,7 @@ def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 class MapStore:
     """One job's store, opened by the client to create or check it and by each worker to write."""
 
-    def __init__(self, path: str | Path, mode: str = "r+") -> None:
+    def __init__(self, path: str | Path, mode: Literal["r", "r+"] = "r+") -> None:
         self.path = Path(path)
         self.group = zarr.open_group(str(self.path), mode=mode)
 
@@ -97,7 +97,7 @@ class MapStore:
         wanted = identity.record()
         if path.exists() and not restart:
             store = cls(path)
-            stored = dict(store.group.attrs).get("job")
+            stored = store.attribute("job")
             if stored is None:
                 raise StoreMismatch(f"{path} is not a store made by matlab-occsens; choose another --out DIR.")
             said = _differences(stored, wanted)
@@ -119,39 +119,52 @@ class MapStore:
         return cls(path)
 
     def __len__(self) -> int:
-        return int(self.group["status"].shape[0])
+        return int(self.array("status").shape[0])
+
+    def array(self, name: str) -> zarr.Array:
+        """One of the store's arrays: maps, channels, predicted, score, status."""
+        found = self.group[name]
+        assert isinstance(found, zarr.Array)
+        return found
+
+    def read(self, name: str, index: int | None = None) -> np.ndarray:
+        """Array ``name`` as numpy: all images, or image ``index``."""
+        return np.asarray(self.array(name)[slice(None) if index is None else index])
 
     def status(self) -> np.ndarray:
-        return np.asarray(self.group["status"][:])
+        return self.read("status")
+
+    def attribute(self, name: str, default: Any = None) -> Any:
+        return dict(self.group.attrs).get(name, default)
 
     def write(self, index: int, scoremap: np.ndarray, channels: np.ndarray, predicted: int, score: float) -> None:
         """Write image ``index``'s map and metadata, then its completion record (in that order)."""
-        self.group["maps"][index] = scoremap
-        self.group["channels"][index] = channels
-        self.group["predicted"][index] = predicted
-        self.group["score"][index] = score
-        self.group["status"][index] = DONE
+        self.array("maps")[index] = scoremap
+        self.array("channels")[index] = channels
+        self.array("predicted")[index] = predicted
+        self.array("score")[index] = score
+        self.array("status")[index] = DONE
 
     def mark_failed(self, index: int) -> None:
-        self.group["status"][index] = FAILED
+        self.array("status")[index] = FAILED
 
     def record_failures(self, reasons: dict[int, str]) -> None:
         """Add ``{index: reason}`` to the store's list of failed images (client only)."""
-        failures = dict(self.group.attrs.get("failures", {}))
+        failures = dict(self.attribute("failures", {}))
         failures.update({str(index): reason for index, reason in reasons.items()})
         self.group.attrs["failures"] = failures
 
     def clear_failures(self, indices: list[int]) -> None:
-        failures = {key: value for key, value in dict(self.group.attrs.get("failures", {})).items()
+        failures = {key: value for key, value in dict(self.attribute("failures", {})).items()
                     if int(key) not in set(indices)}
         self.group.attrs["failures"] = failures
 
     def failures(self) -> dict[int, str]:
-        return {int(key): value for key, value in dict(self.group.attrs.get("failures", {})).items()}
+        return {int(key): str(value) for key, value in dict(self.attribute("failures", {})).items()}
 
     @property
     def job(self) -> dict[str, Any]:
-        return dict(self.group.attrs["job"])
+        return dict(self.attribute("job"))
 
 
 def json_value(value: Any) -> Any:
