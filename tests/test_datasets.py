@@ -332,16 +332,16 @@ def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file,
     stdout, stderr = run.communicate(timeout=180)
     assert run.returncode == 1, stderr  # one image failed, and is listed
     assert "failed: image 7" in stderr and "broken.png" in stderr and "not an image file" in stderr
-    assert "5 maps computed" in stdout
+    assert "6 maps computed" in stdout
     group = stored(out)
     for index, X in enumerate(pictures):
         np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, top_class(X)))
     assert (out / "overview.png").is_file() and (out / "occlusion.mat").is_file()
-    assert len(list((out / "overlays").glob("*.png"))) == 5
+    assert len(list((out / "overlays").glob("*.png"))) == 6
     again = command(str(model_file), str(root / "cat"), str(root / "dog"), "--per-image", "predicted",
                     "--workers", "0", "--out", str(out))
     stdout, stderr = again.communicate(timeout=120)
-    assert "resumed: 5 of 7 images were already complete" in stderr
+    assert "resumed: 6 of 7 images were already complete" in stderr
 
 
 def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_path):
