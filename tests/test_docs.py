@@ -38,7 +38,7 @@ def test_getting_started_script_runs_and_draws_the_committed_picture(efficientne
 ROOT = DOCS.parent
 SPECIFICATION = DOCS / "specification.md"
 # Spelled in pieces so that this file does not cite them itself.
-OUTSIDE = [name.encode() for name in ("SPEC" + ".md", "MODELS" + ".md", ".." + "/shared")]
+OUTSIDE = [name.encode() for name in ("SPEC" + ".md", "MODELS" + ".md", "/".join(("..", "shared")))]
 
 
 def _tracked_files() -> list[Path]:
