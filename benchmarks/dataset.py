@@ -6,7 +6,8 @@ One run, one machine: N images (default 32) at MATLAB's defaults on EfficientNet
   plain ONNX Runtime session with its default threads, at the best of a few batch sizes;
 * **in-process job** (``workers=0``): images -> store in this process, Incremental off and auto;
 * **the command** (``matlab-occsens MODEL DIR --out ...``) as a subprocess, start-up included,
-  with 2 workers (off and auto) and with 1 one-thread worker (``taskset`` to one core);
+  with 2 workers (off and auto), with 1 one-thread worker (``taskset`` to one core) and with 1
+  worker computing on both cores (the alternative to the default of one worker per core);
 * **a loop** of ``occlusionSensitivity`` over the images (Incremental off), and **Captum**'s
   ``Occlusion`` in a loop on the same torch model (the ``bench`` extra), same windows;
 * **memory**: a worker's peak RSS after 32 and after 1,000 images (coarse grid, one worker).
@@ -153,7 +154,8 @@ def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np
     pictures = [np.roll(base, int(rng.integers(0, 224)), axis=1) for _ in range(count)]  # distinct images
     words = []
     for flag, values in EFFICIENTNET_LITE0.normalization().items():
-        name = {"Normalization": "--normalization", "Mean": "--mean", "StandardDeviation": "--std"}[flag]
+        name = {"InputSize": "--input-size", "Normalization": "--normalization", "Mean": "--mean",
+                "StandardDeviation": "--std"}[flag]
         words += [name, *map(str, np.ravel(values).tolist())]
     extra = {"words": words, "options": EFFICIENTNET_LITE0.normalization()}
     return model, importNetworkFromONNX(model, **EFFICIENTNET_LITE0.normalization()), pictures, extra
@@ -190,6 +192,9 @@ def main() -> None:
         results["command, 1 one-thread worker, Incremental off"] = command_seconds(
             model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"],
             cores=str(min(os.sched_getaffinity(0))))
+        if not args.smoke:  # the default's alternative: one worker computing with every core
+            results["command, 1 two-thread worker, Incremental off"] = command_seconds(
+                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"])
         results["loop of occlusionSensitivity, Incremental off"] = timed(
             lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures])
         results["Captum Occlusion loop (perturbations_per_eval 32)"] = None if args.smoke else captum_seconds(

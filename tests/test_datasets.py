@@ -372,3 +372,14 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
     assert group["status"][:].tolist() == [1] * 40
     first = images(40, seed=9)[0]
     np.testing.assert_array_equal(group["maps"][0], occlusionSensitivity(net, first, 3, MaskSize=2, Stride=1))
+
+
+def test_workers_share_their_machines_cores():
+    from matlab_occsens.datasets.worker import cpu_share, host_shares
+
+    workers = {"a": {"host": "h1", "name": "1"}, "b": {"host": "h1", "name": "0"}, "c": {"host": "h2", "name": "x"}}
+    assert host_shares(workers) == {"0": (0, 2), "1": (1, 2), "x": (0, 1)}
+    allowed = sorted(os.sched_getaffinity(0))
+    assert {cpu for position in range(2) for cpu in cpu_share(position, 2)} == set(allowed)
+    assert cpu_share(0, 1) == allowed
+    assert set(cpu_share(5, 64)) <= set(allowed) and cpu_share(5, 64)  # more workers than cores: one core each

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..backends.cpu import _allowed_cpus, _core_of, physical_cores
+from ..backends.cpu import physical_cores
 from ..grid import mask_grid
 from ..network.base import Network
 from ..options import FUNCTION, image_argument, occlusion_options
@@ -30,9 +30,9 @@ from .explain import explain_images, map_shape
 from .network import NetworkDescription
 from .sources import ImageList
 from .store import DONE, MapStore, StoreIdentity, json_value
-from .worker import CorePinning, run_task, write_results
+from .worker import CorePinning, host_shares, run_task, write_results
 
-__all__ = ["JobSummary", "run_job", "core_shares"]
+__all__ = ["JobSummary", "run_job"]
 
 #: Masks a task should hold at least, so that several small maps share batches.
 _MASKS_PER_TASK = 256
@@ -51,20 +51,6 @@ class JobSummary:
     """Image index (0-based) -> reason, for this run's failed images."""
 
 
-def core_shares(workers: int) -> dict[str, list[int]]:
-    """This process's CPUs split into ``workers`` groups of whole physical cores, by worker name."""
-    by_core: dict[Any, list[int]] = {}
-    for cpu in sorted(_allowed_cpus()):
-        by_core.setdefault(_core_of(cpu) or cpu, []).append(cpu)
-    cores = list(by_core.values())
-    if workers > len(cores):
-        return {}  # more workers than cores: leave placement to the system
-    shares: dict[str, list[int]] = {}
-    for position, core in enumerate(cores):
-        shares.setdefault(str(position * workers // len(cores)), []).extend(core)
-    return shares
-
-
 @contextmanager
 def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
     """The given client, one to ``scheduler``, or an embedded LocalCluster of ``workers`` processes."""
@@ -72,21 +58,25 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if client is not None:
-        yield client
+        yield _pinned(client)
         return
     if scheduler is not None:
         with Client(scheduler) as connected:
-            yield connected
+            yield _pinned(connected)
         return
     # Dask's statistical profiler (for its dashboard, not started here) samples every thread's stack
     # every 10 ms, taking the GIL from the compute thread: measured at a few to 10 % more CPU a map.
     quiet = dask.config.set({"distributed.worker.profile.enabled": False})
     with quiet, LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                              silence_logs=logging.ERROR) as cluster, Client(cluster) as local:
-        shares = core_shares(workers)
-        if shares:
-            local.register_plugin(CorePinning(shares))
-        yield local
+        yield _pinned(local)
+
+
+def _pinned(client: Any) -> Any:
+    """``client`` with each of its workers pinned to its share of its machine's cores, so that the
+    runtimes of the workers on one machine start one compute thread per core between them."""
+    client.register_plugin(CorePinning(host_shares(client.scheduler_info().get("workers", {}))))
+    return client
 
 
 def _tasks(indices: list[int], per_task: int) -> list[list[int]]:

@@ -14,13 +14,13 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ..backends.cpu import physical_cores
+from ..backends.cpu import _allowed_cpus, _core_of, physical_cores
 from .explain import explain_images
 from .network import NetworkDescription, built_network
 from .sources import ImageEntry
 from .store import MapStore
 
-__all__ = ["CorePinning", "pin_process", "run_task"]
+__all__ = ["CorePinning", "cpu_share", "host_shares", "pin_process", "run_task", "write_results"]
 
 
 def pin_process(cpus: Sequence[int]) -> None:
@@ -33,18 +33,40 @@ def pin_process(cpus: Sequence[int]) -> None:
     physical_cores.cache_clear()
 
 
+def cpu_share(position: int, count: int) -> list[int]:
+    """The CPUs of this process's whole physical cores that worker ``position`` of ``count`` on
+    this machine takes: a contiguous share when there are enough cores, else one core shared in turn."""
+    by_core: dict[object, list[int]] = {}
+    for cpu in sorted(_allowed_cpus()):
+        by_core.setdefault(_core_of(cpu) or cpu, []).append(cpu)
+    cores = list(by_core.values())
+    if count >= len(cores):
+        return cores[position % len(cores)]
+    return [cpu for index, core in enumerate(cores) if index * count // len(cores) == position for cpu in core]
+
+
 class CorePinning(WorkerPlugin):
-    """Pins each worker of the embedded cluster to its share of the cores, by worker name."""
+    """Pins each worker to its share of its machine's cores: ``shares`` maps a worker's name to its
+    position among the workers of its host and their number (names survive a worker's restart)."""
 
     name = "matlab-occsens-core-pinning"
 
-    def __init__(self, cores: dict[str, list[int]]) -> None:
-        self.cores = cores
+    def __init__(self, shares: dict[str, tuple[int, int]]) -> None:
+        self.shares = shares
 
     def setup(self, worker: Any) -> None:
-        cpus = self.cores.get(str(worker.name))
-        if cpus and hasattr(os, "sched_setaffinity"):
-            pin_process(cpus)
+        share = self.shares.get(str(worker.name))
+        if share is not None and hasattr(os, "sched_setaffinity"):
+            pin_process(cpu_share(*share))
+
+
+def host_shares(workers: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Each worker's (position, count) among the workers on its host, from the scheduler's worker info."""
+    by_host: dict[str, list[str]] = {}
+    for info in workers.values():
+        by_host.setdefault(str(info.get("host")), []).append(str(info.get("name")))
+    return {name: (position, len(names)) for names in by_host.values()
+            for position, name in enumerate(sorted(names))}
 
 
 _STORES: dict[str, MapStore] = {}
