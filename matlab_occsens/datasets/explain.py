@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import mask_grid
+from ..grid import MaskGrid, mask_grid
 from ..namevalue import parse_name_value
 from ..network.base import Network
+from ..occlusion import map_request, score_maps
 from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
 from ..predict import predict
 from ..workflow import fit_image, rank_classes
-from ._maps import map_request, score_maps
 from .sources import ImageEntry, load_image
 
-__all__ = ["ImageResult", "explain_images", "job_options", "map_shape"]
+__all__ = ["ImageResult", "explain_images", "job_grid", "job_options", "map_shape"]
 
 
 @dataclass(frozen=True)
@@ -123,13 +123,17 @@ def job_options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]
     return {name: value for name, value in given.items() if name != "Verbose"}
 
 
-def map_shape(net: Network, options: dict[str, Any], width: int) -> tuple[int, ...]:
-    """The shape of every map of the job (checks the options against the network first)."""
+def job_grid(net: Network, options: dict[str, Any]) -> tuple[MaskGrid, bool]:
+    """The mask grid every image of the job gets (it depends on the image size only), and whether
+    maps are upsampled to the image; checks the options against the network first."""
     probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
     resolved = occlusion_options(probe, (), options)
-    if resolved.output_upsampling == "none":
-        size: tuple[int, ...] = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride,
-                                          resolved.mask_clipping).shape
-    else:
-        size = probe.shape[:2]
+    grid = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
+    return grid, resolved.output_upsampling != "none"
+
+
+def map_shape(net: Network, options: dict[str, Any], width: int) -> tuple[int, ...]:
+    """The shape of every map of the job."""
+    grid, upsampled = job_grid(net, options)
+    size = net.InputSize[:2] if upsampled else grid.shape
     return (*size, width) if width > 1 else tuple(size)

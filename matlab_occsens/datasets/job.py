@@ -22,11 +22,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..backends.cpu import physical_cores
-from ..grid import mask_grid
-from ..network.base import Network
-from ..options import FUNCTION, image_argument, occlusion_options
+from ..options import FUNCTION
 from .channels import ChannelPlan
-from .explain import explain_images, map_shape
+from .explain import explain_images, job_grid, map_shape
 from .network import NetworkDescription
 from .sources import ImageList
 from .store import DONE, MapStore, StoreIdentity, json_value
@@ -34,8 +32,10 @@ from .worker import CorePinning, host_shares, run_task, write_results
 
 __all__ = ["JobSummary", "run_job"]
 
-#: Masks a task should hold at least, so that several small maps share batches.
-_MASKS_PER_TASK = 256
+#: Forward passes a task should hold at least, so that several small maps share batches (a map at
+#: MATLAB's defaults, 122, is a task of its own); tasks stay at least 4 per worker, so that no worker
+#: is left with a long last task while the others wait.
+_MASKS_PER_TASK = 64
 
 
 @dataclass
@@ -79,8 +79,8 @@ def _pinned(client: Any) -> Any:
     return client
 
 
-def _tasks(indices: list[int], per_task: int) -> list[list[int]]:
-    return [indices[first:first + per_task] for first in range(0, len(indices), per_task)]
+def _tasks(items: list[Any], per_task: int) -> list[list[Any]]:
+    return [items[first:first + per_task] for first in range(0, len(items), per_task)]
 
 
 def run_job(
@@ -111,8 +111,9 @@ def run_job(
     store.clear_failures(todo)
     if not todo:
         return summary
-    masks = math.prod(mask_grid((net.InputSize[0], net.InputSize[1]), *_grid_options(net, options)).shape)
-    per_task = max(1, min(64, math.ceil(_MASKS_PER_TASK / (masks + 1))))
+    count = workers if workers is not None else physical_cores()
+    masks = len(job_grid(net, options)[0]) + 1
+    per_task = max(1, min(math.ceil(_MASKS_PER_TASK / masks), len(todo) // (4 * max(count, 1))))
     items = [(index, images.entries[index], plan.of(index)) for index in todo]
     bar = tqdm(total=len(images), initial=summary.skipped, unit="image", desc=FUNCTION, disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
@@ -121,17 +122,11 @@ def run_job(
             for index, error in write_results(store, explain_images(net, items, options, description.channel_order)):
                 _count(summary, store, bar, [(index, error)])
         else:
-            count = workers if workers is not None else physical_cores()
             with _client(count, scheduler, client) as dask_client:
                 _follow(dask_client, description, str(store.path), items, options, per_task, summary, store, bar)
     finally:
         bar.close()
     return summary
-
-
-def _grid_options(net: Network, options: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int], bool]:
-    resolved = occlusion_options(image_argument(np.zeros(net.InputSize, np.float32), net.InputSize), (), options)
-    return resolved.mask_size, resolved.stride, resolved.mask_clipping
 
 
 def _count(summary: JobSummary, store: MapStore, bar: tqdm, outcome: list[tuple[int, str | None]]) -> None:
