@@ -161,6 +161,15 @@ def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np
     return model, importNetworkFromONNX(model, **EFFICIENTNET_LITE0.normalization()), pictures, extra
 
 
+class _Reported(dict):  # type: ignore[type-arg]
+    """Results printed as they come (a full run takes minutes on a shared machine)."""
+
+    def __setitem__(self, name: str, seconds: float | None) -> None:
+        super().__setitem__(name, seconds)
+        shown = "skipped" if seconds is None else f"{seconds:.2f} s"
+        print(f"  ... {name}: {shown}  (load {load()})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds on a tiny network (CI)")
@@ -180,7 +189,7 @@ def main() -> None:
         words = list(extra.get("words", []))
         imports = dict(extra.get("options", {}))  # type: ignore[call-overload]
         files = sorted(str(path) for path in folder.glob("*.png"))
-        results: dict[str, float | None] = {}
+        results: dict[str, float | None] = _Reported()
         results["limit"] = limit_seconds(net, pictures, [8, 16, 32] if not args.smoke else [4])
         for mode in ("off", "auto"):
             results[f"in-process job, Incremental {mode}"] = timed(lambda: occlusionSensitivityDataset(

@@ -65,7 +65,8 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
             yield _pinned(connected)
         return
     # Dask's statistical profiler (for its dashboard, not started here) samples every thread's stack
-    # every 10 ms, taking the GIL from the compute thread: measured at a few to 10 % more CPU a map.
+    # every 10 ms, taking the GIL from the compute thread (docs/datasets.md: up to ~8 % more CPU a map
+    # in a worker whose other threads were not pinned with it).
     quiet = dask.config.set({"distributed.worker.profile.enabled": False})
     with quiet, LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                              silence_logs=logging.ERROR) as cluster, Client(cluster) as local:
