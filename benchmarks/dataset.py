@@ -211,7 +211,8 @@ def main() -> None:
         memory_count = 12 if args.smoke else args.memory_images
         coarse = {"MaskSize": 112, "Stride": 112} if not args.smoke else {}
         image = [files[0]]
-        small = worker_peak_rss(model, image * min(32, memory_count), coarse, work / "mem", imports)
+        small_count = min(32, memory_count // 2)
+        small = worker_peak_rss(model, image * small_count, coarse, work / "mem", imports)
         large = worker_peak_rss(model, image * memory_count, coarse, work / "mem", imports)
     limit = results["limit"] or 1.0
     print(f"{count} images; limit {limit:.2f} s ({limit / count * 1000:.0f} ms an image)")
@@ -224,7 +225,7 @@ def main() -> None:
     two = results["command, 2 workers, Incremental off"]
     assert one is not None and two is not None
     print(f"  2 workers / 1 one-thread worker, images/s: {one / two:.2f}x")
-    print(f"  worker peak RSS: {small:.0f} MiB after 32 images, {large:.0f} MiB after {memory_count} "
+    print(f"  worker peak RSS: {small:.0f} MiB after {small_count} images, {large:.0f} MiB after {memory_count} "
           f"({large / small:.3f}x)")
     print(f"load after: {load()}")
     if args.json:
