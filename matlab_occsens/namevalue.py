@@ -38,8 +38,15 @@ def _canonical_name(given: str, valid: Sequence[str], function: str) -> str:
     raise ValueError(f"{function}: unknown option {given!r}. Valid names: {listing}.")
 
 
-def _pairs(args: Sequence[Any], function: str) -> Iterable[tuple[str, Any]]:
+def _pairs(args: Sequence[Any], valid: Sequence[str], function: str) -> Iterable[tuple[str, Any]]:
     if len(args) % 2:
+        last = args[-1]
+        if is_text(last):  # the usual slip: a name whose value was forgotten
+            name = _canonical_name(str(last), valid, function)
+            raise ValueError(
+                f"{function}: option {name} has no value; name-value arguments come in pairs "
+                f'("{name}", value).'
+            )
         raise ValueError(
             f"{function}: name-value arguments must come in pairs (\"Name\", value); "
             f"got {len(args)} trailing positional arguments."
@@ -68,7 +75,7 @@ def parse_name_value(
     """
     valid = list(defaults)
     given: dict[str, tuple[str, Any]] = {}
-    for raw_name, value in [*_pairs(args, function), *(kwargs or {}).items()]:
+    for raw_name, value in [*_pairs(args, valid, function), *(kwargs or {}).items()]:
         name = _canonical_name(raw_name, valid, function)
         if name in given:
             raise ValueError(

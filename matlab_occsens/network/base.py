@@ -8,7 +8,6 @@ so the occlusion logic never knows which backend runs.
 from __future__ import annotations
 
 import copy
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from ..backends.engine import Engine
 from ..labels import class_names_argument
 from ..namevalue import is_text, match_string
 from ..options import ENVIRONMENTS
+from ..warn import warn_user
 from .layers import ImageInputLayer, NodeLayer
 
 __all__ = [
@@ -34,11 +34,10 @@ _FORMAT_LETTERS = set("SCBTU")
 
 def warn_unbatchable(name: str) -> None:
     """Tell the user why their map runs one image per call."""
-    warnings.warn(
+    warn_user(
         f"{name}: the network's batch axis is fixed and it cannot run several images per "
         "call, so every image is a separate call (slower, same values).",
         RuntimeWarning,
-        stacklevel=5,
     )
 
 
