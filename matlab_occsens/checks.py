@@ -28,7 +28,7 @@ def shown(value: Any, limit: int = 8) -> str:
         body = ", ".join(repr(item.item() if isinstance(item, np.generic) else item) for item in flat[:limit])
         return f"array([{body}{', ...' if flat.size > limit else ''}], shape={value.shape})"
     try:
-        text = repr(value)
+        text = " ".join(repr(value).split())  # one line: a masked array's repr has several
     except Exception:  # a user object whose repr fails must not hide the real error
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
@@ -52,7 +52,7 @@ def _as_float(number: Real) -> float:
     try:
         return float(number)
     except OverflowError:  # an integer beyond float64: as large as a number can be
-        return math.copysign(math.inf, number)
+        return math.inf if number > 0 else -math.inf
 
 
 def real_array(value: Any, argument: str, function: str, expected: str, logical: bool = False) -> np.ndarray:

@@ -64,7 +64,9 @@ def rescale(A: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     low = _input_limit(options["InputMin"], "InputMin", work, np.nanmin)
     high = _input_limit(options["InputMax"], "InputMax", work, np.nanmax)
     if np.any(low > high):
-        raise ValueError(f"{_FUNCTION}: InputMin must be <= InputMax; got InputMin > InputMax.")
+        sources = [f"{name} (min(A) by default)" if options[name] is None else name for name in ("InputMin", "InputMax")]
+        sources[1] = sources[1].replace("min(A)", "max(A)")
+        raise ValueError(f"{_FUNCTION}: {sources[0]} must be <= {sources[1]}; here it is larger.")
     span = np.broadcast_to(high - low, work.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(span > 0, (np.clip(work, low, high) - low) / np.where(span > 0, span, 1), 0.0)
