@@ -12,13 +12,14 @@ instead of failing later inside numpy with a message that names nothing.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-__all__ = ["real_array", "integer_vector", "integral_values", "shown"]
+__all__ = ["real_array", "integer_vector", "integral_values", "fits_in_memory", "shown"]
 
 
 def shown(value: Any, limit: int = 8) -> str:
@@ -116,3 +117,26 @@ def integer_vector(
     if not np.all(integral_values(flat, minimum)):
         raise ValueError(f"{function}: {argument} must be {expected}; got {shown(value)}.")
     return tuple(int(item) for item in flat.tolist())
+
+
+def _physical_memory() -> float:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no limit known
+        return math.inf
+
+
+def fits_in_memory(shape: Sequence[int], itemsize: int, argument: str, function: str) -> None:
+    """Refuse, before allocating it, a result of ``shape`` larger than the machine's memory.
+
+    Otherwise numpy fails halfway with "Unable to allocate ..." that names no argument (or the
+    system starts swapping first).
+    """
+    needed = itemsize * math.prod(float(length) for length in shape)  # floats: sizes may be 1e300
+    available = _physical_memory()
+    if needed > available:
+        dims = "x".join(str(length) if length < 10**9 else f"{float(length):.3g}" for length in shape)
+        raise ValueError(
+            f"{function}: {argument} asks for a {dims} result ({needed / 2**30:.3g} GiB), more than this "
+            f"machine's memory ({available / 2**30:.3g} GiB)."
+        )

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from .checks import real_array, shown
+from .checks import fits_in_memory, real_array, shown
 from .namevalue import is_text, match_string, parse_name_value
 
 __all__ = ["imresize"]
@@ -179,6 +179,7 @@ def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
     method = _resolve_method(method_arg, params["Method"])
     antialiasing = _resolve_antialiasing(params["Antialiasing"], method)
     scale, output_size = _resolve_scale_and_size(size_arg, params, image.shape[:2])
+    fits_in_memory((*output_size, *image.shape[2:]), 8, "scale or output size", _FUNCTION)  # float64 work
     kernel_name = _KERNEL_OF_METHOD[method]
 
     is_bool = image.dtype == np.bool_
