@@ -61,7 +61,7 @@ def real_array(value: Any, argument: str, function: str, expected: str, logical:
 
     Raises TypeError ``"{function}: {argument} must be {expected}; got ..."`` for anything else:
     text, complex numbers, booleans (unless ``logical``), ragged nested lists, object arrays of
-    non-numbers, text mixed with bytes. The result may share memory with ``value``: callers copy
+    non-numbers, text mixed with bytes, masked arrays with masked entries. The result may share memory with ``value``: callers copy
     before changing it.
     """
 
@@ -70,6 +70,8 @@ def real_array(value: Any, argument: str, function: str, expected: str, logical:
 
     if isinstance(value, (str, bytes)):
         raise refuse(shown(value))
+    if np.ma.is_masked(value):  # np.asarray would quietly use the hidden values under the mask
+        raise refuse(f"a masked array with masked entries: {shown(value)}")
     try:
         array = np.asarray(value)
     except ValueError:  # numpy >= 1.24: "inhomogeneous shape"
