@@ -90,7 +90,7 @@ def _label_form(net: Network, labels: Any) -> list[int]:
             f"{_FUNCTION}: net.Classes names {len(classes)} classes but the selected output "
             f"{output!r} has {count} channels; a class name only applies to the class-score output."
         )
-    channels = class_channels(labels, classes, _FUNCTION)
+    channels = class_channels(labels, classes, _FUNCTION, "channelIdx (a class name, as net.Classes)")
     shown = channels[0] if is_text(labels) else channels
     warn_user(
         f"occlusionSensitivity(net, X, label) is an older MATLAB form; the recommended form is "

@@ -105,22 +105,26 @@ def class_names_argument(names: Any, channel_count: int | None, function: str) -
     return classes
 
 
-def class_channels(labels: Any, classNames: Sequence[str], function: str) -> list[int]:
+def class_channels(labels: Any, classNames: Sequence[str], function: str, argument: str = "") -> list[int]:
     """The 1-based channel of each label, as MATLAB's ``find(classNames == label)``.
 
     Matching is exact (case-sensitive, as MATLAB compares categoricals and strings); an unknown
-    label is an error that suggests the closest names.
+    label is an error that suggests the closest names. ``argument`` names what the labels were
+    given as, for the messages (e.g. ``"channelIdx"`` when a class name stands for a channel).
     """
+    prefix = f"{argument} " if argument else ""
     listed = [labels] if is_text(labels) else list(labels)
     if not listed or not all(is_text(label) for label in listed):
-        raise TypeError(f"{function}: label must be a class name or a list of class names; got {shown(labels)}.")
+        raise TypeError(
+            f"{function}: {prefix or 'label '}must be a class name or a list of class names; got {shown(labels)}."
+        )
     position = {name: index for index, name in enumerate(classNames)}
     channels = []
     for label in map(str, listed):
         if label not in position:
             close = difflib.get_close_matches(label, list(classNames), n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(f"{function}: {label!r} is not one of the {len(classNames)} class names.{hint}")
+            raise ValueError(f"{function}: {prefix}{label!r} is not one of the {len(classNames)} class names.{hint}")
         channels.append(position[label] + 1)
     return channels
 

@@ -2,7 +2,8 @@
 
 A bounded, reproducible probe (seeded: case ``i`` of seed ``s`` is always the same call) over
 every option and X of ``occlusionSensitivity`` and the arguments of ``predict``, ``classify``,
-``imresize``, ``rescale`` and ``scores2label``, on a small linear ONNX network. Each case takes
+``imresize``, ``rescale``, ``scores2label``, ``overlayScoreMap`` and ``jet``, on a small linear ONNX
+network. Each case takes
 valid values for most arguments and a wild value (an object array, a ragged list, text mixed
 with bytes, 2**63, 1e300, a file name as X, a channels-first image, ...) for one or two. A case
 is *not right* when
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import copy
 import random
+import re
 import sys
 import tempfile
 import time
@@ -44,7 +46,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import matlab_occsens
-from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity, predict, scores2label
+from matlab_occsens import importNetworkFromONNX, imresize, jet, occlusionSensitivity, overlayScoreMap, predict, scores2label
 
 
 def _missing(name: str) -> Callable[..., Any]:
@@ -254,8 +256,9 @@ def imresize_case(rng: random.Random) -> Case:
     kwargs = {}
     if "Antialiasing" in wild:
         kwargs["Antialiasing"] = pick(rng, wild_values())
-    words = [*wild, "scale", "size"] if "scale or output size" in wild else list(wild)
-    return Case("imresize", imresize, args, kwargs, wild, words)
+    # A text where the size goes is read as the method or an option name (a prefix of one), as in MATLAB.
+    words = [*wild, "scale", "size", "method", "option", "Antialiasing", "Method", "OutputSize", "Scale"]
+    return Case("imresize", imresize, args, kwargs, wild, words if "scale or output size" in wild else list(wild))
 
 
 def rescale_case(rng: random.Random) -> Case:
@@ -273,7 +276,8 @@ def rescale_case(rng: random.Random) -> Case:
         elif rng.random() < 0.3:
             options[name] = rng.choice(good)
     pairs, kwargs = _as_pairs(rng, options)
-    words = [*wild, *options, "bound"] if {"l", "u"} & set(wild) else [*wild, *options]
+    # A text where l goes starts the name-value pairs, as in MATLAB: an error about an option is right.
+    words = [*wild, *options, "bound", "option", "InputMin", "InputMax"] if {"l", "u"} & set(wild) else [*wild, *options]
     return Case("rescale", rescale, [*args, *pairs], kwargs, wild, words, finite_limit=_SINGLE_MAX)
 
 
@@ -292,17 +296,42 @@ def scores2label_case(rng: random.Random) -> Case:
     return Case("scores2label", scores2label, args, {}, wild, words)
 
 
+def overlay_case(rng: random.Random) -> Case:
+    good: dict[str, list[Any]] = {
+        "AlphaData": [0.5, 0, 1, np.full((6, 8), 0.3)],
+        "Colormap": ["jet", np.tile(np.linspace(0, 1, 5)[:, None], (1, 3))],
+        "CLim": ["auto", [-1, 1], (0, 5.5)],
+        "Colorbar": [True, False],
+    }
+    targets = ["X", "scoreMap", *good]
+    wild = rng.sample(targets, k=rng.choice([1, 1, 2]))
+    X = pick(rng, wild_values()) if "X" in wild else good_image(rng, rng.choice([(6, 8, 3), (6, 8)]))
+    generator = np.random.default_rng(rng.randrange(2**32))
+    scores = pick(rng, wild_values()) if "scoreMap" in wild else generator.normal(size=(6, 8))
+    options = {name: pick(rng, good[name]) for name in good if rng.random() < 0.3}
+    for name in wild:
+        if name in good:
+            options[name] = pick(rng, wild_values())
+    pairs, kwargs = _as_pairs(rng, options)
+    return Case("overlayScoreMap", overlayScoreMap, [X, scores, *pairs], kwargs, wild, [*wild, *options])
+
+
+def jet_case(rng: random.Random) -> Case:
+    return Case("jet", jet, [pick(rng, wild_values())], {}, ["m"], ["m"])
+
+
 def make_case(seed: int, index: int, nets: dict[str, Any]) -> Case:
     rng = random.Random(f"{seed}:{index}")
     kind = rng.choices(
-        ["occlusionSensitivity", "predict", "classify", "imresize", "rescale", "scores2label"],
-        weights=[50, 10, 8, 12, 12, 8],
+        ["occlusionSensitivity", "predict", "classify", "imresize", "rescale", "scores2label", "overlayScoreMap", "jet"],
+        weights=[50, 10, 8, 12, 12, 8, 8, 2],
     )[0]
     if kind == "occlusionSensitivity":
         return occlusion_case(rng, nets)
     if kind in ("predict", "classify"):
         return predict_case(rng, nets, kind)
-    return {"imresize": imresize_case, "rescale": rescale_case, "scores2label": scores2label_case}[kind](rng)
+    builders = {"imresize": imresize_case, "rescale": rescale_case, "scores2label": scores2label_case}
+    return {**builders, "overlayScoreMap": overlay_case, "jet": jet_case}[kind](rng)
 
 
 # --- judging -------------------------------------------------------------------------------------
@@ -365,7 +394,7 @@ def _judge_error(case: Case, error: Exception, snapshot: Any, cold_net: Callable
     message = str(error)
     if "\n" in message:
         return f"{type(error).__name__} over several lines"
-    if not any(word in message for word in case.words):
+    if not any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", message) for word in case.words):  # whole words
         return f"{type(error).__name__} not naming {'/'.join(case.perturbed)}: {message[:100]}"
     if case.uses_network:  # the same call on a network that never ran must fail before running
         args, kwargs = snapshot
