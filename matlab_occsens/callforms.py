@@ -133,10 +133,10 @@ def classify(net: Network, X: Any, *args: Any, **kwargs: Any) -> tuple[Any, np.n
         )
     scores = predict(net, X, *args, **kwargs)
     if not isinstance(scores, np.ndarray) or scores.ndim != 2 or scores.shape[1] != len(classes):
-        shapes = "several outputs" if isinstance(scores, tuple) else "scores of size " + "x".join(map(str, scores.shape))
+        size = "several outputs" if isinstance(scores, tuple) else "scores of size " + "x".join(map(str, scores.shape))
         raise ValueError(
             f"classify: the network must give one score per class (N×{len(classes)} for its "
-            f"{len(classes)} Classes); it gives {shapes}. Set net.OutputNames to the class-score output."
+            f"{len(classes)} Classes); it gives {size}. Set net.OutputNames to the class-score output."
         )
     label, _ = scores2label(scores, classes, 2)
     warn_user(

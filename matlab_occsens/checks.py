@@ -49,7 +49,7 @@ def _from_objects(array: np.ndarray) -> np.ndarray | None:
     return np.array([_as_float(item) for item in items], dtype=np.float64).reshape(array.shape)
 
 
-def _as_float(number: Real) -> float:
+def _as_float(number: Any) -> float:
     try:
         return float(number)
     except OverflowError:  # an integer beyond float64: as large as a number can be
@@ -61,8 +61,8 @@ def real_array(value: Any, argument: str, function: str, expected: str, logical:
 
     Raises TypeError ``"{function}: {argument} must be {expected}; got ..."`` for anything else:
     text, complex numbers, booleans (unless ``logical``), ragged nested lists, object arrays of
-    non-numbers, text mixed with bytes, masked arrays with masked entries. The result may share memory with ``value``: callers copy
-    before changing it.
+    non-numbers, text mixed with bytes, masked arrays with masked entries. The result may share
+    memory with ``value``: callers copy before changing it.
     """
 
     def refuse(what: str) -> TypeError:

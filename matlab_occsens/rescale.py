@@ -64,9 +64,11 @@ def rescale(A: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     low = _input_limit(options["InputMin"], "InputMin", work, np.nanmin)
     high = _input_limit(options["InputMax"], "InputMax", work, np.nanmax)
     if np.any(low > high):
-        sources = [f"{name} (min(A) by default)" if options[name] is None else name for name in ("InputMin", "InputMax")]
-        sources[1] = sources[1].replace("min(A)", "max(A)")
-        raise ValueError(f"{_FUNCTION}: {sources[0]} must be <= {sources[1]}; here it is larger.")
+        low_name, high_name = (
+            name if options[name] is not None else f"{name} ({default}(A) by default)"
+            for name, default in (("InputMin", "min"), ("InputMax", "max"))
+        )
+        raise ValueError(f"{_FUNCTION}: {low_name} must be <= {high_name}; here it is larger.")
     span = np.broadcast_to(high - low, work.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(span > 0, (np.clip(work, low, high) - low) / np.where(span > 0, span, 1), 0.0)
@@ -96,9 +98,7 @@ def _operand(value: Any, argument: str, shape: tuple[int, ...]) -> np.ndarray:
     except ValueError:
         joined = None
     if joined != shape:
-        raise ValueError(
-            f"{_FUNCTION}: {argument} of shape {array.shape} does not broadcast to A's shape {shape}."
-        )
+        raise ValueError(f"{_FUNCTION}: {argument} of shape {array.shape} does not broadcast to A's shape {shape}.")
     array = array.astype(np.float64)
     if np.any(np.isnan(array)):
         raise ValueError(f"{_FUNCTION}: {argument} must not be NaN.")

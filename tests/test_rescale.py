@@ -36,7 +36,8 @@ def test_bounds_per_column():
 
 def test_values_outside_the_input_range_are_clipped():
     # MATLAB: rescale([-30 1 2 3 4 5 70], "InputMin", 1, "InputMax", 5)
-    np.testing.assert_array_equal(rescale([-30, 1, 2, 3, 4, 5, 70], InputMin=1, InputMax=5), [0, 0, 0.25, 0.5, 0.75, 1, 1])
+    clipped = rescale([-30, 1, 2, 3, 4, 5, 70], InputMin=1, InputMax=5)
+    np.testing.assert_array_equal(clipped, [0, 0, 0.25, 0.5, 0.75, 1, 1])
 
 
 def test_constant_input_gives_the_lower_bound_and_nan_stays_nan():

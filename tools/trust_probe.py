@@ -46,7 +46,15 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import matlab_occsens
-from matlab_occsens import importNetworkFromONNX, imresize, jet, occlusionSensitivity, overlayScoreMap, predict, scores2label
+from matlab_occsens import (
+    importNetworkFromONNX,
+    imresize,
+    jet,
+    occlusionSensitivity,
+    overlayScoreMap,
+    predict,
+    scores2label,
+)
 
 
 def _missing(name: str) -> Callable[..., Any]:
@@ -91,15 +99,69 @@ def linear_model(opset: int = 17, ir_version: int = 8) -> onnx.ModelProto:
 def wild_values() -> list[Any]:
     """Values that are wrong (or at the edge) for nearly any argument; built fresh for each case."""
     return [
-        0, -1, -0.5, 0.5, 1.5, 2**31, 2**63, 2**64, -(2**63) - 1, 10**30, 10**400, 1e20, 1e300, -1e300,
-        1e39, float("nan"), float("inf"), -float("inf"), True, False, np.bool_(True), None,
-        "", "a", "on", "auto", "\xff", b"auto", b"\xff", [b"\xff", "a"], ["a", b"b"], [], [1, 2], [1, 2, 3],
-        [[1, 2], [3]], [[1, 2], [3, 4]], [1, "a"], [1, None], [np.arange(2), np.arange(3)],
-        np.array([5], dtype=object), np.array([5, "a"], dtype=object), np.array([None], dtype=object),
-        np.array([10**30], dtype=object), np.array([[5]]), np.array([]), np.array(5), np.float16(3),
-        np.uint8(3), np.int8(-3), np.uint64(2**64 - 1), 1j, np.array([1 + 2j]), {}, {"a": 1}, set(),
-        np.datetime64("2020-01-01"), np.array(["a", "b"]), Path("x.png"), (3,), (3, 4),
-        np.ma.masked_array([1.0, 2.0], mask=[0, 1]), range(3), np.array([np.nan, 1.0]),
+        0,
+        -1,
+        -0.5,
+        0.5,
+        1.5,
+        2**31,
+        2**63,
+        2**64,
+        -(2**63) - 1,
+        10**30,
+        10**400,
+        1e20,
+        1e300,
+        -1e300,
+        1e39,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        True,
+        False,
+        np.bool_(True),
+        None,
+        "",
+        "a",
+        "on",
+        "auto",
+        "\xff",
+        b"auto",
+        b"\xff",
+        [b"\xff", "a"],
+        ["a", b"b"],
+        [],
+        [1, 2],
+        [1, 2, 3],
+        [[1, 2], [3]],
+        [[1, 2], [3, 4]],
+        [1, "a"],
+        [1, None],
+        [np.arange(2), np.arange(3)],
+        np.array([5], dtype=object),
+        np.array([5, "a"], dtype=object),
+        np.array([None], dtype=object),
+        np.array([10**30], dtype=object),
+        np.array([[5]]),
+        np.array([]),
+        np.array(5),
+        np.float16(3),
+        np.uint8(3),
+        np.int8(-3),
+        np.uint64(2**64 - 1),
+        1j,
+        np.array([1 + 2j]),
+        {},
+        {"a": 1},
+        set(),
+        np.datetime64("2020-01-01"),
+        np.array(["a", "b"]),
+        Path("x.png"),
+        (3,),
+        (3, 4),
+        np.ma.masked_array([1.0, 2.0], mask=[0, 1]),
+        range(3),
+        np.array([np.nan, 1.0]),
     ]
 
 
@@ -118,17 +180,37 @@ def good_image(rng: random.Random, shape: tuple[int, ...] = (HEIGHT, WIDTH, CHAN
 def wild_image(rng: random.Random) -> Any:
     """An X that is wrong: another layout, another size, a file name, bad numbers, not an array."""
     h, w, c = HEIGHT, WIDTH, CHANNELS
-    shapes = [(c, h, w), (w, h, c), (h, w), (h, w, 1), (h, w, 4), (1, h, w, c), (h, w, c, 2), (2, c, h, w),
-              (2, h, w, c), (h + 1, w, c), (h, w, c, 1, 1), (0, w, c), (h * w * c,)]
+    shapes = [
+        (c, h, w),
+        (w, h, c),
+        (h, w),
+        (h, w, 1),
+        (h, w, 4),
+        (1, h, w, c),
+        (h, w, c, 2),
+        (2, c, h, w),
+        (2, h, w, c),
+        (h + 1, w, c),
+        (h, w, c, 1, 1),
+        (0, w, c),
+        (h * w * c,),
+    ]
     choice = rng.randrange(len(shapes) + 12)
     if choice < len(shapes):
         return good_image(rng, shapes[choice])
     special = [
-        lambda: "photo.png", lambda: Path("photo.png"), lambda: b"photo.png",
-        lambda: np.full((h, w, c), np.nan), lambda: np.full((h, w, c), np.inf), lambda: np.full((h, w, c), 1e39),
-        lambda: np.zeros((h, w, c), complex), lambda: np.full((h, w, c), "a"),
-        lambda: np.zeros((h, w, c), dtype=object), lambda: good_image(rng).tolist(),
-        lambda: [[0] * w] * (h - 1) + [[0] * (w - 1)], lambda: rng.choice(wild_values()),
+        lambda: "photo.png",
+        lambda: Path("photo.png"),
+        lambda: b"photo.png",
+        lambda: np.full((h, w, c), np.nan),
+        lambda: np.full((h, w, c), np.inf),
+        lambda: np.full((h, w, c), 1e39),
+        lambda: np.zeros((h, w, c), complex),
+        lambda: np.full((h, w, c), "a"),
+        lambda: np.zeros((h, w, c), dtype=object),
+        lambda: good_image(rng).tolist(),
+        lambda: [[0] * w] * (h - 1) + [[0] * (w - 1)],
+        lambda: rng.choice(wild_values()),
     ]
     return special[choice - len(shapes)]()
 
@@ -224,8 +306,15 @@ def occlusion_case(rng: random.Random, nets: dict[str, Any]) -> Case:
         pairs, words, wild = [*pairs, "MaskSise", 3], ["MaskSise", *words], [*wild, "name-value"]
     if "channelIdx" in wild:
         words += ["class name", "label"]  # a wild string is read as the older label form
-    return Case("occlusionSensitivity", occlusionSensitivity, [nets["classes"], X, channel, *pairs], kwargs, wild,
-                words, uses_network=True)
+    return Case(
+        "occlusionSensitivity",
+        occlusionSensitivity,
+        [nets["classes"], X, channel, *pairs],
+        kwargs,
+        wild,
+        words,
+        uses_network=True,
+    )
 
 
 def predict_case(rng: random.Random, nets: dict[str, Any], function: str) -> Case:
@@ -247,7 +336,8 @@ def imresize_case(rng: random.Random) -> Case:
     targets = ["A", "scale or output size", "method", "Antialiasing"]
     wild = rng.sample(targets, k=rng.choice([1, 1, 2]))
     A = pick(rng, wild_values()) if "A" in wild else good_image(rng, rng.choice([(5, 7), (5, 7, 3), (9, 4, 2, 2)]))
-    size = pick(rng, wild_values()) if "scale or output size" in wild else pick(rng, [0.5, 2, [3, 4], [np.nan, 5], (8, 8)])
+    sizes: list[Any] = [0.5, 2, [3, 4], [np.nan, 5], (8, 8)]
+    size = pick(rng, wild_values()) if "scale or output size" in wild else pick(rng, sizes)
     args: list[Any] = [A, size]
     if "method" in wild:
         args.append(pick(rng, [v for v in wild_values() if not isinstance(v, str)] + ["bilinearx", "lanczos9"]))
@@ -267,8 +357,10 @@ def rescale_case(rng: random.Random) -> Case:
     A = pick(rng, wild_values()) if "A" in wild else good_image(rng, rng.choice([(5,), (4, 6), (3, 4, 2)]))
     args: list[Any] = [A]
     if "l" in wild or "u" in wild or rng.random() < 0.4:
-        args += [pick(rng, wild_values()) if "l" in wild else rng.choice([0, -1, 2]),
-                 pick(rng, wild_values()) if "u" in wild else rng.choice([3, 5.5, 10])]
+        args += [
+            pick(rng, wild_values()) if "l" in wild else rng.choice([0, -1, 2]),
+            pick(rng, wild_values()) if "u" in wild else rng.choice([3, 5.5, 10]),
+        ]
     options = {}
     for name, good in (("InputMin", [0, -3.0, 10]), ("InputMax", [200, 255.0, 1e6])):
         if name in wild:
@@ -277,7 +369,9 @@ def rescale_case(rng: random.Random) -> Case:
             options[name] = rng.choice(good)
     pairs, kwargs = _as_pairs(rng, options)
     # A text where l goes starts the name-value pairs, as in MATLAB: an error about an option is right.
-    words = [*wild, *options, "bound", "option", "InputMin", "InputMax"] if {"l", "u"} & set(wild) else [*wild, *options]
+    words = [*wild, *options]
+    if {"l", "u"} & set(wild):
+        words += ["bound", "option", "InputMin", "InputMax"]
     return Case("rescale", rescale, [*args, *pairs], kwargs, wild, words, finite_limit=_SINGLE_MAX)
 
 
@@ -323,7 +417,16 @@ def jet_case(rng: random.Random) -> Case:
 def make_case(seed: int, index: int, nets: dict[str, Any]) -> Case:
     rng = random.Random(f"{seed}:{index}")
     kind = rng.choices(
-        ["occlusionSensitivity", "predict", "classify", "imresize", "rescale", "scores2label", "overlayScoreMap", "jet"],
+        [
+            "occlusionSensitivity",
+            "predict",
+            "classify",
+            "imresize",
+            "rescale",
+            "scores2label",
+            "overlayScoreMap",
+            "jet",
+        ],
         weights=[50, 10, 8, 12, 12, 8, 8, 2],
     )[0]
     if kind == "occlusionSensitivity":
@@ -507,8 +610,10 @@ def main(argv: list[str] | None = None) -> int:
             key = (case.function, outcome.split(":")[0].split(" not naming")[0])  # the kind, not the values
             problems[key].append(f"case {index}: {case.describe()} -> {outcome}")
     elapsed = time.perf_counter() - start
-    print(f"arguments: {sum(tried.values())} cases tried, {sum(wrong.values())} not right "
-          f"(seed {options.seed}, {elapsed:.0f} s)")
+    print(
+        f"arguments: {sum(tried.values())} cases tried, {sum(wrong.values())} not right "
+        f"(seed {options.seed}, {elapsed:.0f} s)"
+    )
     for function, number in tried.most_common():
         print(f"  {function:22s} {number:6d} tried {wrong[function]:5d} not right")
     if problems:
