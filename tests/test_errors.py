@@ -319,3 +319,27 @@ def test_predict_x_layout_mistakes(net, X, words):
 def test_x_is_refused_like_mask_value_beyond_single(net, image):
     with pytest.raises(ValueError, match="X contains NaN or Inf.*single precision"):
         occlusionSensitivity(net, np.full((20, 30, 3), 1e300), 1)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"Normalization": "zscore", "Mean": 1e300, "StandardDeviation": 1}, ValueError, ["Mean", "single precision"]),
+        ({"Normalization": "zerocenter", "Mean": ["1", "2", "3"]}, TypeError, ["Mean", "numeric"]),  # not parsed
+        ({"Normalization": "zerocenter", "Mean": [b"\xff", "a"]}, TypeError, ["Mean"]),
+        ({"Normalization": "rescale-zero-one", "Min": [[0, 1], [2]], "Max": 255}, TypeError, ["Min", "ragged"]),
+        ({"OutputNames": np.datetime64("2020-01-01")}, TypeError, ["OutputNames"]),
+        ({"OutputNames": 5}, TypeError, ["OutputNames"]),
+        ({"OutputDataFormats": 5}, TypeError, ["OutputDataFormats"]),
+        ({"InputSize": np.array([20, 30, 3], dtype=object)}, None, []),  # numbers in an object array are numbers
+    ],
+)
+def test_import_options_name_themselves(options, error, words):
+    model = linear_model(np.ones((5, 3, 20, 30), np.float32))
+    if error is None:
+        assert importNetworkFromONNX(model, **options).InputSize == (20, 30, 3)
+        return
+    with pytest.raises(error) as caught:
+        importNetworkFromONNX(model, **options)
+    message = str(caught.value)
+    assert "\n" not in message and all(word in message for word in words), message

@@ -410,6 +410,39 @@ def overlay_case(rng: random.Random) -> Case:
     return Case("overlayScoreMap", overlayScoreMap, [X, scores, *pairs], kwargs, wild, [*wild, *options])
 
 
+IMPORT_OPTIONS: dict[str, list[Any]] = {
+    "InputDataFormats": ["BCSS", "bcss"],
+    "OutputDataFormats": ["BC", ["BC"]],
+    "InputSize": [[HEIGHT, WIDTH, CHANNELS], (HEIGHT, WIDTH)],
+    "OutputNames": ["scores", ["whole_image_conv"], "conv"],
+    "Normalization": ["none", "zerocenter", "zscore", "rescale-zero-one", "rescale-symmetric"],
+    "Mean": [127.5, [120, 110, 100]],
+    "StandardDeviation": [50, [60, 55, 50]],
+    "Min": [0, [0, 1, 2]],
+    "Max": [255, [250, 251, 252]],
+    "Classes": [CLASS_NAMES, np.array(CLASS_NAMES)],
+}
+
+
+def _import_and_predict(model: bytes, X: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+    """Import with the options, then run once: bad options must fail at import, not in the run."""
+    net = importNetworkFromONNX(model, *args, **kwargs)
+    return predict(net, X)
+
+
+def import_case(rng: random.Random, nets: dict[str, Any]) -> Case:
+    names = list(IMPORT_OPTIONS)
+    wild = rng.sample(names, k=rng.choice([1, 1, 2]))
+    options = {name: pick(rng, IMPORT_OPTIONS[name]) for name in names if rng.random() < 0.3}
+    if rng.random() < 0.5:  # the statistics only count with the normalisation that uses them
+        options["Normalization"] = rng.choice(IMPORT_OPTIONS["Normalization"])
+    for name in wild:
+        options[name] = pick(rng, wild_values())
+    pairs, kwargs = _as_pairs(rng, options)
+    args = [nets["model"], good_image(rng), *pairs]
+    return Case("importNetworkFromONNX", _import_and_predict, args, kwargs, wild, [*wild, *options])
+
+
 def jet_case(rng: random.Random) -> Case:
     return Case("jet", jet, [pick(rng, wild_values())], {}, ["m"], ["m"])
 
@@ -426,11 +459,14 @@ def make_case(seed: int, index: int, nets: dict[str, Any]) -> Case:
             "scores2label",
             "overlayScoreMap",
             "jet",
+            "importNetworkFromONNX",
         ],
-        weights=[50, 10, 8, 12, 12, 8, 8, 2],
+        weights=[50, 10, 8, 12, 12, 8, 8, 2, 10],
     )[0]
     if kind == "occlusionSensitivity":
         return occlusion_case(rng, nets)
+    if kind == "importNetworkFromONNX":
+        return import_case(rng, nets)
     if kind in ("predict", "classify"):
         return predict_case(rng, nets, kind)
     builders = {"imresize": imresize_case, "rescale": rescale_case, "scores2label": scores2label_case}
@@ -579,7 +615,7 @@ def probe_models() -> list[tuple[str, str | None]]:
 def networks() -> dict[str, Any]:
     proto = linear_model().SerializeToString()
     warm = importNetworkFromONNX(proto, Classes=CLASS_NAMES)
-    return {"classes": warm, "cold": lambda: importNetworkFromONNX(proto, Classes=CLASS_NAMES)}
+    return {"classes": warm, "cold": lambda: importNetworkFromONNX(proto, Classes=CLASS_NAMES), "model": proto}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..backends.engine import Engine
+from ..checks import shown
 from ..labels import class_names_argument
 from ..namevalue import is_text, match_string
 from ..options import ENVIRONMENTS
@@ -108,9 +109,9 @@ class Network(ABC):
 
     @OutputNames.setter
     def OutputNames(self, names: str | Sequence[str]) -> None:
-        listed = [names] if is_text(names) else list(names)
+        listed = [names] if is_text(names) else list(names) if isinstance(names, (Sequence, np.ndarray)) else []
         if not listed or not all(is_text(name) for name in listed):
-            raise TypeError(f"OutputNames must be a layer name or a list of names; got {names!r}.")
+            raise TypeError(f"OutputNames must be a layer name or a list of names; got {shown(names)}.")
         for name in listed:
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
@@ -124,6 +125,8 @@ class Network(ABC):
 
     @OutputDataFormats.setter
     def OutputDataFormats(self, formats: str | Sequence[str]) -> None:
+        if not (is_text(formats) or isinstance(formats, (Sequence, np.ndarray))):
+            raise TypeError(f'OutputDataFormats must be a format such as "BC" or a list of them; got {shown(formats)}.')
         listed = [formats] if is_text(formats) else list(formats)
         if len(listed) != len(self._output_names):
             raise ValueError(
