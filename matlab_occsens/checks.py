@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["real_array", "integer_vector", "integral_values", "fits_in_memory", "shown"]
+__all__ = ["real_array", "integer_vector", "integral_values", "finite_single", "fits_in_memory", "shown"]
 
 
 def shown(value: Any, limit: int = 8) -> str:
@@ -119,6 +119,22 @@ def integer_vector(
     if not np.all(integral_values(flat, minimum)):
         raise ValueError(f"{function}: {argument} must be {expected}; got {shown(value)}.")
     return tuple(int(item) for item in flat.tolist())
+
+
+def finite_single(array: np.ndarray, function: str, argument: str) -> np.ndarray:
+    """A new float32 copy of ``array``, refused if any value is NaN or Inf once in single precision.
+
+    The network and the mask work in single precision, as MATLAB's do; values beyond float32's
+    range (about 3.4e38) become Inf in that conversion, so they are refused with NaN and Inf.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = array.astype(np.float32)  # always a copy: the caller's array is never touched
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{function}: {argument} must be finite in single precision; it contains NaN or Inf, or values "
+            f"beyond ±3.4e38 that single precision makes Inf."
+        )
+    return values
 
 
 def _physical_memory() -> float:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import integer_vector, integral_values, real_array, shown
+from .checks import finite_single, integer_vector, integral_values, real_array, shown
 from .namevalue import is_text, match_string, parse_name_value
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "mround",
     "image_argument",
     "layout_hint",
-    "finite_single",
     "image_values",
     "channel_argument",
     "occlusion_options",
@@ -119,7 +118,7 @@ def image_argument(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
             f"{FUNCTION}: X must be one {height}x{width}x{channels} image (net.InputSize); got "
             f"{_dims(np.shape(X))}: {layout_hint(np.shape(X), input_size, batch=False)}"
         )
-    return finite_single(array, FUNCTION)
+    return finite_single(array, FUNCTION, "X")
 
 
 def image_values(X: Any, function: str) -> np.ndarray:
@@ -130,22 +129,6 @@ def image_values(X: Any, function: str) -> np.ndarray:
             f"{function}: X must be an image array, not a file name; read the file first: X = imread({name!r})."
         )
     return real_array(X, "X", function, "a real numeric or logical image array", logical=True)
-
-
-def finite_single(array: np.ndarray, function: str, argument: str = "X") -> np.ndarray:
-    """A new float32 copy of ``array``, refused if any value is NaN or Inf once in single precision.
-
-    Values beyond float32's range (about 3.4e38) become Inf in the conversion MATLAB's
-    ``single`` makes too, so they are refused with the NaN and Inf they turn into.
-    """
-    with np.errstate(over="ignore"):
-        values = array.astype(np.float32)  # always a copy: the caller's array is never touched
-    if not np.all(np.isfinite(values)):
-        raise ValueError(
-            f"{function}: {argument} contains NaN or Inf (or values too large for single precision, "
-            f"beyond ±3.4e38)."
-        )
-    return values
 
 
 def channel_argument(channelIdx: Any, channel_count: int | None, output_name: str = "") -> np.ndarray:
@@ -201,13 +184,7 @@ def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
             f"{FUNCTION}: MaskValue must be a scalar or have exactly {channels} elements (one per "
             f"channel of X); got {array.size}."
         )
-    with np.errstate(over="ignore"):  # the mask is filled in single precision, as X is
-        single = array.astype(np.float32)
-    if not np.all(np.isfinite(single)):
-        raise ValueError(
-            f"{FUNCTION}: MaskValue must be finite in single precision (within ±3.4e38, as X); "
-            f"got {shown(value)}."
-        )
+    finite_single(array, FUNCTION, "MaskValue")  # the mask is filled in single precision, as X is
     return np.broadcast_to(array.astype(np.float64).ravel(), (channels,)).copy()
 
 

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from .activations import to_matlab_layout
-from .checks import integer_vector
+from .checks import finite_single, integer_vector
 from .namevalue import match_string, parse_name_value
 from .network.base import Network
-from .options import ENVIRONMENTS, finite_single, image_values, layout_hint
+from .options import ENVIRONMENTS, image_values, layout_hint
 
 __all__ = ["predict"]
 
@@ -32,7 +32,7 @@ def _images(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
             f"{height}x{width}x{channels}xN; got {'x'.join(map(str, np.shape(X))) or 'a scalar'}: "
             f"{layout_hint(np.shape(X), input_size, batch=True)}"
         )
-    return finite_single(np.moveaxis(array, 3, 0), _FUNCTION)
+    return finite_single(np.moveaxis(array, 3, 0), _FUNCTION, "X")
 
 
 def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import real_array, shown
+from ..checks import finite_single, real_array
 from ..namevalue import match_string
 
 __all__ = ["ImageInputLayer", "NodeLayer", "NORMALIZATIONS"]
@@ -43,11 +43,7 @@ def _statistic(name: str, value: Any, input_size: tuple[int, int, int], function
             f"{function}: {name} must be a scalar, {channels} per-channel values or an "
             f"{height}x{width}x{channels} array; got shape {array.shape}."
         )
-    with np.errstate(over="ignore"):  # normalisation runs in single precision: beyond it is Inf
-        single = shaped.astype(np.float32)
-    if not np.all(np.isfinite(single)):
-        raise ValueError(f"{function}: {name} must be finite in single precision; got {shown(array)}.")
-    return single
+    return finite_single(shaped, function, name)  # normalisation runs in single precision
 
 
 @dataclass(frozen=True)
