@@ -2,23 +2,23 @@
 
 A bounded, reproducible probe (seeded: case ``i`` of seed ``s`` is always the same call) over
 every option and X of ``occlusionSensitivity`` and the arguments of ``predict``, ``classify``,
-``imresize``, ``rescale``, ``scores2label``, ``overlayScoreMap`` and ``jet``, on a small linear ONNX
-network. Each case takes
-valid values for most arguments and a wild value (an object array, a ragged list, text mixed
-with bytes, 2**63, 1e300, a file name as X, a channels-first image, ...) for one or two. A case
-is *not right* when
+``importNetworkFromONNX``, ``imresize``, ``rescale``, ``scores2label``, ``overlayScoreMap`` and
+``jet``, on a small linear ONNX network. Each case takes valid values for most arguments and a
+wild value (an object array, a ragged list, text mixed with bytes, 2**63, 1e300, a file name as
+X, a channels-first image, ...) for one or two. A case is *not right* when
 
-- it raises anything but a one-line ValueError or TypeError that names one of the arguments
-  it perturbed (the MATLAB name: ``MaskSize``, ``X``, ``channelIdx``, ...);
+- it raises anything but a one-line ValueError or TypeError that names, as a whole word, one of
+  the arguments it gave (the MATLAB name: ``MaskSize``, ``X``, ``channelIdx``, ...);
 - such an error comes only after inference started (the network's engine was built);
 - it returns a map or array with NaN or Inf although every input was finite;
 - it changes an array the caller passed in.
 
 A fixed list of bad model files (zero bytes, opset 99, IR version 99, a cycle, a dangling input,
 an unknown operator domain, a PyTorch file) must each be refused by ``importNetworkFromONNX``
-with a one-line ValueError that names the file; they are counted separately.
+with a one-line ValueError that names the file (and says "empty" for the empty one, points to
+``importNetworkFromPyTorch`` for the PyTorch one); they are counted separately.
 
-    python tools/trust_probe.py --cases 12000       # the full probe (a few minutes)
+    python tools/trust_probe.py --cases 12000       # the full probe (under a minute)
     python tools/trust_probe.py --smoke             # 300 cases, seconds
     python tools/trust_probe.py --show 1234         # print case 1234's call and its outcome
 
@@ -584,6 +584,10 @@ def bad_models(folder: Path) -> dict[str, Path]:
     return files
 
 
+# What the refusal must also say, beyond the file's name.
+MODEL_WORDS = {"zero-byte": ("empty",), ".pt given to importNetworkFromONNX": ("importNetworkFromPyTorch",)}
+
+
 def probe_models() -> list[tuple[str, str | None]]:
     """``(kind, None if refused properly else what happened)`` for each bad model file."""
     outcomes = []
@@ -595,8 +599,9 @@ def probe_models() -> list[tuple[str, str | None]]:
                     net = importNetworkFromONNX(path)
                 except ValueError as error:
                     message = str(error)
-                    ok = "\n" not in message and path.name in message
-                    outcomes.append((kind, None if ok else f"ValueError without the file name: {message[:90]}"))
+                    missing = [word for word in (path.name, *MODEL_WORDS.get(kind, ())) if word not in message]
+                    ok = "\n" not in message and not missing
+                    outcomes.append((kind, None if ok else f"ValueError without {missing}: {message[:90]}"))
                     continue
                 except Exception as error:  # noqa: BLE001
                     outcomes.append((kind, f"{type(error).__name__}: {str(error).splitlines()[0][:90]}"))
