@@ -159,7 +159,7 @@ def wild_values() -> list[Any]:
         Path("x.png"),
         (3,),
         (3, 4),
-        np.ma.masked_array([1.0, 2.0], mask=[0, 1]),
+        np.ma.masked_array([1.0, 2.0], mask=[False, True]),
         range(3),
         np.array([np.nan, 1.0]),
     ]
@@ -318,7 +318,7 @@ def occlusion_case(rng: random.Random, nets: dict[str, Any]) -> Case:
 
 
 def predict_case(rng: random.Random, nets: dict[str, Any], function: str) -> Case:
-    good = {"MiniBatchSize": [1, 2, 128, 10**6], "ExecutionEnvironment": ["auto", "cpu"]}
+    good: dict[str, list[Any]] = {"MiniBatchSize": [1, 2, 128, 10**6], "ExecutionEnvironment": ["auto", "cpu"]}
     targets = ["X", *good]
     wild = rng.sample(targets, k=rng.choice([1, 1, 2]))
     shape = rng.choice([(HEIGHT, WIDTH, CHANNELS), (HEIGHT, WIDTH, CHANNELS, 3)])
