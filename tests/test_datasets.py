@@ -79,6 +79,13 @@ def stored(out: Path) -> zarr.Group:
     return zarr.open_group(str(out / STORE_NAME), mode="r")
 
 
+def completed(out: Path) -> int:
+    """Maps complete in the store another process is writing (0 until its arrays exist)."""
+    if not (out / STORE_NAME / "status" / "zarr.json").exists():
+        return 0
+    return int(stored(out)["status"][:].sum())
+
+
 # ------------------------------------------------------------------ imageDatastore
 
 
@@ -275,11 +282,9 @@ def test_a_killed_worker_costs_nothing_every_map_once(model_file, tmp_path, clie
     job = threading.Thread(target=run)
     job.start()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out / STORE_NAME).exists():
+    while time.monotonic() < deadline and completed(out) == 0:
         time.sleep(0.05)
-    while time.monotonic() < deadline and int(stored(out)["status"][:].sum()) == 0:
-        time.sleep(0.05)
-    done_before = int(stored(out)["status"][:].sum())
+    done_before = completed(out)
     pids = client.run(os.getpid)
     os.kill(next(iter(pids.values())), signal.SIGKILL)
     job.join(120)
@@ -352,9 +357,7 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
              "--workers", "1", "--out", str(out)]
     run = command(*words)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (
-        (out / STORE_NAME / "status").exists() and int(stored(out)["status"][:].sum()) >= 1
-    ):
+    while time.monotonic() < deadline and completed(out) == 0:
         time.sleep(0.1)
     run.send_signal(signal.SIGINT)
     started = time.monotonic()
