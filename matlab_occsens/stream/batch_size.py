@@ -20,7 +20,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable
 
-__all__ = ["BatchSizer", "MEMORY_BUDGET", "candidate_sizes", "resident_bytes"]
+__all__ = ["MEMORY_BUDGET", "BatchSizer", "candidate_sizes", "resident_bytes"]
 
 #: A size this much slower per image than the best so far is past the optimum: larger sizes
 #: (more memory traffic per call) will not be faster, so the search stops.
