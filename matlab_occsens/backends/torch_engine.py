@@ -89,6 +89,7 @@ class TorchOccluder(DeviceOccluder):
         self._device = engine.torch_device
         self._channels_first = input_format == "BCSS"
         self._images: dict[OcclusionJob, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._indices: dict[int, torch.Tensor] = {}  # arange(size) on the device, per size
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         """A device copy of ``array`` (the host's array is left alone); on CUDA through pinned
@@ -113,8 +114,7 @@ class TorchOccluder(DeviceOccluder):
             base = torch.cat([kept[job][0] for job in jobs])[owners]
             fill = torch.cat([kept[job][1] for job in jobs])[owners]
         height, width = base.shape[2:4] if self._channels_first else base.shape[1:3]
-        row_index = torch.arange(height, device=self._device)
-        col_index = torch.arange(width, device=self._device)
+        row_index, col_index = self._index(height), self._index(width)
         inside_rows = (ranges[:, 0:1] <= row_index) & (row_index < ranges[:, 1:2])
         inside_cols = (ranges[:, 2:3] <= col_index) & (col_index < ranges[:, 3:4])
         if self._channels_first:
@@ -122,6 +122,11 @@ class TorchOccluder(DeviceOccluder):
         else:
             masked = inside_rows[:, :, None, None] & inside_cols[:, None, :, None]
         return torch.where(masked, fill, base)
+
+    def _index(self, size: int) -> torch.Tensor:
+        if size not in self._indices:
+            self._indices[size] = torch.arange(size, device=self._device)
+        return self._indices[size]
 
     def start(self, batch: Batch) -> Callable[[], np.ndarray]:
         with torch.inference_mode():
