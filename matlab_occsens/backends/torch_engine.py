@@ -182,7 +182,7 @@ class TorchEngine(Engine):
         """The selected outputs of a device batch, as device tensors."""
         shares = batch.tensor_split(min(self.workers, len(batch)))
         with _process_settings():
-            if len(shares) == 1:
+            if len(shares) == 1 or self._pool is None:
                 return _forward_alone(self._forwards[0], batch)
             parts = list(self._pool.map(_forward_alone, self._forwards, shares))
         return [torch.cat(pieces) for pieces in zip(*parts)]
