@@ -67,6 +67,8 @@ from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
 T = TypeVar("T")
 ESPRESSO = 968  # 1-based, as MATLAB's find
 GRIDS = {"default": {}, "fine": {"MaskSize": 15, "Stride": 4}}
+#: The grid ``--smoke`` puts in place of the default one: 2 × 2 masks, so a smoke run takes seconds.
+SMOKE_GRID = {"MaskSize": 150, "Stride": 112}
 # Captum and MONAI slide windows without MATLAB's edge clipping: their nearest settings.
 WINDOWS = {"default": (45, 22), "fine": (15, 4)}
 SIZES = [1, 2, 4, 8, 16, 32, 64, 128]
@@ -509,6 +511,7 @@ def smoke(args: argparse.Namespace) -> None:
     global QUIET_WAIT, CLEAN
     QUIET_WAIT, CLEAN = 0.0, float("inf")  # no waiting; every try counts as clean
     SIZES[:] = [1, 4]
+    GRIDS["default"] = SMOKE_GRID
     args.repeats, args.fine, args.memory, args.skip_others = 1, False, False, True
 
 
@@ -519,7 +522,7 @@ def main() -> None:
     parser.add_argument("--skip-others", action="store_true", help="leave out Captum and MONAI")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (medians are reported)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run (one repetition, batch sizes 1 and 4, no waiting for a quiet machine, no Captum/MONAI): checks the script, not the figures")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (4 masks, one repetition, batch sizes 1 and 4, no waiting for a quiet machine, no Captum/MONAI): checks the script, not the figures")
     parser.add_argument("--memory-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.smoke:

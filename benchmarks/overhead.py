@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from occlusion_benchmark import ESPRESSO, GRIDS, masks, subject  # noqa: E402
+from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, masks, subject  # noqa: E402
 
 from matlab_occsens import occlusionSensitivity  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
@@ -49,10 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-fine", action="store_true", help="MATLAB's default grid only")
-    parser.add_argument("--smoke", action="store_true", help="one warm-up and one timed call, default grid")
+    parser.add_argument("--smoke", action="store_true", help="4 masks, one warm-up and one timed call: checks the script")
     args = parser.parse_args()
-    if args.smoke:
+    if args.smoke:  # 4 masks, one repetition
         args.repeats, args.no_fine = 1, True
+        GRIDS["default"] = SMOKE_GRID
     warnings.simplefilter("ignore")
     s = subject()
     grids = ["default"] if args.no_fine else ["default", "fine"]
