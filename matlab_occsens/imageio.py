@@ -18,7 +18,7 @@ import numpy as np
 
 from .image_header import read_header
 
-__all__ = ["MAX_IMAGE_BYTES", "imread", "imwrite"]
+__all__ = ["MAX_IMAGE_BYTES", "encode_image", "imread", "imwrite"]
 
 MAX_IMAGE_BYTES = 2**28
 """The largest decoded image ``imread`` accepts by default: 256 MiB (e.g. 9000×9000 RGB at 8 bits).
@@ -171,6 +171,27 @@ def _as_storable(A: np.ndarray) -> np.ndarray:
     raise TypeError(f"imwrite: A must be uint8, uint16, logical or floating point in [0, 1]; got {A.dtype}.")
 
 
+def encode_image(A: Any, filename: str | os.PathLike, function: str = "imwrite") -> bytes:
+    """The bytes ``imwrite(A, filename)`` writes, for callers that write files their own way."""
+    array = np.asarray(A)
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))) or 0 in array.shape:
+        raise ValueError(f"{function}: A must be H×W or H×W×3 (RGB); got shape {array.shape}.")
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"{function}: filename must be a path (str or os.PathLike); got {type(filename).__name__}.")
+    path = Path(filename)
+    stored = _as_storable(array)
+    if stored.ndim == 3 and stored.shape[2] == 3:
+        stored = stored[:, :, ::-1]
+    try:
+        ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(stored))
+    except cv2.error:
+        ok = False
+    if not ok:
+        kind = path.suffix or "a file without extension"
+        raise ValueError(f"{function}: cannot write {stored.dtype} images as {kind!r} ({str(path)!r}).")
+    return encoded.tobytes()
+
+
 def imwrite(A: Any, filename: str | os.PathLike) -> None:
     """Write an image file as MATLAB's ``imwrite(A, filename)``; the format follows the extension.
 
@@ -188,23 +209,9 @@ def imwrite(A: Any, filename: str | os.PathLike) -> None:
     ValueError
         Wrong shape, an extension OpenCV cannot encode, or the file cannot be written.
     """
-    array = np.asarray(A)
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))) or 0 in array.shape:
-        raise ValueError(f"imwrite: A must be H×W or H×W×3 (RGB); got shape {array.shape}.")
-    if not isinstance(filename, (str, os.PathLike)):
-        raise TypeError(f"imwrite: filename must be a path (str or os.PathLike); got {type(filename).__name__}.")
+    encoded = encode_image(A, filename)
     path = Path(filename)
-    stored = _as_storable(array)
-    if stored.ndim == 3 and stored.shape[2] == 3:
-        stored = stored[:, :, ::-1]
     try:
-        ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(stored))
-    except cv2.error:
-        ok = False
-    if not ok:
-        kind = path.suffix or "a file without extension"
-        raise ValueError(f"imwrite: cannot write {stored.dtype} images as {kind!r} ({str(path)!r}).")
-    try:
-        path.write_bytes(encoded.tobytes())
+        path.write_bytes(encoded)
     except OSError as error:
         raise ValueError(f"imwrite: cannot write {str(path)!r} ({error.strerror or error}).") from error
