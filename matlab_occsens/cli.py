@@ -308,7 +308,7 @@ def explain_image(
     for note in fitted.notes:
         console.note(note)
     environment = {"ExecutionEnvironment": options["ExecutionEnvironment"]} if "ExecutionEnvironment" in options else {}
-    scores = predict(net, fitted.pixels, **environment)
+    scores = np.asarray(predict(net, fitted.pixels, **environment))  # one output selected: one array
     if scores.ndim == 2 and scores.shape[1] > 1:
         _check_class_count(classes, scores.shape[1], output)
         best = _print_ranking(scores, classes, output, console)
@@ -342,11 +342,11 @@ def _run(argv: Sequence[str]) -> int:
     classes = read_class_names(args.classes) if args.classes else None
     if args.label is not None and classes is None:
         raise UsageError("argument --label: needs --classes FILE (one class name per line)")
+    channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _given(args, _OCCLUSION_OPTIONS)
     output_names = getattr(args, "OutputNames", None)
     net = _network(args.model, _given(args, _IMPORT_OPTIONS), output_names)
     image = imread(args.image, MaxImageBytes=args.max_image_bytes)
-    channels = args.channel if args.label is None else class_channels(args.label, classes, "--label")
     explain_image(net, image, Path(args.image).stem, channels, classes, options, args.out, console, args.channel_order)
     return 0
 

@@ -59,16 +59,15 @@ def _interrupts_held() -> Iterator[None]:
     received: list[int] = []
     previous = {}
     for number in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(number)
-        if handler is not None:  # None: installed outside Python, cannot be put back
-            previous[number] = signal.signal(number, lambda number, frame: received.append(number))
+        if signal.getsignal(number) is not None:  # None: installed outside Python, cannot be put back
+            previous[number] = signal.signal(number, lambda caught, frame: received.append(caught))
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in received:
-            signal.raise_signal(number)
+        for caught in received:
+            signal.raise_signal(caught)
 
 
 def _fsync_directory(directory: Path) -> None:
