@@ -175,6 +175,16 @@ def _given(args: argparse.Namespace, options: Mapping[str, Any]) -> dict[str, An
     return {name: _value(name, getattr(args, name)) for name in options if hasattr(args, name)}
 
 
+def _import_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``importNetworkFromONNX`` name-value options from the flags given."""
+    return _given(args, _IMPORT_OPTIONS)
+
+
+def _occlusion_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``occlusionSensitivity`` name-value options from the flags given."""
+    return _given(args, _OCCLUSION_OPTIONS)
+
+
 def _byte_count(word: str) -> float | None:
     """``--max-image-bytes``: a number of bytes with an optional K, M, G or T (binary) suffix, or none."""
     if word.lower() == "none":
@@ -343,9 +353,8 @@ def _run(argv: Sequence[str]) -> int:
     if args.label is not None and classes is None:
         raise UsageError("argument --label: needs --classes FILE (one class name per line)")
     channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
-    options = _given(args, _OCCLUSION_OPTIONS)
-    output_names = getattr(args, "OutputNames", None)
-    net = _network(args.model, _given(args, _IMPORT_OPTIONS), output_names)
+    options = _occlusion_kwargs(args)
+    net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
     image = imread(args.image, MaxImageBytes=args.max_image_bytes)
     explain_image(net, image, Path(args.image).stem, channels, classes, options, args.out, console, args.channel_order)
     return 0
