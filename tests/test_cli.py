@@ -242,8 +242,9 @@ def test_every_matlab_option_is_a_flag_with_its_matlab_name_and_default(capsys):
         if default is not None:
             assert entries[flag(name)].endswith(f"(default: {default})"), entries[flag(name)]
     expected = ["--mask-size", "--stride", "--mask-value", "--output-upsampling", "--mask-clipping",
-                "--mini-batch-size", "--execution-environment", "--incremental", "--normalization", "--mean", "--standard-deviation",
-                "--std", "--min", "--max", "--input-size", "--input-data-formats", "--output-names"]
+                "--mini-batch-size", "--execution-environment", "--incremental", "--normalization", "--mean",
+                "--standard-deviation", "--std", "--min", "--max", "--input-size", "--input-data-formats",
+                "--output-names"]
     assert all(word in shown for word in expected)
 
 
