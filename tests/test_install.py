@@ -65,3 +65,26 @@ def test_no_message_spells_out_an_install_command_of_its_own():
              for path in sorted(PACKAGE.rglob("*.py")) if path.name != "install.py"
              for line, text in _messages(path) if "matlab-occsens[" in text or "pip install -e" in text]
     assert found == []
+
+
+def test_onnx_runtime_missing_or_without_cuda_prints_commands_that_fit_this_copy():
+    script = (
+        "import sys\n"
+        "sys.modules['onnxruntime'] = None  # as if neither [cpu] nor [gpu] were installed\n"
+        "try:\n"
+        "    import matlab_occsens.backends.ort\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert done.stdout.strip() == (f"matlab-occsens needs ONNX Runtime: {install_command('cpu')} "
+                                   f"(or {install_command('gpu')} for onnxruntime-gpu on CUDA).")
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider")
+    from matlab_occsens.backends.ort import ort_providers
+
+    with pytest.raises(ValueError) as info:
+        ort_providers("gpu")
+    assert str(info.value).endswith(f"{pip_command('uninstall', '-y', 'onnxruntime')} && {install_command('gpu')}")
