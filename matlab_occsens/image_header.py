@@ -39,7 +39,7 @@ def read_header(data: bytes) -> ImageHeader | None:
     for reader in (_png, _jpeg, _bmp, _tiff, _webp, _pnm):
         try:
             header = reader(data)
-        except (struct.error, IndexError, ValueError):  # a truncated or damaged header
+        except (struct.error, IndexError, KeyError, ValueError):  # a truncated or damaged header
             return None
         if header is not None:
             return header if header.height > 0 and header.width > 0 else None

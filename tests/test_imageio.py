@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matlab_occsens import imread, imwrite
 from matlab_occsens.image_header import read_header
@@ -269,6 +271,7 @@ def test_damaged_or_unknown_headers_are_not_guessed(tmp_path):
     assert read_header(b"GIF89a" + bytes(20)) is None
     assert read_header(b"\xff\xd8\xff\xda" + bytes(20)) is None  # scan data before any frame
     assert read_header(b"P6\n0 5\n255\n") is None  # zero width
+    assert read_header(data[:25] + b"\x05" + data[26:]) is None  # colour type 5 does not exist
     if not cv2.haveImageReader(str(tmp_path / "x.png")):
         pytest.skip("this OpenCV has no PNG reader")
     assert cv2.imwrite(str(tmp_path / "x.hdr"), rgb.astype(np.float32))  # Radiance HDR: no header read here
@@ -276,3 +279,11 @@ def test_damaged_or_unknown_headers_are_not_guessed(tmp_path):
                        r"pass MaxImageBytes=None"):
         imread(tmp_path / "x.hdr")
     assert imread(tmp_path / "x.hdr", MaxImageBytes=None).shape == (4, 6, 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF", b"P6"]),
+       st.binary(max_size=64))
+def test_any_bytes_after_a_known_signature_give_a_header_or_none_never_an_error(signature, rest):
+    header = read_header(signature + rest)
+    assert header is None or (header.height > 0 and header.width > 0 and header.decoded_bytes > 0)
