@@ -32,34 +32,7 @@ from .network import Network, importNetworkFromONNX
 from .network.base import INPUT_FORMATS
 from .network.import_options import INPUT_LAYER_OPTIONS
 from .network.layers import NORMALIZATIONS
-
-try:
-    from .occlusion import map_request, score_maps
-except ImportError:  # TEMPORARY-SHIM until branch stream lands
-    from .grid import mask_grid as _grid
-    from .occlusion import occlusionSensitivity as _occ
-    from .options import channel_argument as _ch, image_argument as _im, occlusion_options as _oo
-
-    def map_request(net, X, channelIdx, **kwargs):  # type: ignore[no-untyped-def]
-        image = _im(X, net.InputSize)
-        channels = _ch(channelIdx, net.output_channels(net.OutputNames[0]), net.OutputNames[0])
-        options = _oo(image, (), kwargs)
-        grid = _grid(image.shape[:2], options.mask_size, options.stride, options.mask_clipping)
-        return _Req(X, channels, options, grid, kwargs)
-
-    @dataclass(frozen=True)
-    class _Req:
-        image: Any
-        channels: Any
-        options: Any
-        grid: Any
-        kwargs: Any
-
-    def score_maps(net, requests):  # type: ignore[no-untyped-def]
-        for r in requests:
-            yield _occ(net, r.image, r.channels + 1, **r.kwargs)
-
-
+from .occlusion import map_request, score_maps
 from .options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
 from .predict import predict
 from .pretrained import DEMO_INSTALL, PRETRAINED
