@@ -325,7 +325,7 @@ def explain_image(
                 f"explaining the top class, {_class_name(classes, best)}"
                 f"{f' (channel {best})' if classes is not None else ''}; choose others with --channel"
             )
-            request = replace(request, channels=np.array([best - 1]))
+            request = replace(request, channels=np.array([best - 1], np.int64))  # 0-based, as validated
     elif channels is None:
         raise ValueError(f"output {output!r} is not a class-score vector; choose channels with --channel.")
     elif classes is not None:
