@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 import scipy.io
+from file_systems import small_disk
 from onnx_builders import linear_model
 
 from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSensitivity, overlayScoreMap, predict
@@ -305,3 +306,19 @@ def test_the_onnx_path_and_its_command_need_no_torch(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "(12, 10) []"
     assert (tmp_path / "picture_scoreMap.npy").is_file()
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_earlier_results(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    onnx.save(linear_model(rng.integers(-3, 4, size=(2, 3, 200, 200)).astype(np.float32)), tmp_path / "wide.onnx")
+    imwrite(rng.integers(0, 256, size=(200, 200, 3)).astype(np.uint8), tmp_path / "wide.png")
+    words = [str(tmp_path / "wide.onnx"), str(tmp_path / "wide.png"), "--channel", "1", "--quiet"]
+    with small_disk(tmp_path / "disk", "200k") as disk:
+        assert main([*words, "--output-upsampling", "none", "--out", str(disk)]) == 0  # a 10x10 map: small files
+        before = {path.name: path.read_bytes() for path in disk.iterdir()}
+        capsys.readouterr()
+        assert main([*words, "--out", str(disk)]) == 2  # 200x200: 160 kB as .npy and again as .mat
+        (line,) = capsys.readouterr().err.splitlines()
+        assert re.fullmatch(r"matlab-occsens: error: cannot write the results in '.*disk' \(No space left on "
+                            r"device\); the files there are unchanged\.", line), line
+        assert {path.name: path.read_bytes() for path in disk.iterdir()} == before

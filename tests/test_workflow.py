@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from file_systems import small_disk
 
 from matlab_occsens import imread, imresize, overlayScoreMap
 from matlab_occsens.result_files import check_writable
@@ -155,20 +155,6 @@ def test_ctrl_c_during_the_renames_waits_until_the_new_set_is_whole(old_set, mon
     np.testing.assert_array_equal(imread(folder / "photo_overlay.png"), overlayScoreMap(display, new_map))
     assert sorted(path.name for path in folder.iterdir()) == [
         "photo_overlay.png", "photo_scoreMap.mat", "photo_scoreMap.npy"]
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path, size: str):
-    """A real file system of ``size`` (tmpfs) mounted at ``folder``; skips where mounting is not allowed."""
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                             check=False, capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_a_full_disk_keeps_the_old_set_whole(tmp_path):
