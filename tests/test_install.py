@@ -88,3 +88,20 @@ def test_onnx_runtime_missing_or_without_cuda_prints_commands_that_fit_this_copy
     with pytest.raises(ValueError) as info:
         ort_providers("gpu")
     assert str(info.value).endswith(f"{pip_command('uninstall', '-y', 'onnxruntime')} && {install_command('gpu')}")
+
+
+def test_the_readme_installs_only_extras_and_modules_that_exist():
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", readme, re.S) for line in block.splitlines()]
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {extra for line in commands for group in re.findall(r'"\.\[([a-z,]+)\]"', line)
+             for extra in group.split(",")}
+    assert named and named <= extras, named - extras
+    modules = {module for line in commands for module in re.findall(r"python -m ([\w.]+)", line)}
+    assert "tools.fetch_models" in modules
+    assert all((ROOT / (module.replace(".", "/") + ".py")).is_file() or module == "pytest" for module in modules)
+    assert not any(re.search(r"(?<!\.venv/bin/)\bpip install\b", line) for line in commands)  # the venv's pip
+    assert not any(line.startswith("matlab-occsens ") for line in commands)  # the venv's command
