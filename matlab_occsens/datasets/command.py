@@ -25,8 +25,8 @@ def is_dataset(images: list[str]) -> bool:
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("datasets (several images, a folder or a wildcard: one Zarr store in --out)")
     group.add_argument("--per-image", choices=("predicted", "labels"),
-                       help="channels per image instead of --channel: each image's top-1 class, or its folder "
-                       "name looked up in --classes")
+                       help="channels per image instead of --channel: each image's top-1 class (the default "
+                       "without --channel or --label), or its folder name looked up in --classes")
     group.add_argument("--workers", type=int, metavar="K",
                        help="local worker processes, each pinned to its cores (default: one per physical core; "
                        "0: in this process)")
@@ -52,7 +52,7 @@ def run_dataset(
 ) -> int:
     """Run the job; exit status 0, or 1 when some images failed (they are listed)."""
     from ..imageio import imwrite  # Zarr and Dask are the [datasets] extra: imported only when used
-    from .channels import LABELS, channel_plan
+    from .channels import LABELS, PREDICTED, channel_plan
     from .datastore import imageDatastore
     from .explain import job_options
     from .export import storeToMat
@@ -62,7 +62,8 @@ def run_dataset(
     from .sources import image_list
     from .store import MapStore
 
-    output_names = None if args.output_names is None else [args.output_names]
+    given_output = getattr(args, "OutputNames", None)
+    output_names = None if given_output is None else [given_output]
     description = describe_network(args.model, output_names=output_names, channel_order=args.channel_order,
                                    **import_options)
     net = description.build()
@@ -73,7 +74,7 @@ def run_dataset(
     options = job_options((), occlusion_kwargs)
     if args.per_image == LABELS:
         images = image_list(imageDatastore(list(args.image), LabelSource="foldernames"))
-    plan = channel_plan(args.per_image if channels is None else channels, len(images),
+    plan = channel_plan((args.per_image or PREDICTED) if channels is None else channels, len(images),
                         net.output_channels(net.OutputNames[0]), images.labels, classes)
     say(f"matlab-occsens: {len(images)} images into {Path(args.out) / 'occlusion.zarr'}")
     summary = run_job(description, images, plan, options, args.out, workers=args.workers,

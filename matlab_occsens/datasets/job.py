@@ -104,7 +104,9 @@ def run_job(
     """
     net = description.build()
     shape = map_shape(net, options, plan.width)
-    identity = StoreIdentity(images.names, description.sha256, {k: json_value(v) for k, v in options.items()},
+    recorded = {**options, "ImportOptions": description.import_options, "OutputNames": net.OutputNames,
+                "ChannelOrder": description.channel_order}  # all that changes a map besides the model file
+    identity = StoreIdentity(images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()},
                              plan.rule, shape)
     store = MapStore.open_for(out, identity, restart)
     todo = np.flatnonzero(store.status() != DONE).tolist()

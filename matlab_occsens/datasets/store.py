@@ -175,5 +175,7 @@ def json_value(value: Any) -> Any:
         return value.item()
     if isinstance(value, (list, tuple)):
         return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
     json.dumps(value)
     return value

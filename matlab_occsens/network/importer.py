@@ -60,7 +60,7 @@ def importNetworkFromONNX(
         ``occlusionSensitivity(net, X, label)``.
     Backend : {"onnxruntime", "torch"}, default "onnxruntime"
         Extension: the runtime that computes the forward passes. "torch" converts the graph
-        with onnx2torch (``pip install "matlab-occsens[torch]"``); both give the same maps.
+        with onnx2torch (the ``[torch]`` extra); both give the same maps.
 
     Returns
     -------
