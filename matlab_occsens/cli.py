@@ -201,6 +201,7 @@ def _run_parser() -> argparse.ArgumentParser:
         help="channel(s) to explain, 1-based (default: the top class of a class-score output)",
     )
     target.add_argument("--label", nargs="+", metavar="NAME", help="class name(s) to explain (needs --classes)")
+    add_dataset_flags(parser)
     network = parser.add_argument_group("network (importNetworkFromONNX options)")
     _add_option_flags(network, _IMPORT_OPTIONS)
     _add_option_flags(network, {"OutputNames": None})
@@ -213,7 +214,6 @@ def _run_parser() -> argparse.ArgumentParser:
     network.add_argument("--classes", metavar="FILE", help="class names, one per line in channel order")
     occlusion = parser.add_argument_group("occlusionSensitivity options (MATLAB's names and defaults)")
     _add_option_flags(occlusion, _OCCLUSION_OPTIONS)
-    add_dataset_flags(parser)
     parser.add_argument(
         "--max-image-bytes",
         type=_byte_count,
