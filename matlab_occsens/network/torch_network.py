@@ -26,6 +26,7 @@ from ..backends.engine import Engine, batches_correctly, native_shape
 from ..backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
 from .base import Network, warn_unbatchable
 from .layers import ImageInputLayer, NodeLayer
+from .pt2_archive import check_pt2_archive
 
 __all__ = ["ROOT", "ModuleOutputs", "TorchModuleNetwork", "load_module"]
 
@@ -172,7 +173,9 @@ def load_module(modelfile: Any) -> tuple[torch.nn.Module, str]:
     """A private inference-mode copy of ``modelfile`` and a name for it.
 
     ``modelfile`` is an ``nn.Module``, a TorchScript file (``torch.jit.save``; MATLAB's
-    traced ``.pt``) or a ``torch.export`` file (``.pt2``).
+    traced ``.pt``) or a ``torch.export`` file (``.pt2``). A ``.pt2`` file is checked first to
+    hold only tensors and data (:func:`.pt2_archive.check_pt2_archive`); a TorchScript file is a
+    program and runs as its author wrote it.
     """
     if isinstance(modelfile, torch.nn.Module):
         module, name = copy.deepcopy(modelfile), type(modelfile).__name__
@@ -180,6 +183,8 @@ def load_module(modelfile: Any) -> tuple[torch.nn.Module, str]:
         path = Path(modelfile)
         if not path.is_file():
             raise ValueError(f"{_FUNCTION}: modelfile {str(path)!r} does not exist or is not a file.")
+        if path.suffix == ".pt2":
+            check_pt2_archive(path)  # torch.export.load would unpickle or evaluate what it finds
         try:
             if path.suffix == ".pt2":
                 module = torch.export.load(str(path)).module()

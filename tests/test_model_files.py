@@ -1,0 +1,161 @@
+"""Model files from strangers: opening one never runs its code or reads outside its folder, and a
+broken or oversized one is refused at import with the file and the problem named."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx_builders import linear_model
+
+from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, occlusionSensitivity
+
+
+# --- .pt2 archives that would run code -------------------------------------------------------------
+
+
+class _Payload:
+    """Unpickling this evaluates ``code``: what a crafted file's author would put in it."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __reduce__(self):
+        return (eval, (self.code,))
+
+
+def _torch_pickle(obj) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture()
+def exported(tmp_path) -> Path:
+    """An honest exported program of a convolution (3 -> 4 channels on 8×8 images)."""
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten()).eval()
+    path = tmp_path / "good.pt2"
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 3, 8, 8),)), str(path))
+    return path
+
+
+def _rewrite(source: Path, target: Path, edit) -> Path:
+    """A copy of the archive ``source`` whose entries (names without the archive folder) are
+    changed by ``edit``, written back under the same folder."""
+    with zipfile.ZipFile(source) as archive:
+        prefix = archive.namelist()[0].split("/", 1)[0] + "/"
+        entries = {name[len(prefix) :]: archive.read(name) for name in archive.namelist()}
+    entries = edit(entries)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(prefix + name, data)
+    return target
+
+
+def _weights_config(entries: dict[str, bytes]) -> dict:
+    return json.loads(entries["data/weights/model_weights_config.json"])
+
+
+def _legacy_weights(marker: Path):
+    def edit(entries):
+        code = f"(open({str(marker)!r}, 'w').close(), {{}})[1]"
+        entries["data/weights/model.pt"] = _torch_pickle(_Payload(code))
+        return entries
+
+    return edit
+
+
+def _pickled_weight(marker: Path):
+    """The variant torch.export.load accepts silently: a bias marked use_pickle whose pickle makes
+    the marker, then returns the right tensor, so the import succeeds with no sign."""
+
+    def edit(entries):
+        config = _weights_config(entries)
+        entry = config["config"]["0.bias"]
+        entry["use_pickle"] = True
+        entries["data/weights/model_weights_config.json"] = json.dumps(config).encode()
+        code = f"(open({str(marker)!r}, 'w').close(), __import__('torch').nn.Parameter(__import__('torch').zeros(4)))[1]"
+        entries["data/weights/" + entry["path_name"]] = _torch_pickle(_Payload(code))
+        return entries
+
+    return edit
+
+
+def _sample_inputs(marker: Path):
+    def edit(entries):
+        code = f"(open({str(marker)!r}, 'w').close(), ((), {{}}))[1]"
+        entries["data/sample_inputs/model.pt"] = _torch_pickle(_Payload(code))
+        return entries
+
+    return edit
+
+
+def _shape_expression(marker: Path):
+    """sympy.sympify evaluates the program's shape expressions: one that is Python, not arithmetic."""
+
+    def edit(entries):
+        program = json.loads(entries["models/model.json"])
+        code = f"__import__('pathlib').Path({str(marker)!r}).touch() or 1"
+        program["range_constraints"] = {code: {"min_val": 1, "max_val": 4}}
+        entries["models/model.json"] = json.dumps(program).encode()
+        return entries
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "craft, refused",
+    [
+        (_legacy_weights, "'data/weights/model.pt'"),
+        (_pickled_weight, "weights entry '0.bias' is pickled"),
+        (_sample_inputs, "does not load as tensors only"),
+        (_shape_expression, "shape expression"),
+    ],
+)
+def test_a_crafted_pt2_file_is_refused_without_running_its_code(exported, tmp_path, craft, refused):
+    marker = tmp_path / "ran"
+    crafted = _rewrite(exported, tmp_path / "crafted.pt2", craft(marker))
+    with pytest.raises(ValueError, match=f"importNetworkFromPyTorch: .*crafted.pt2.* is refused: .*{refused}"):
+        importNetworkFromPyTorch(crafted, InputSize=[8, 8, 3])
+    assert not marker.exists()
+
+
+def test_the_pickled_weight_variant_really_runs_code_in_torch(exported, tmp_path):
+    """The threat is real: torch itself runs the payload and loads the program without a sign."""
+    import torch
+
+    marker = tmp_path / "ran"
+    crafted = _rewrite(exported, tmp_path / "crafted.pt2", _pickled_weight(marker))
+    torch.export.load(str(crafted))
+    assert marker.exists()
+
+
+def test_an_honest_pt2_file_still_imports(exported, tmp_path):
+    torch = pytest.importorskip("torch")
+    dims = torch.export.Dim("batch", min=1), torch.export.Dim("height", min=4, max=64)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+    dynamic = tmp_path / "dynamic.pt2"  # symbolic shapes: the program carries shape expressions
+    program = torch.export.export(model, (torch.zeros(2, 3, 8, 8),), dynamic_shapes=({0: dims[0], 2: dims[1]},))
+    torch.export.save(program, str(dynamic))
+    for path in (exported, dynamic):
+        net = importNetworkFromPyTorch(path, InputSize=[8, 8, 3])
+        scoreMap = occlusionSensitivity(net, np.ones((8, 8, 3), np.float32), 1, MaskSize=4, ExecutionEnvironment="cpu")
+        assert scoreMap.shape == (8, 8)
+
+
+def test_a_pt2_that_is_not_an_archive_is_named(tmp_path):
+    pytest.importorskip("torch")
+    junk = tmp_path / "junk.pt2"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="junk.pt2.* is not an exported program"):
+        importNetworkFromPyTorch(junk, InputSize=[8, 8, 3])
