@@ -159,3 +159,128 @@ def test_a_pt2_that_is_not_an_archive_is_named(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="junk.pt2.* is not an exported program"):
         importNetworkFromPyTorch(junk, InputSize=[8, 8, 3])
+
+
+# --- ONNX external data --------------------------------------------------------------------------
+
+
+def _external_model(location: str) -> onnx.ModelProto:
+    """The linear model whose weights tensor says its data lives at ``location``."""
+    model = linear_model(np.ones((2, 3, 4, 4), np.float32))
+    weights = next(init for init in model.graph.initializer if init.name == "W")
+    weights.data_location = TensorProto.EXTERNAL
+    weights.ClearField("raw_data")
+    weights.ClearField("float_data")
+    entry = weights.external_data.add()
+    entry.key, entry.value = "location", location
+    return model
+
+
+def _small_map(net, channel: int) -> np.ndarray:
+    image = np.arange(48, dtype=np.float32).reshape(4, 4, 3)
+    return occlusionSensitivity(net, image, channel, MaskSize=2, MaskValue=0, OutputUpsampling="none")
+
+
+def test_external_data_through_a_symlink_out_of_the_folder_is_refused(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "hostname").write_bytes(np.arange(96, dtype=np.float32).tobytes())
+    (folder / "link").symlink_to(secret)
+    onnx.save(_external_model("link/hostname"), folder / "model.onnx")
+    with pytest.raises(ValueError, match="tensor 'W' keeps its data at 'link/hostname'.*outside the model's folder"):
+        importNetworkFromONNX(folder / "model.onnx")
+    onnx.save(_external_model("../secret/hostname"), folder / "up.onnx")
+    with pytest.raises(ValueError, match="outside the model's folder"):
+        importNetworkFromONNX(folder / "up.onnx")
+
+
+def test_external_data_inside_the_folder_still_loads(tmp_path):
+    weights = np.arange(96, dtype=np.float32).reshape(2, 3, 4, 4)
+    model = linear_model(weights)
+    onnx.save(model, tmp_path / "model.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0)
+    net = importNetworkFromONNX(tmp_path / "model.onnx")
+    np.testing.assert_array_equal(_small_map(net, 2), _small_map(importNetworkFromONNX(linear_model(weights)), 2))
+
+
+def test_a_model_in_memory_with_external_data_needs_a_folder(tmp_path, monkeypatch):
+    weights = np.arange(96, dtype=np.float32).reshape(2, 3, 4, 4)
+    (tmp_path / "weights.bin").write_bytes(weights.tobytes())
+    model = _external_model("weights.bin")
+    monkeypatch.chdir(tmp_path)  # today's behaviour would find the data in the current folder
+    for given in (model, model.SerializeToString()):
+        with pytest.raises(ValueError, match="has no folder to find them in; pass ExternalDataFolder="):
+            importNetworkFromONNX(given)
+    net = importNetworkFromONNX(model.SerializeToString(), ExternalDataFolder=tmp_path)
+    np.testing.assert_array_equal(_small_map(net, 1), _small_map(importNetworkFromONNX(linear_model(weights)), 1))
+    assert model.graph.initializer[0].data_location == TensorProto.EXTERNAL  # the caller's model is untouched
+
+
+# --- broken ONNX files, refused at import ----------------------------------------------------------
+
+
+def _broken(kind: str) -> onnx.ModelProto:
+    """The linear model broken one way, each as a careless exporter or an attacker would."""
+    model = linear_model(np.ones((2, 3, 4, 4), np.float32))
+    conv, flatten = model.graph.node
+    if kind == "domain":
+        conv.domain = "com.nowhere"
+        model.opset_import.append(helper.make_opsetid("com.nowhere", 1))
+    elif kind == "opset":
+        model.opset_import[0].version = 99
+    elif kind == "ir":
+        model.ir_version = 99
+    elif kind == "cycle":
+        conv.input[0] = "scores"
+    elif kind == "dangling":
+        flatten.input[0] = "nothing"
+    return model
+
+
+@pytest.mark.parametrize(
+    "kind, problem",
+    [
+        ("domain", "com.nowhere:Conv.* is not a registered function/op"),
+        ("opset", "Opset 99 is under development"),
+        ("ir", "IR version: 99"),
+        ("cycle", "not acyclic"),
+        ("dangling", "'nothing' is not a graph input"),
+    ],
+)
+def test_a_model_onnx_runtime_cannot_run_is_refused_at_import(tmp_path, kind, problem):
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(_broken(kind), path)
+    with pytest.raises(ValueError, match=f"importNetworkFromONNX: '.*{kind}.onnx' cannot be run by ONNX Runtime: .*{problem}"):
+        importNetworkFromONNX(path, InputDataFormats="BCSS")
+    with pytest.raises(ValueError, match=f"the model cannot be run by ONNX Runtime: .*{problem}"):
+        importNetworkFromONNX(_broken(kind), InputDataFormats="BCSS")
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    empty = tmp_path / "empty.onnx"
+    empty.touch()
+    with pytest.raises(ValueError, match="'.*empty.onnx' is empty \\(0 bytes\\)"):
+        importNetworkFromONNX(empty)
+    with pytest.raises(ValueError, match="the model's bytes is empty"):
+        importNetworkFromONNX(b"")
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pt2", ".pth"])
+def test_a_pytorch_file_points_to_the_pytorch_importer(tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(b"PK\x03\x04 whatever torch wrote")
+    with pytest.raises(ValueError, match=f"is a PyTorch file \\({suffix}\\); import it with importNetworkFromPyTorch"):
+        importNetworkFromONNX(path)
+
+
+def test_an_input_no_map_can_hold_is_refused_at_import_with_its_size():
+    model = linear_model(np.ones((2, 3, 4, 4), np.float32))
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "W"
+    with pytest.raises(ValueError, match="input 200000×200000×3 needs 447.0 GiB per float32 image, more than the 2 GiB"):
+        importNetworkFromONNX(model, InputSize=[200000, 200000, 3])
+    importNetworkFromONNX(model, InputSize=[4, 4, 3])  # the same model at a size a map can hold
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="importNetworkFromPyTorch: the network's input 30000×30000×3 needs 10.1 GiB"):
+        importNetworkFromPyTorch(torch.nn.Conv2d(3, 1, 1), InputSize=[30000, 30000, 3])

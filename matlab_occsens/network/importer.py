@@ -13,7 +13,8 @@ from ..namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
 from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
 from .onnx_network import BACKENDS, OnnxNetwork
-from .onnx_graph import OnnxGraph, load_model
+from .onnx_file import check_runnable, load_model
+from .onnx_graph import OnnxGraph
 from .optional import require_torch
 
 __all__ = ["importNetworkFromONNX"]
@@ -27,6 +28,7 @@ _OPTIONS: dict[str, Any] = {
     **INPUT_LAYER_OPTIONS,
     "Classes": None,
     "Backend": "onnxruntime",  # extension: or "torch" (onnx2torch)
+    "ExternalDataFolder": None,  # extension: where a model given as bytes keeps its external data
 }
 
 
@@ -38,7 +40,10 @@ def importNetworkFromONNX(
     Parameters
     ----------
     modelfile : path, bytes or onnx.ModelProto
-        The ONNX model. The caller's ModelProto is copied, never modified.
+        The ONNX model. The caller's ModelProto is copied, never modified. The model is checked
+        once at import (ONNX Runtime builds it unoptimised), so a file it cannot run is refused
+        here with its problem. External data is read only from inside the model's folder, after
+        symbolic links are followed.
     InputDataFormats : {"BCSS", "BSSC"}, optional
         Layout of the ONNX input: "BCSS" for NCHW, "BSSC" for NHWC. Detected from the input's
         static shape when unambiguous; required otherwise.
@@ -61,6 +66,10 @@ def importNetworkFromONNX(
     Backend : {"onnxruntime", "torch"}, default "onnxruntime"
         Extension: the runtime that computes the forward passes. "torch" converts the graph
         with onnx2torch (``pip install "matlab-occsens[torch]"``); both give the same maps.
+    ExternalDataFolder : path, optional
+        Extension: the folder holding the external data files of a model given as bytes or an
+        ``onnx.ModelProto`` (such a model has no folder of its own, and one with external data
+        is refused without this); for a file, default its own folder.
 
     Returns
     -------
@@ -84,9 +93,12 @@ def importNetworkFromONNX(
     input_size = options["InputSize"]
     if input_size is not None:
         input_size = integer_vector(input_size, "InputSize", _FUNCTION, lengths=(2, 3))
-    graph = OnnxGraph(load_model(modelfile), input_format, input_size)
+    model = load_model(modelfile, options["ExternalDataFolder"])
+    graph = OnnxGraph(model, input_format, input_size)
     layer = input_layer(options, graph.input_size, graph.input.name, _FUNCTION)
-    name = Path(modelfile).stem if isinstance(modelfile, (str, os.PathLike)) else graph.model.graph.name
+    is_file = isinstance(modelfile, (str, os.PathLike))
+    check_runnable(model, repr(str(modelfile)) if is_file else "the model")
+    name = Path(modelfile).stem if is_file else graph.model.graph.name
     net = OnnxNetwork(graph, layer, options["OutputNames"], name=name or "network", backend=backend)
     apply_output_formats(net, options["OutputDataFormats"])
     if options["Classes"] is not None:

@@ -9,9 +9,7 @@ selected (which also drops every node those outputs do not need).
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,30 +19,10 @@ from onnx import TensorProto
 from ..backends.engine import native_shape
 from .layers import NodeLayer
 
-__all__ = ["OnnxGraph", "load_model"]
+__all__ = ["OnnxGraph"]
 
 _FUNCTION = "importNetworkFromONNX"
 _BATCH_PARAM = "batch"
-
-
-def load_model(source: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.ModelProto:
-    """A private copy of the model, from a path, serialized bytes or a ModelProto."""
-    if isinstance(source, onnx.ModelProto):
-        return copy.deepcopy(source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return onnx.load_from_string(bytes(source))
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"{_FUNCTION}: modelfile {str(path)!r} does not exist or is not a file.")
-        try:
-            return onnx.load(str(path))
-        except Exception as error:  # onnx raises DecodeError, OSError, ... for unreadable files
-            raise ValueError(f"{_FUNCTION}: {str(path)!r} is not a readable ONNX file ({error}).") from error
-    raise TypeError(
-        f"{_FUNCTION}: modelfile must be a file path, the model's bytes or an onnx.ModelProto; "
-        f"got {type(source).__name__}."
-    )
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
