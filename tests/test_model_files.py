@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 from onnx_builders import linear_model
 
 from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, occlusionSensitivity
-
 
 # --- .pt2 archives that would run code -------------------------------------------------------------
 
@@ -84,7 +84,8 @@ def _pickled_weight(marker: Path):
         entry = config["config"]["0.bias"]
         entry["use_pickle"] = True
         entries["data/weights/model_weights_config.json"] = json.dumps(config).encode()
-        code = f"(open({str(marker)!r}, 'w').close(), __import__('torch').nn.Parameter(__import__('torch').zeros(4)))[1]"
+        bias = "__import__('torch').nn.Parameter(__import__('torch').zeros(4))"
+        code = f"(open({str(marker)!r}, 'w').close(), {bias})[1]"
         entries["data/weights/" + entry["path_name"]] = _torch_pickle(_Payload(code))
         return entries
 
@@ -251,7 +252,8 @@ def _broken(kind: str) -> onnx.ModelProto:
 def test_a_model_onnx_runtime_cannot_run_is_refused_at_import(tmp_path, kind, problem):
     path = tmp_path / f"{kind}.onnx"
     onnx.save(_broken(kind), path)
-    with pytest.raises(ValueError, match=f"importNetworkFromONNX: '.*{kind}.onnx' cannot be run by ONNX Runtime: .*{problem}"):
+    refused = f"importNetworkFromONNX: '.*{kind}.onnx' cannot be run by ONNX Runtime: .*{problem}"
+    with pytest.raises(ValueError, match=refused):
         importNetworkFromONNX(path, InputDataFormats="BCSS")
     with pytest.raises(ValueError, match=f"the model cannot be run by ONNX Runtime: .*{problem}"):
         importNetworkFromONNX(_broken(kind), InputDataFormats="BCSS")
@@ -278,9 +280,40 @@ def test_an_input_no_map_can_hold_is_refused_at_import_with_its_size():
     model = linear_model(np.ones((2, 3, 4, 4), np.float32))
     model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
     model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "W"
-    with pytest.raises(ValueError, match="input 200000×200000×3 needs 447.0 GiB per float32 image, more than the 2 GiB"):
+    too_big = "input 200000×200000×3 needs 447.0 GiB per float32 image, more than the 2 GiB"
+    with pytest.raises(ValueError, match=too_big):
         importNetworkFromONNX(model, InputSize=[200000, 200000, 3])
     importNetworkFromONNX(model, InputSize=[4, 4, 3])  # the same model at a size a map can hold
     torch = pytest.importorskip("torch")
     with pytest.raises(ValueError, match="importNetworkFromPyTorch: the network's input 30000×30000×3 needs 10.1 GiB"):
         importNetworkFromPyTorch(torch.nn.Conv2d(3, 1, 1), InputSize=[30000, 30000, 3])
+
+
+_OUT_OF_MEMORY = """
+import resource, sys
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
+
+weights = numpy_helper.from_array(np.ones((4096, 3, 1, 1), np.float32), "W")  # 64 MiB per 64x64 image
+nodes = [helper.make_node("Conv", ["x", "W"], ["y"]), helper.make_node("ReduceSum", ["y"], ["z"], axes=[2, 3])]
+graph = helper.make_graph(nodes, "wide", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])],
+                          [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 4096])], [weights])
+net = importNetworkFromONNX(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=8))
+image = np.ones((64, 64, 3), np.float32)
+occlusionSensitivity(net, image, 1, MaskSize=32, MiniBatchSize=1, ExecutionEnvironment="cpu")  # engine built
+size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + 256 * 2**20, resource.RLIM_INFINITY))
+try:
+    occlusionSensitivity(net, image, 1, MaskSize=4, Stride=4, MiniBatchSize=64, ExecutionEnvironment="cpu")
+except MemoryError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
+def test_onnx_runtime_running_out_of_memory_says_to_lower_minibatchsize():
+    result = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ONNX Runtime ran out of memory computing a batch of" in result.stdout
+    assert "lower MiniBatchSize" in result.stdout

@@ -20,6 +20,7 @@ from ..stream.job import OcclusionJob
 from ..stream.run_ahead import run_ahead
 from .cpu import physical_cores
 from .engine import Engine
+from .ort_errors import out_of_memory_said
 from .ort_device import BASE, COLS, FILL, MIN_OPSET, ROWS, occluding_model, onnx_opset
 
 __all__ = ["OrtEngine", "ort_providers", "session_options"]
@@ -111,7 +112,8 @@ class OrtEngine(Engine):
         self._trimmed = 0  # the search size whose arena memory was last given back
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self._outputs, {self._input: batch})
+        with out_of_memory_said(len(batch)):
+            return self.session.run(self._outputs, {self._input: batch})
 
     def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
         options = None
@@ -121,7 +123,8 @@ class OrtEngine(Engine):
             self._trimmed = self._sizer.largest_tried
             options = ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        return self.session.run(self._outputs, {self._input: batch}, options)[0]
+        with out_of_memory_said(len(batch)):
+            return self.session.run(self._outputs, {self._input: batch}, options)[0]
 
     def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
         if self._occluding_source is None:
@@ -147,7 +150,8 @@ class OrtEngine(Engine):
             binding.bind_cpu_input(ROWS, np.ascontiguousarray(rows))
             binding.bind_cpu_input(COLS, np.ascontiguousarray(cols))
             binding.bind_output(self._outputs[0])
-            session.run_with_iobinding(binding)
+            with out_of_memory_said(len(rows)):
+                session.run_with_iobinding(binding)
             return binding.copy_outputs_to_cpu()[0]
 
         for (first, _), output in run_ahead(forward, job.spans()):

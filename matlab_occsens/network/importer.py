@@ -12,9 +12,9 @@ from ..checks import integer_vector
 from ..namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
 from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
-from .onnx_network import BACKENDS, OnnxNetwork
 from .onnx_file import check_runnable, load_model
 from .onnx_graph import OnnxGraph
+from .onnx_network import BACKENDS, OnnxNetwork
 from .optional import require_torch
 
 __all__ = ["importNetworkFromONNX"]
