@@ -296,7 +296,7 @@ from onnx import TensorProto, helper, numpy_helper
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 
 weights = numpy_helper.from_array(np.ones((4096, 3, 1, 1), np.float32), "W")  # 256 MiB per 128x128 image
-nodes = [helper.make_node("Conv", ["x", "W"], ["y"]), helper.make_node("ReduceSum", ["y"], ["z"], axes=[2, 3])]
+nodes = [helper.make_node("Conv", ["x", "W"], ["y"]), helper.make_node("ReduceSum", ["y"], ["z"], axes=[2, 3], keepdims=0)]
 graph = helper.make_graph(nodes, "wide", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 128, 128])],
                           [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 4096])], [weights])
 net = importNetworkFromONNX(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=8))

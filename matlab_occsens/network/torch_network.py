@@ -35,6 +35,22 @@ ROOT = ""
 _FUNCTION = "importNetworkFromPyTorch"
 
 
+#: torch modules whose output is (N, C, spatial...) by definition.
+_CHANNELS_FIRST_MODULES = (
+    torch.nn.modules.conv._ConvNd,
+    torch.nn.modules.batchnorm._BatchNorm,
+    torch.nn.modules.instancenorm._InstanceNorm,
+    torch.nn.modules.pooling._MaxPoolNd,
+    torch.nn.modules.pooling._AvgPoolNd,
+    torch.nn.modules.pooling._AdaptiveAvgPoolNd,
+    torch.nn.modules.pooling._AdaptiveMaxPoolNd,
+    torch.nn.GroupNorm,
+    torch.nn.LocalResponseNorm,
+    torch.nn.PixelShuffle,
+    torch.nn.PixelUnshuffle,
+)
+
+
 class _AllCaptured(Exception):
     """Raised by a forward hook once every selected output is in: the rest is not needed."""
 
@@ -155,6 +171,16 @@ class TorchModuleNetwork(Network):
 
     def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
         return None  # a module states no shapes; the first forward pass tells
+
+    def _derived_format(self, name: str, rank: int) -> str | None:
+        """A module has no graph to follow, so only two things are known: torch's convolution,
+        pooling and normalisation modules return channels-first tensors, and a 4-D output of any
+        other module is taken in the model's input layout (``InputDataFormats``). Any other rank
+        (a transformer's N×tokens×features) needs ``OutputDataFormats``."""
+        module = self._module if name == ROOT else self._modules[name]
+        if isinstance(module, _CHANNELS_FIRST_MODULES):
+            return "BC" + "S" * (rank - 2)
+        return self._input_format if rank == len(self._input_format) else None
 
     def _build_engine(self, environment: str) -> Engine:
         device = torch_device(environment)
