@@ -185,7 +185,8 @@ def test_a_torch_conv_inside_an_nhwc_model_is_channels_first():
         def forward(self, image):
             return self.conv(image.permute(0, 3, 1, 2))
 
-    net = importNetworkFromPyTorch(Nhwc().eval(), InputSize=[HEIGHT, WIDTH, 3], InputDataFormats="BSSC", OutputNames="conv")
+    size = [HEIGHT, WIDTH, 3]
+    net = importNetworkFromPyTorch(Nhwc().eval(), InputSize=size, InputDataFormats="BSSC", OutputNames="conv")
     twin = importNetworkFromONNX(nchw_model(), OutputNames="conv1")
     for channel in (1, 4):
         np.testing.assert_array_equal(_map(net, channel), _map(twin, channel))
