@@ -53,8 +53,9 @@ def importNetworkFromONNX(
         Layers (node names) or tensors to output; default: the graph's outputs. Set it later
         with ``net.OutputNames = ...`` to measure an intermediate layer.
     OutputDataFormats : str or list of str, optional
-        MATLAB format of each output ("BC", "BCSS", "BSSC", ...). Default: channel axis 1,
-        or last for NHWC networks.
+        MATLAB format of each output ("BC", "BCSS", "BSSC", "BTC", ...). Default: derived from
+        the input's layout through the graph (a Transpose moves axes, convolutions are NCHW);
+        where the graph cannot tell (after a Reshape to tokens), measuring the output asks for it.
     Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
         Normalisation of raw pixels done by the input layer, as in MATLAB's imageInputLayer,
         with its statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (scalars,
