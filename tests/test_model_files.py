@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -41,11 +42,14 @@ def _torch_pickle(obj) -> bytes:
 
 @pytest.fixture()
 def exported(tmp_path) -> Path:
-    """An honest exported program of a convolution (3 -> 4 channels on 8×8 images)."""
+    """An honest exported program of a convolution (3 -> 4 channels on 8×8 images), with a
+    symbolic batch axis, so the program carries shape expressions."""
     torch = pytest.importorskip("torch")
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten()).eval()
     path = tmp_path / "good.pt2"
-    torch.export.save(torch.export.export(model, (torch.zeros(1, 3, 8, 8),)), str(path))
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model, (torch.zeros(2, 3, 8, 8),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
     return path
 
 
@@ -102,13 +106,15 @@ def _sample_inputs(marker: Path):
 
 
 def _shape_expression(marker: Path):
-    """sympy.sympify evaluates the program's shape expressions: one that is Python, not arithmetic."""
+    """torch.export.load hands each shape expression to sympy.sympify, which evaluates Python: one
+    that makes the marker, then gives the symbol it replaced, loads with no sign."""
 
     def edit(entries):
-        program = json.loads(entries["models/model.json"])
-        code = f"__import__('pathlib').Path({str(marker)!r}).touch() or 1"
-        program["range_constraints"] = {code: {"min_val": 1, "max_val": 4}}
-        entries["models/model.json"] = json.dumps(program).encode()
+        text = entries["models/model.json"].decode()
+        found = re.search(r'"expr_str": "([^"]*)"', text)
+        assert found is not None, "the honest program has a shape expression to replace"
+        payload = f"__import__('pathlib').Path({str(marker)!r}).touch() or {found.group(1)}"
+        entries["models/model.json"] = (text[: found.start(1)] + payload + text[found.end(1) :]).encode()
         return entries
 
     return edit
@@ -131,12 +137,13 @@ def test_a_crafted_pt2_file_is_refused_without_running_its_code(exported, tmp_pa
     assert not marker.exists()
 
 
-def test_the_pickled_weight_variant_really_runs_code_in_torch(exported, tmp_path):
+@pytest.mark.parametrize("craft", [_pickled_weight, _shape_expression])
+def test_the_silent_variants_really_run_code_in_torch(exported, tmp_path, craft):
     """The threat is real: torch itself runs the payload and loads the program without a sign."""
     import torch
 
     marker = tmp_path / "ran"
-    crafted = _rewrite(exported, tmp_path / "crafted.pt2", _pickled_weight(marker))
+    crafted = _rewrite(exported, tmp_path / "crafted.pt2", craft(marker))
     torch.export.load(str(crafted))
     assert marker.exists()
 
@@ -296,7 +303,10 @@ from onnx import TensorProto, helper, numpy_helper
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 
 weights = numpy_helper.from_array(np.ones((4096, 3, 1, 1), np.float32), "W")  # 256 MiB per 128x128 image
-nodes = [helper.make_node("Conv", ["x", "W"], ["y"]), helper.make_node("ReduceSum", ["y"], ["z"], axes=[2, 3], keepdims=0)]
+nodes = [
+    helper.make_node("Conv", ["x", "W"], ["y"]),
+    helper.make_node("ReduceSum", ["y"], ["z"], axes=[2, 3], keepdims=0),
+]
 graph = helper.make_graph(nodes, "wide", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 128, 128])],
                           [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 4096])], [weights])
 net = importNetworkFromONNX(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=8))
