@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
@@ -190,3 +192,20 @@ def test_a_torch_conv_inside_an_nhwc_model_is_channels_first():
     twin = importNetworkFromONNX(nchw_model(), OutputNames="conv1")
     for channel in (1, 4):
         np.testing.assert_array_equal(_map(net, channel), _map(twin, channel))
+
+
+# --- property: a transpose never changes what a channel's total is --------------------------------
+
+
+@settings(max_examples=12, deadline=None)
+@given(perm=st.permutations([1, 2, 3]), channel=st.integers(1, 4))
+def test_a_transposed_tensor_measures_as_the_tensor_itself(perm, channel):
+    """Whatever axes a Transpose moves, the derived format follows the channel axis, so the
+    channel's total (and the map) is exactly the untransposed tensor's."""
+    full = [0, *perm]
+    nodes = [*_convs("image"), helper.make_node("Transpose", ["relu1"], ["moved"], perm=full, name="moved")]
+    model = _model(nodes, ["N", 3, HEIGHT, WIDTH], {"W1": CONV1, "W2": CONV2}, "scores")
+    moved = importNetworkFromONNX(model, OutputNames="moved")
+    assert moved.OutputDataFormats == ["".join("BCSS"[axis] for axis in full)]
+    twin = importNetworkFromONNX(nchw_model(), OutputNames="relu1")
+    np.testing.assert_array_equal(_map(moved, channel), _map(twin, channel))

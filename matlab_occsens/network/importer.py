@@ -97,9 +97,9 @@ def importNetworkFromONNX(
     model = load_model(modelfile, options["ExternalDataFolder"])
     graph = OnnxGraph(model, input_format, input_size)
     layer = input_layer(options, graph.input_size, graph.input.name, _FUNCTION)
-    is_file = isinstance(modelfile, (str, os.PathLike))
-    check_runnable(model, repr(str(modelfile)) if is_file else "the model")
-    name = Path(modelfile).stem if is_file else graph.model.graph.name
+    path = Path(modelfile) if isinstance(modelfile, (str, os.PathLike)) else None
+    check_runnable(model, "the model" if path is None else repr(str(path)))
+    name = graph.model.graph.name if path is None else path.stem
     net = OnnxNetwork(graph, layer, options["OutputNames"], name=name or "network", backend=backend)
     apply_output_formats(net, options["OutputDataFormats"])
     if options["Classes"] is not None:

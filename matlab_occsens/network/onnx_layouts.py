@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import onnx
 from onnx import numpy_helper
@@ -111,7 +112,7 @@ def _in_order(nodes: Sequence[onnx.NodeProto]) -> list[onnx.NodeProto]:
     return order
 
 
-def _attribute(node: onnx.NodeProto, name: str, default: object = None) -> object:
+def _attribute(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
     for attr in node.attribute:
         if attr.name == name:
             return onnx.helper.get_attribute_value(attr)
@@ -124,7 +125,7 @@ def _axes(node: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> list[
     if axes is None and len(node.input) > 1 and node.input[1]:
         tensor = constants.get(node.input[1])
         axes = None if tensor is None else numpy_helper.to_array(tensor).ravel().tolist()
-    return None if axes is None else [int(axis) for axis in axes]  # type: ignore[union-attr]
+    return None if axes is None else [int(axis) for axis in axes]
 
 
 def _derive(
@@ -155,17 +156,17 @@ def _derive(
         return [known.pop() if len(known) == 1 and not unknown else None]
     if op == "Transpose" and first is not None:
         perm = _attribute(node, "perm") or list(reversed(range(len(first))))
-        return ["".join(first[axis] for axis in perm)]  # type: ignore[union-attr]
+        return ["".join(first[axis] for axis in perm)]
     if op == "Concat":
-        known = {formats.get(name) for name in node.input if name}
-        return [known.pop() if len(known) == 1 else None]
+        concatenated = {formats.get(name) for name in node.input if name}
+        return [concatenated.pop() if len(concatenated) == 1 else None]
     if op in _REDUCTIONS or op in ("ArgMax", "ArgMin"):
         if first is None or _attribute(node, "keepdims", 1):
             return [first]
         axes = [_attribute(node, "axis", 0)] if op in ("ArgMax", "ArgMin") else _axes(node, constants)
         if axes is None:
             return [None]
-        dropped = {axis % len(first) for axis in axes}  # type: ignore[operator]
+        dropped = {axis % len(first) for axis in axes}
         return ["".join(letter for axis, letter in enumerate(first) if axis not in dropped)]
     if op == "Squeeze" and first is not None:
         axes = _axes(node, constants)
