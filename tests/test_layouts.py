@@ -209,3 +209,30 @@ def test_a_transposed_tensor_measures_as_the_tensor_itself(perm, channel):
     assert moved.OutputDataFormats == ["".join("BCSS"[axis] for axis in full)]
     twin = importNetworkFromONNX(nchw_model(), OutputNames="relu1")
     np.testing.assert_array_equal(_map(moved, channel), _map(twin, channel))
+
+
+def test_a_real_vision_transformer_block_is_measured_by_its_features():
+    """torchvision's ViT (random weights, 2 blocks): a block's output is N×17×32 (class token and
+    16 patches, 32 features). Without a format it is refused; with "BTC" the channels are the 32
+    features (channel 33 does not exist, though token 17 would)."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    from matlab_occsens import importNetworkFromPyTorch
+
+    torch.manual_seed(0)
+    model = torchvision.models.VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64
+    )
+    block = "encoder.layers.encoder_layer_1"
+    net = importNetworkFromPyTorch(model, InputSize=[32, 32, 3], OutputNames=block)
+    image = np.random.default_rng(1).uniform(0, 255, (32, 32, 3))
+    options = dict(MaskSize=16, Stride=16, OutputUpsampling="none")
+    with pytest.raises(ValueError, match=f"output '{block}' \\(3 axes\\) cannot be derived.*likely 'BTC'"):
+        occlusionSensitivity(net, image, 1, **options)
+    net.OutputDataFormats = "BTC"
+    scoreMap = occlusionSensitivity(net, image, [1, 32], **options)
+    assert scoreMap.shape == (2, 2, 2) and np.isfinite(scoreMap).all() and np.abs(scoreMap).max() > 0
+    with pytest.raises(ValueError, match="channelIdx"):
+        occlusionSensitivity(net, image, 33, **options)
+    patches = importNetworkFromPyTorch(model, InputSize=[32, 32, 3], OutputNames="conv_proj")
+    assert occlusionSensitivity(patches, image, 32, **options).shape == (2, 2)  # Conv2d: channels-first

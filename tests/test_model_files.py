@@ -328,3 +328,26 @@ def test_onnx_runtime_running_out_of_memory_says_to_lower_minibatchsize():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ONNX Runtime ran out of memory computing a batch of 2 images" in result.stdout, result.stdout
     assert "lower MiniBatchSize" in result.stdout
+
+
+@pytest.mark.parametrize("architecture", ["mobilenet_v3_small", "vit"])
+def test_real_architectures_exported_honestly_are_accepted(tmp_path, architecture):
+    """The check refuses what would run code, not what torch.export.save writes for real models
+    (buffers, lifted constants, symbolic shapes)."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    if architecture == "vit":
+        model = torchvision.models.VisionTransformer(
+            image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64
+        )
+    else:
+        model = torchvision.models.mobilenet_v3_small()
+    path = tmp_path / f"{architecture}.pt2"
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model.eval(), (torch.zeros(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+    net = importNetworkFromPyTorch(path, InputSize=[32, 32, 3])
+    image = np.random.default_rng(0).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    scoreMap = occlusionSensitivity(net, image, 1, MaskSize=16, Stride=16, OutputUpsampling="none")
+    assert scoreMap.shape == (2, 2) and np.isfinite(scoreMap).all()
