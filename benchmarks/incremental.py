@@ -1,6 +1,6 @@
 """Exact incremental inference against the ONNX Runtime full-recompute limit.
 
-For each real network of MODELS.md and each grid (MaskSize 15 Stride 4, and MATLAB's defaults),
+For each real network of docs/models.md and each grid (MaskSize 15 Stride 4, and MATLAB's defaults),
 in one run:
 
 * the *limit*: the same occluded images through the same ONNX Runtime session, at the best of a

@@ -1,4 +1,4 @@
-"""Where the occluding masks go (SPEC.md §4): pure geometry, no network.
+"""Where the occluding masks go (docs/specification.md §4): pure geometry, no network.
 
 Each image dimension is laid out on its own and the grid is their Cartesian product, so the
 grid is stored as two short lists of covered ranges rather than K_h × K_w rectangles; a stride-1

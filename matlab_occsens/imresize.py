@@ -1,7 +1,7 @@
 """MATLAB's ``imresize``, reproduced number for number.
 
 ``occlusionSensitivity`` upsamples its coarse map with ``imresize(map, [H W], method)``, so the
-port needs MATLAB's resampler exactly (SPEC.md §7). No Python library gives it: OpenCV's
+port needs MATLAB's resampler exactly (docs/specification.md §7). No Python library gives it: OpenCV's
 ``INTER_CUBIC`` uses the cubic kernel with a = -0.75 and replicates border pixels (0.2-0.4 off on
 an 11×11 → 224×224 map), its nearest modes place samples differently, and scikit-image's
 ``resize`` interpolates with B-splines. This module follows MATLAB's separable algorithm

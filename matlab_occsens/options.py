@@ -1,4 +1,4 @@
-"""occlusionSensitivity's arguments, validated and resolved before any inference (SPEC.md §2-3).
+"""occlusionSensitivity's arguments, validated and resolved before any inference (docs/specification.md §2-3).
 
 Every mistake a user can make is reported here, so a long map never dies halfway. "auto"
 values are resolved against the image with MATLAB's rounding (half away from zero).

@@ -1,4 +1,4 @@
-"""The mask grid (SPEC.md §4): exact worked examples and properties over many sizes."""
+"""The mask grid (docs/specification.md §4): exact worked examples and properties over many sizes."""
 
 from __future__ import annotations
 
