@@ -14,7 +14,6 @@ not understand falls back to the ordinary path.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,6 +25,7 @@ from ..backends.engine import Engine
 from ..backends.ort import OrtEngine
 from ..network.base import Network
 from ..network.onnx_network import OnnxNetwork
+from ..warn import warn_user
 from .cost import CPU_COSTS
 from .graph import SpatialGraph, Unsupported
 from .plan import Chunk, Plan, plan_chain
@@ -113,10 +113,9 @@ def incremental_forward(
         return forward_for(net, plan, batch_size)
     except Unsupported as reason:
         if mode == "on":
-            warnings.warn(
+            warn_user(
                 f'{function}: Incremental="on" not possible: {reason}; using ordinary inference.',
                 RuntimeWarning,
-                stacklevel=4,  # the caller of occlusionSensitivity
             )
         return None
 
