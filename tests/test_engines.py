@@ -8,7 +8,9 @@ import pytest
 from matlab_occsens import occlusionSensitivity, predict
 from matlab_occsens.grid import mask_grid
 from matlab_occsens.stream.batch_size import MEMORY_BUDGET, BatchSizer, candidate_sizes
+from matlab_occsens.stream.drive import batch_search, occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob
+from matlab_occsens.stream.sequence import ImageStream
 
 
 class CostModel:
@@ -75,7 +77,7 @@ def test_a_size_timed_under_load_gets_another_chance():
 def test_one_lucky_timing_does_not_keep_a_slower_size():
     """8 once ran at half its cost (a quiet moment, a warm cache) while 4 is truly the fastest:
     judged by its latest timings, 8 loses its place once those are ordinary again."""
-    fastest_at_4 = lambda size: 0.010 * (1 + abs(np.log2(size) - 2) / 4)  # noqa: E731
+    fastest_at_4 = lambda size: 0.010 * (1 + abs(np.log2(size) - 2) / 4)
     model = CostModel(fastest_at_4)
     lucky = CostModel(lambda size: fastest_at_4(size) * (0.5 if size == 8 else 1))
     sizer = BatchSizer(memory=model.memory)
@@ -144,16 +146,16 @@ def test_ort_maps_do_not_depend_on_the_batch_size(efficientnet, coffee):
 
 
 def test_the_search_settles_and_the_maps_stay_the_same(efficientnet, coffee):
-    engine = efficientnet.engine("auto")
+    search = batch_search(efficientnet.engine("auto"))
     maps = []
-    while not engine._sizer.settled:
+    while not search.settled:
         maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
                                          Incremental="off"))
         assert len(maps) <= 3  # 64 masks a map; the search needs about 100 images
-    searched = engine._sizer.largest_tried
+    searched = search.largest_tried
     maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
                                      Incremental="off"))
-    assert engine._sizer.largest_tried == searched  # no new size: only timings refined
+    assert search.largest_tried == searched  # no new size: only timings refined
     for other in maps[1:]:
         np.testing.assert_array_equal(other, maps[0])
 
@@ -163,7 +165,7 @@ def test_mini_batch_size_bounds_every_call(efficientnet, coffee, mini_batch_size
     engine = efficientnet.engine("auto")
     base = efficientnet.prepare(coffee[np.newaxis].astype(np.float32))
     job = OcclusionJob(base, base, mask_grid((224, 224), (45, 45), (56, 56), True), "BCSS", mini_batch_size)
-    sizes = [len(output) for _, output in engine.occluded_outputs(job)]
+    sizes = [len(output) for _, output in occluded_outputs(engine, ImageStream([job], job.batch_size), "BCSS")]
     assert sum(sizes) == 1 + 16 and max(sizes) <= mini_batch_size
 
 
@@ -179,3 +181,38 @@ def test_sessions_use_one_thread_per_physical_core():
     options = session_options()
     assert options.intra_op_num_threads == physical_cores() >= 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def test_the_older_layer_form_reuses_the_engine_of_its_selection():
+    """Repeated calls of occlusionSensitivity(net, X, layerName, ch) reuse one view and its
+    engine (and batch-size search), instead of a new session per call; net stays as it is."""
+    import warnings
+
+    from onnx_builders import linear_model
+
+    from matlab_occsens import importNetworkFromONNX
+
+    weights = np.random.default_rng(2).integers(-3, 4, size=(2, 3, 8, 8)).astype(np.float32)
+    net = importNetworkFromONNX(linear_model(weights, flatten=False))
+    image = np.random.default_rng(3).integers(0, 256, (8, 8, 3)).astype(np.float64)
+    options = {"MaskSize": 4, "Stride": 4, "OutputUpsampling": "none", "Incremental": "off"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = occlusionSensitivity(net, image, "whole_image_conv", 2, **options)
+        engine = net.measuring("whole_image_conv").engine("auto")
+        again = occlusionSensitivity(net, image, "whole_image_conv", 2, **options)
+    assert net.measuring("whole_image_conv").engine("auto") is engine
+    assert net.OutputNames == ["conv"]
+    np.testing.assert_array_equal(first, again)
+    net.OutputNames = ["conv"]  # a new selection of the network's own drops the kept views
+    assert net.measuring("whole_image_conv").engine("auto") is not engine
+
+
+def test_kept_caches_are_bounded():
+    from matlab_occsens.network.base import KeptCache
+
+    cache: KeptCache[int, str] = KeptCache(2)
+    built = []
+    for key in (1, 2, 1, 3, 2):
+        cache.kept(key, lambda key=key: built.append(key) or str(key))
+    assert list(cache) == [3, 2] and built == [1, 2, 3, 2]  # 1 was used again, so 2 went first

@@ -315,20 +315,18 @@ def test_ppocr_direction_onnx_and_torch_agree():
 # --- same input, same bits -----------------------------------------------------------------------
 
 
-def _sizes_run(engine) -> dict[int, int]:
-    return dict(engine._sizer._runs)
-
-
 def _two_identical_calls(net, image, channel):
     """Two identical calls, and the batch sizes each ran (the search goes on across calls)."""
+    from matlab_occsens.stream.drive import observe_forwards
+
     options = dict(MaskSize=45, Stride=32, OutputUpsampling="none", ExecutionEnvironment="cpu")
-    first = occlusionSensitivity(net, image, channel, **options)
-    engine = net.engine("cpu")
-    after_first = _sizes_run(engine)
-    second = occlusionSensitivity(net, image, channel, **options)
-    after_second = _sizes_run(engine)
-    sizes_second = {size: runs - after_first.get(size, 0) for size, runs in after_second.items()}
-    return first, second, after_first, {size: runs for size, runs in sizes_second.items() if runs}
+    maps, sizes = [], []
+    for _ in range(2):
+        sizes.append([])
+        engine = net.engine("cpu")
+        with observe_forwards(engine, lambda batch, _seconds: sizes[-1].append(len(batch))):
+            maps.append(occlusionSensitivity(net, image, channel, **options))
+    return maps[0], maps[1], sizes[0], sizes[1]
 
 
 def test_the_torch_backend_gives_the_same_bits_for_the_same_call(coffee):
