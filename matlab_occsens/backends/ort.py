@@ -8,12 +8,14 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
+from ..install import install_command, pip_command
+
 try:
     import onnxruntime as ort
 except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu], never both
     raise ImportError(
-        'matlab-occsens needs ONNX Runtime: pip install "matlab-occsens[cpu]" '
-        '(or "matlab-occsens[gpu]" for onnxruntime-gpu on CUDA).'
+        f"matlab-occsens needs ONNX Runtime: {install_command('cpu')} "
+        f"(or {install_command('gpu')} for onnxruntime-gpu on CUDA)."
     ) from missing
 
 from ..stream.job import Batch, OcclusionJob
@@ -48,8 +50,9 @@ def ort_providers(environment: str) -> list[str | tuple[str, dict[str, str]]]:
     if environment == "gpu" and not has_cuda:
         raise ValueError(
             'ExecutionEnvironment "gpu": this onnxruntime has no CUDA provider (only '
-            f"{', '.join(ort.get_available_providers())}). Install the GPU build with "
-            '`pip install "matlab-occsens[gpu]"` (onnxruntime-gpu, in place of onnxruntime).'
+            f"{', '.join(ort.get_available_providers())}). Install the GPU build (onnxruntime-gpu) in place of "
+            f"onnxruntime: "
+            f"{pip_command('uninstall', '-y', 'onnxruntime')} && {install_command('gpu')}"
         )
     return [(_CUDA, _CUDA_OPTIONS), _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
 

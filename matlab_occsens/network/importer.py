@@ -66,7 +66,7 @@ def importNetworkFromONNX(
         ``occlusionSensitivity(net, X, label)``.
     Backend : {"onnxruntime", "torch"}, default "onnxruntime"
         Extension: the runtime that computes the forward passes. "torch" converts the graph
-        with onnx2torch (``pip install "matlab-occsens[torch]"``); both give the same maps.
+        with onnx2torch (the ``[torch]`` extra); both give the same maps.
     ExternalDataFolder : path, optional
         Extension: the folder holding the external data files of a model given as bytes or an
         ``onnx.ModelProto`` (such a model has no folder of its own, and one with external data
