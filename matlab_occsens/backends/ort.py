@@ -31,6 +31,7 @@ from .ort_device import (
     occluding_model,
     onnx_opset,
 )
+from .ort_errors import out_of_memory_said
 
 __all__ = ["OrtEngine", "ort_providers", "session_options"]
 
@@ -120,7 +121,8 @@ class OrtEngine(Engine):
         self._release = False
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self._outputs, {self._input: batch})
+        with out_of_memory_said(len(batch)):
+            return self.session.run(self._outputs, {self._input: batch})
 
     def run_streamed(self, batch: np.ndarray) -> np.ndarray:
         options = None
@@ -130,7 +132,8 @@ class OrtEngine(Engine):
             self._release = False
             options = ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        return self.session.run(self._outputs, {self._input: batch}, options)[0]
+        with out_of_memory_said(len(batch)):
+            return self.session.run(self._outputs, {self._input: batch}, options)[0]
 
     def release_memory(self) -> None:
         self._release = True
@@ -180,6 +183,7 @@ class _OrtOccluder(DeviceOccluder):
         binding.bind_cpu_input(ROWS, np.ascontiguousarray(batch.rows))
         binding.bind_cpu_input(COLS, np.ascontiguousarray(batch.cols))
         binding.bind_output(self._output)
-        self._session.run_with_iobinding(binding)
+        with out_of_memory_said(len(batch.rows)):
+            self._session.run_with_iobinding(binding)
         output = binding.copy_outputs_to_cpu()[0]
         return lambda: output
