@@ -24,12 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import __version__
+from ..install import install_command
+
 try:
     import zarr
 except ModuleNotFoundError as missing:  # datasets are an extra
-    raise ImportError('dataset jobs need Zarr and Dask: pip install "matlab-occsens[datasets]"') from missing
-
-from .. import __version__
+    raise ImportError(f"dataset jobs need Zarr and Dask: {install_command('datasets')}") from missing
 
 __all__ = ["DONE", "FAILED", "PENDING", "STORE_NAME", "MapStore", "StoreIdentity", "StoreMismatch", "json_value"]
 
