@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,8 +12,7 @@ from .activations import channel_axis, channel_totals
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
-from .incremental import incremental_forward
-from .incremental.runner import IncrementalForward
+from .incremental import occluded_outputs
 from .network.base import Network
 from .stream.job import OcclusionJob
 from .options import (
@@ -121,11 +119,8 @@ def _raw_map(
     base = net.prepare(image[np.newaxis])
     fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
     batch_size = min(options.mini_batch_size, len(grid) + 1, engine.max_batch or len(grid) + 1)
-    forward = incremental_forward(net, engine, grid, options.incremental, batch_size, FUNCTION)
-    if forward is None:
-        outputs = engine.occluded_outputs(OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size))
-    else:
-        outputs = _incremental_stream(forward, base, fill, grid)
+    job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
+    outputs = occluded_outputs(net, engine, job, options.incremental, FUNCTION)
 
     totals = np.empty((len(grid) + 1, len(wanted)))  # row 0: the unoccluded image
     fmt: str | None = None  # the output's layout, read off the first batch
@@ -141,16 +136,6 @@ def _raw_map(
     reference, occluded = totals[0], totals[1:]
     drop = (reference - occluded)[:, position]
     return drop.reshape(*grid.shape, len(channels)).astype(np.float32)
-
-
-def _incremental_stream(
-    forward: IncrementalForward, base: np.ndarray, fill: np.ndarray, grid: MaskGrid
-) -> Iterator[tuple[int, np.ndarray]]:
-    """The incremental outputs numbered as an :class:`OcclusionJob` numbers its images: the
-    unoccluded image is image 0, mask ``i`` is image ``i + 1``."""
-    yield 0, forward.reference(base)
-    for first, output in forward.outputs(fill, grid):
-        yield first + 1, output
 
 
 def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:

@@ -140,13 +140,23 @@ def _global_first_model(height: int = 12, width: int = 12) -> onnx.ModelProto:
     return model
 
 
+def _nhwc_read_otherwise_model() -> onnx.ModelProto:
+    """An NHWC input whose first transpose is not to NCHW (to N, C, W, H): the local analysis
+    cannot start after it."""
+    model = linear_model(np.ones((2, 3, 8, 8), np.float32), layout="BSSC")
+    (front,) = [node for node in model.graph.node if node.op_type == "Transpose"]
+    del front.attribute[:]
+    front.attribute.append(helper.make_attribute("perm", [0, 3, 2, 1]))
+    return model
+
+
 @pytest.mark.parametrize(
     "model, reason",
     [
         (_global_first_model(), "Flatten"),
-        (linear_model(np.ones((2, 3, 8, 8), np.float32), layout="BSSC"), "NCHW"),
+        (_nhwc_read_otherwise_model(), "NCHW"),
     ],
-    ids=["global-first-layer", "nhwc-input"],
+    ids=["global-first-layer", "nhwc-input-not-transposed-to-nchw"],
 )
 def test_on_falls_back_with_a_one_line_notice(model, reason):
     net = importNetworkFromONNX(model)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -80,7 +80,6 @@ class Network(ABC):
         self._output_formats: dict[str, str] = {}
         self._engines: dict[tuple[Any, ...], Engine] = {}
         self._classes: tuple[str, ...] | None = None
-        self._derived: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------------ MATLAB properties
     @property
@@ -116,7 +115,6 @@ class Network(ABC):
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
         self._engines.clear()
-        self._derived.clear()
 
     @property
     def OutputDataFormats(self) -> list[str | None]:
@@ -153,7 +151,6 @@ class Network(ABC):
         view = copy.copy(self)
         view._output_formats = dict(self._output_formats)
         view._engines = {}
-        view._derived = {}
         view.OutputNames = names
         return view
 
@@ -204,13 +201,6 @@ class Network(ABC):
             reusable = auto is not None and auto.device == environment
             self._engines[key] = auto if reusable else self._build_engine(environment)
         return self._engines[key]
-
-    def derived(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-        """Something built from the current output selection once (an analysed graph, engines
-        for parts of it), kept until ``OutputNames`` changes."""
-        if key not in self._derived:
-            self._derived[key] = build()
-        return self._derived[key]
 
     # ------------------------------------------------------------------ backend hooks
     @abstractmethod

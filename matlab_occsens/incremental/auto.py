@@ -1,0 +1,108 @@
+"""``Incremental="auto"``: the faster path, measured on the map's own masks.
+
+Which path is faster depends on the network, the grid, the machine and how busy it is (the
+incremental path's one-thread-per-core sessions hold up better when other processes share the
+cores), which a cost model fitted once cannot know. So, like the batch-size search, "auto" times
+both paths on masks the map needs anyway, in alternating turns so that both meet the same load:
+the ordinary passes take the map's first grid rows from the front, the incremental passes its
+last rows from the back. The faster path then does the rest, and the choice is kept for the
+network, output selection and grid, followed by the next :data:`RECHECK_EVERY` calls without
+timing, then measured again (the better path changes with the machine's load). No forward pass
+is spent on the measurement: every batch of either path is part of the map (the incremental
+path's pass of the unoccluded image, which it needs for its own activations, is the one extra).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Hashable, Iterator
+
+import numpy as np
+
+from ..grid import MaskGrid
+from ..stream.job import OcclusionJob
+from .cache import Choice, Lru
+from .runner import IncrementalForward
+
+__all__ = ["RECHECK_EVERY", "TURNS", "measured_outputs"]
+
+TURNS = 2
+"""Turns of each path while measuring (the least per-mask time of each is compared)."""
+RECHECK_EVERY = 8
+"""Calls that follow a measured choice before it is measured again."""
+
+Outputs = Iterator[tuple[int, np.ndarray]]
+
+
+def measured_outputs(
+    ordinary: Callable[[OcclusionJob], Outputs],
+    forward: IncrementalForward,
+    job: OcclusionJob,
+    choices: Lru[Hashable, Choice],
+    key: Hashable,
+) -> Outputs:
+    """Every image of ``job`` in its numbering, from the path measured faster for ``key``.
+
+    ``ordinary(job)`` streams a job's images through the ordinary passes; it must compute a
+    batch only when asked for it (as CPU engines do), so that a paused stream costs nothing.
+    """
+    choice = choices.get(key)
+    if choice is not None and choice.calls < RECHECK_EVERY:
+        choice.calls += 1
+        return _incremental(forward, job, 0, len(job.grid)) if choice.incremental_wins else ordinary(job)
+    return _measuring(ordinary, forward, job, choices, key)
+
+
+def _incremental(forward: IncrementalForward, job: OcclusionJob, first: int, stop: int, reference: bool = True) -> Outputs:
+    """Masks ``first..stop-1`` through the incremental path, numbered as images of ``job``
+    (with the unoccluded image first when ``reference``)."""
+    if reference:
+        yield 0, forward.reference(job.base)
+    for start, output in forward.outputs(job.fill, job.grid, first, stop):
+        yield start + 1, output
+
+
+def _measuring(
+    ordinary: Callable[[OcclusionJob], Outputs],
+    forward: IncrementalForward,
+    job: OcclusionJob,
+    choices: Lru[Hashable, Choice],
+    key: Hashable,
+) -> Outputs:
+    grid = job.grid
+    width = len(grid.cols)
+    turn = 2 * forward.workers * forward.batch_size  # every worker busy for a few batches
+    tail_rows = min(math.ceil(TURNS * turn / width), len(grid.rows) - 1)
+    if tail_rows < 1:  # one grid row: nothing to split, the incremental path was predicted no slower
+        yield from _incremental(forward, job, 0, len(grid))
+        return
+    front_rows = len(grid.rows) - tail_rows
+    front = dataclasses.replace(job, grid=MaskGrid(grid.rows[:front_rows], grid.cols))
+    split = front_rows * width  # masks before this: ordinary stream; from it on: incremental trial
+    bounds = np.linspace(split, len(grid), TURNS + 1).round().astype(int).tolist()
+
+    stream = ordinary(front)
+    done = 0  # images the ordinary stream has given
+    ordinary_rate, incremental_rate = math.inf, math.inf
+    forward.reference(job.base)  # its output is image 0, which the ordinary stream gives
+    for first, stop in zip(bounds, bounds[1:]):
+        target = done + (stop - first)
+        while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
+            start = time.perf_counter()
+            index, output = next(stream)
+            ordinary_rate = min(ordinary_rate, (time.perf_counter() - start) / len(output))
+            done = index + len(output)
+            yield index, output
+        start = time.perf_counter()
+        outputs = list(_incremental(forward, job, first, stop, reference=False))
+        if stop > first:
+            incremental_rate = min(incremental_rate, (time.perf_counter() - start) / (stop - first))
+        yield from outputs
+    choice = choices.put(key, Choice(ordinary_rate, incremental_rate))
+    if choice.incremental_wins:
+        stream.close()  # pauses between batches: nothing is running
+        yield from _incremental(forward, job, max(done - 1, 0), split, reference=False)
+    else:
+        yield from stream
