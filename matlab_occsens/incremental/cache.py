@@ -70,6 +70,10 @@ class Lru(Generic[Key, Value]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def values(self) -> list[Value]:
+        """The entries, least recently used first."""
+        return list(self._entries.values())
+
 
 @dataclass
 class Choice:
