@@ -57,7 +57,7 @@ def test_an_nhwc_front_gives_the_ordinary_map(network, mask, stride, seed):
     image = np.random.default_rng(seed).uniform(0, 255, (height, width, channels))
     output = net.OutputNames[0]
     count = net.output_channels(output) or graph.shapes[graph.output][-1]
-    options = dict(MaskSize=list(mask), Stride=list(stride), OutputUpsampling="none")
+    options = {"MaskSize": list(mask), "Stride": list(stride), "OutputUpsampling": "none"}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a fallback notice would fail the test
         incremental = occlusionSensitivity(net, image, list(range(1, count + 1)), Incremental="on", **options)
@@ -139,7 +139,7 @@ def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow):
 def test_auto_remembers_its_choice_and_measures_again_now_and_then():
     net = conv_net()
     image = np.random.default_rng(5).uniform(0, 255, (20, 24, 3))
-    options = dict(MaskSize=3, Stride=2, OutputUpsampling="none")
+    options = {"MaskSize": 3, "Stride": 2, "OutputUpsampling": "none"}
     ordinary = occlusionSensitivity(net, image, [1, 3], Incremental="off", **options)
     assert_same_map(occlusionSensitivity(net, image, [1, 3], **options), ordinary)
     (first,) = derived(net).choices.values()

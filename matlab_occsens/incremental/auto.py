@@ -15,9 +15,11 @@ path's pass of the unoccluded image, which it needs for its own activations, is 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Callable, Hashable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,14 +36,15 @@ RECHECK_EVERY = 8
 """Calls that follow a measured choice before it is measured again."""
 
 Outputs = Iterator[tuple[int, np.ndarray]]
+Key = TypeVar("Key", bound=Hashable)
 
 
 def measured_outputs(
     ordinary: Callable[[OcclusionJob], Outputs],
     forward: IncrementalForward,
     job: OcclusionJob,
-    choices: Lru[Hashable, Choice],
-    key: Hashable,
+    choices: Lru[Key, Choice],
+    key: Key,
 ) -> Outputs:
     """Every image of ``job`` in its numbering, from the path measured faster for ``key``.
 
@@ -55,7 +58,9 @@ def measured_outputs(
     return _measuring(ordinary, forward, job, choices, key)
 
 
-def _incremental(forward: IncrementalForward, job: OcclusionJob, first: int, stop: int, reference: bool = True) -> Outputs:
+def _incremental(
+    forward: IncrementalForward, job: OcclusionJob, first: int, stop: int, reference: bool = True
+) -> Outputs:
     """Masks ``first..stop-1`` through the incremental path, numbered as images of ``job``
     (with the unoccluded image first when ``reference``)."""
     if reference:
@@ -68,8 +73,8 @@ def _measuring(
     ordinary: Callable[[OcclusionJob], Outputs],
     forward: IncrementalForward,
     job: OcclusionJob,
-    choices: Lru[Hashable, Choice],
-    key: Hashable,
+    choices: Lru[Key, Choice],
+    key: Key,
 ) -> Outputs:
     grid = job.grid
     width = len(grid.cols)
@@ -87,7 +92,7 @@ def _measuring(
     done = 0  # images the ordinary stream has given
     ordinary_rate, incremental_rate = math.inf, math.inf
     forward.reference(job.base)  # its output is image 0, which the ordinary stream gives
-    for first, stop in zip(bounds, bounds[1:]):
+    for first, stop in itertools.pairwise(bounds):
         target = done + (stop - first)
         while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
             start = time.perf_counter()
@@ -102,7 +107,9 @@ def _measuring(
         yield from outputs
     choice = choices.put(key, Choice(ordinary_rate, incremental_rate))
     if choice.incremental_wins:
-        stream.close()  # pauses between batches: nothing is running
+        close = getattr(stream, "close", None)  # it pauses between batches: nothing is running
+        if close is not None:
+            close()
         yield from _incremental(forward, job, max(done - 1, 0), split, reference=False)
     else:
         yield from stream

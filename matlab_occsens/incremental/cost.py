@@ -50,7 +50,7 @@ class Work:
     boundary: float = 0.0
     """Values entering and leaving the model, which ONNX Runtime converts to and from its
     blocked layout at every call."""
-    nodes: int = 0
+    nodes: float = 0
 
     def __add__(self, other: Work) -> Work:
         return Work(*(mine + theirs for mine, theirs in zip(self.features, other.features)))

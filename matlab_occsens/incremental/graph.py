@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -187,14 +188,13 @@ class SpatialGraph:
             model = helper.make_model(graph, opset_imports=self.model.opset_import)
             model.ir_version = self.model.ir_version
             try:
-                values.update(zip(outputs, ReferenceEvaluator(model).run(None, {})))
+                results: Any = ReferenceEvaluator(model).run(None, {})
+                values.update(zip(outputs, results))
             except Exception as error:  # an operator the reference evaluator lacks, for one
                 raise Unsupported(f"its constant subgraphs cannot be evaluated ({error})") from error
         return indices, values
 
-    def _infer_shapes(
-        self, input_shape: tuple[int, ...]
-    ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    def _infer_shapes(self, input_shape: tuple[int, ...]) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
         """Shapes and element types of the data tensors for one full image.
 
         Types come from ONNX shape inference; shapes from running the graph once in ONNX
@@ -294,10 +294,10 @@ class SpatialGraph:
                 raise Unsupported("its weights are not constant")
             weights = self._values[node.input[1]].shape
             kernel = tuple(attrs.get("kernel_shape", weights[2:]))
-            rows, cols = _sliding_windows(attrs, kernel, shape_in[2:])
+            rows, cols = _sliding_windows(attrs, kernel, (shape_in[2], shape_in[3]))
             return rows, cols, *self.macs_per_pixel(node)
         if op in _POOLS:
-            rows, cols = _sliding_windows(attrs, tuple(attrs["kernel_shape"]), shape_in[2:])
+            rows, cols = _sliding_windows(attrs, tuple(attrs["kernel_shape"]), (shape_in[2], shape_in[3]))
             return rows, cols, *self.macs_per_pixel(node)
         if op == "Pad":
             return self._pad_windows(node, attrs)

@@ -145,7 +145,9 @@ def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward
     store = derived(net)
 
     def chunk_engine(chunk: Chunk) -> Engine:
-        engine = store.chunk_engine(chunk.first, chunk.last, lambda: _engine(graph.chunk_model(chunk.first, chunk.last)))
+        engine = store.chunk_engine(
+            chunk.first, chunk.last, lambda: _engine(graph.chunk_model(chunk.first, chunk.last))
+        )
         rows, cols = chunk.rows, chunk.cols  # checked once per crop size and planned output size
         key = (chunk.first, chunk.last, rows.length, cols.length, rows.out_length, cols.out_length)
         store.probe(key, lambda: _probe(engine, chunk, graph.shapes[chunk.first][1]))
@@ -165,7 +167,7 @@ def _engine(model: onnx.ModelProto) -> Engine:
     Runtime refuses it."""
     try:
         return OrtEngine(model, "cpu", threads=1)
-    except Exception as error:  # noqa: BLE001  (any refusal means: the ordinary path)
+    except Exception as error:  # any refusal means: the ordinary path
         raise Unsupported(f"ONNX Runtime cannot run a piece of the graph ({type(error).__name__}: {error})") from error
 
 
@@ -175,7 +177,7 @@ def _probe(engine: Engine, chunk: Chunk, channels: int) -> None:
     crop = np.zeros((1, channels, chunk.rows.length, chunk.cols.length), np.float32)
     try:
         size = engine.run(crop)[0].shape[2:]
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # the runtime's own error types
         raise Unsupported(f"ONNX Runtime cannot run a crop ({type(error).__name__}: {error})") from error
     planned = (chunk.rows.out_length, chunk.cols.out_length)
     if size != planned:

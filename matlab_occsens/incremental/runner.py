@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from ..grid import MaskGrid
 from ..backends.engine import Engine
+from ..grid import MaskGrid
 from .plan import AxisCrops, Plan
 
 __all__ = ["IncrementalForward"]
@@ -125,9 +125,7 @@ class IncrementalForward:
     def _batch(self, fill: np.ndarray, grid: MaskGrid, masks: range) -> np.ndarray:
         """The selected output for the masks ``masks`` (indices in grid order)."""
         rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
-        patches = [
-            fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)
-        ]
+        patches = [fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)]
         for chunk, source in zip(self._chunks, self._kept):
             patches = chunk.run(source, patches, rows, cols)
         activation = np.repeat(self._kept[-1], len(masks), axis=0)
