@@ -31,7 +31,8 @@ from .runner import IncrementalForward
 __all__ = ["RECHECK_EVERY", "TURNS", "measured_outputs"]
 
 TURNS = 2
-"""Turns of each path while measuring (the least per-mask time of each is compared)."""
+"""Turns of each path while measuring (each path's time per mask over its turns is compared:
+in alternating turns, a burst of load from other processes falls on both alike)."""
 RECHECK_EVERY = 8
 """Calls that follow a measured choice before it is measured again."""
 
@@ -90,22 +91,25 @@ def _measuring(
 
     stream = ordinary(front)
     done = 0  # images the ordinary stream has given
-    ordinary_rate, incremental_rate = math.inf, math.inf
+    seconds = {"ordinary": 0.0, "incremental": 0.0}
+    masks = {"ordinary": 0, "incremental": 0}
     forward.reference(job.base)  # its output is image 0, which the ordinary stream gives
     for first, stop in itertools.pairwise(bounds):
         target = done + (stop - first)
         while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
             start = time.perf_counter()
             index, output = next(stream)
-            ordinary_rate = min(ordinary_rate, (time.perf_counter() - start) / len(output))
+            seconds["ordinary"] += time.perf_counter() - start
+            masks["ordinary"] += len(output)
             done = index + len(output)
             yield index, output
         start = time.perf_counter()
         outputs = list(_incremental(forward, job, first, stop, reference=False))
-        if stop > first:
-            incremental_rate = min(incremental_rate, (time.perf_counter() - start) / (stop - first))
+        seconds["incremental"] += time.perf_counter() - start
+        masks["incremental"] += stop - first
         yield from outputs
-    choice = choices.put(key, Choice(ordinary_rate, incremental_rate))
+    rate = {side: seconds[side] / max(masks[side], 1) for side in seconds}
+    choice = choices.put(key, Choice(rate["ordinary"], rate["incremental"]))
     if choice.incremental_wins:
         close = getattr(stream, "close", None)  # it pauses between batches: nothing is running
         if close is not None:

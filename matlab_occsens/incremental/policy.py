@@ -45,9 +45,10 @@ few masks stay in the CPU caches from one layer to the next, which outweighs the
 AUTO_MIN_MASKS = 64
 """Grids smaller than this keep the ordinary path under "auto": the one-time analysis of the
 graph and the building of its engines would cost more than the few masks can save."""
-HOPELESS = 1.1
-""""auto" does not even measure a plan that the cost model predicts slower than the ordinary
-passes and whose multiply-add bound is below this: most of the work is after the local part."""
+HOPELESS = 1.02
+""""auto" does not even measure a plan whose multiply-add bound is below this: it would skip
+almost nothing. (The cost model's predicted speed-up does not rule plans out: on a busy machine
+the incremental path's one-thread sessions win even where it skips little, see :mod:`.auto`.)"""
 
 
 def spatial_graph(net: Network) -> SpatialGraph:
@@ -74,7 +75,7 @@ def plan_for(net: Network, grid: MaskGrid, batch_size: int, forced: bool) -> Pla
 
 
 def _hopeless(plan: Plan) -> bool:
-    return not plan.chunks or (plan.predicted_speedup < 1 and plan.macs_speedup < HOPELESS)
+    return not plan.chunks or plan.macs_speedup < HOPELESS
 
 
 def incremental_forward(
@@ -82,8 +83,8 @@ def incremental_forward(
 ) -> IncrementalForward | None:
     """The incremental forward passes for this map, or None for the ordinary ones only.
 
-    ``mode`` "off" gives None; "auto" gives them unless the grid is small or the cost model
-    rules them out (the caller then measures, see :func:`occluded_outputs`); "on" gives them
+    ``mode`` "off" gives None; "auto" gives them unless the grid is small or the plan would
+    skip almost nothing (the caller then measures, see :func:`occluded_outputs`); "on" gives them
     wherever the graph allows it, and otherwise warns in one line and gives None.
     """
     if mode == "off" or (mode == "auto" and len(grid) < AUTO_MIN_MASKS):
