@@ -1,20 +1,33 @@
-"""``occlusionSensitivity``: options -> grid -> streamed batches -> raw map -> upsampling."""
+"""``occlusionSensitivity``: options -> grid -> streamed batches -> raw map -> upsampling.
+
+Internally a map is a :class:`MapRequest` (validated, no inference yet), and
+:func:`score_maps` computes any number of requests as one stream of occluded images, so that
+the masks of consecutive small maps share batches.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
+import warnings
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from .activations import channel_axis, channel_totals
+from .backends.engine import Engine
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .imresize import imresize
-from .incremental import occluded_outputs
+from .incremental import incremental_forward
+from .incremental.runner import IncrementalForward
 from .network.base import Network
-from .stream.job import OcclusionJob
 from .options import (
     FUNCTION,
     OcclusionOptions,
@@ -23,8 +36,11 @@ from .options import (
     image_argument,
     occlusion_options,
 )
+from .stream.drive import occluded_outputs
+from .stream.job import OcclusionJob
+from .stream.sequence import ImageStream
 
-__all__ = ["occlusionSensitivity"]
+__all__ = ["MapRequest", "map_request", "occlusionSensitivity", "score_maps"]
 
 
 def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -89,53 +105,210 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     >>> scoreMap = occlusionSensitivity(net, X, 968)                    # doctest: +SKIP
     >>> scoreMap = occlusionSensitivity(net, X, [968, 505], "Stride", 10, MaskSize=30)  # doctest: +SKIP
     """
+    _check_network(net)
+    measured, channelIdx, args = current_call_form(net, channelIdx, args)
+    return next(score_maps(measured, [_request(measured, X, channelIdx, args, kwargs)]))
+
+
+@dataclass(frozen=True, eq=False)
+class MapRequest:
+    """One image's validated map request: everything :func:`score_maps` needs, no inference done.
+
+    ``image`` is H×W×C float32 (as :func:`~matlab_occsens.options.image_argument` gives it),
+    ``channels`` the 0-based channel indices (as
+    :func:`~matlab_occsens.options.channel_argument` gives them).
+    """
+
+    image: np.ndarray
+    channels: np.ndarray
+    options: OcclusionOptions
+    grid: MaskGrid
+
+
+def map_request(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> MapRequest:
+    """All of :func:`occlusionSensitivity`'s validation of one map, without inference.
+
+    Takes the same arguments. The older layer form ``(net, X, layerName, channelIdx)`` measures
+    another output than ``net``'s and is refused here: set ``net.OutputNames`` instead.
+    """
+    _check_network(net)
+    measured, channelIdx, args = current_call_form(net, channelIdx, args)
+    if measured is not net:
+        raise ValueError(
+            f"{FUNCTION}: a map request measures net.OutputNames; for layer {measured.OutputNames[0]!r} "
+            f"set net.OutputNames = [{measured.OutputNames[0]!r}] instead of naming the layer in the call."
+        )
+    return _request(net, X, channelIdx, args, kwargs)
+
+
+def _check_network(net: Any) -> None:
     if not isinstance(net, Network):
         raise TypeError(
             f"{FUNCTION}: net must be a network object from importNetworkFromONNX or "
             f"importNetworkFromPyTorch; got {type(net).__name__}."
         )
-    net, channelIdx, args = current_call_form(net, channelIdx, args)
-    if len(net.OutputNames) != 1:
-        raise ValueError(
-            f"{FUNCTION}: the network has {len(net.OutputNames)} selected outputs "
-            f"({', '.join(net.OutputNames)}); set net.OutputNames to the one to measure."
-        )
+
+
+def _request(net: Network, X: Any, channelIdx: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> MapRequest:
+    """The validated request for the network to measure, in the current call form."""
+    _check_one_output(net)
     image = image_argument(X, net.InputSize)
     output_name = net.OutputNames[0]
     channels = channel_argument(channelIdx, net.output_channels(output_name), output_name)
     options = occlusion_options(image, args, kwargs)
     grid = mask_grid(image.shape[:2], options.mask_size, options.stride, options.mask_clipping)
-    raw = _raw_map(net, image, channels, options, grid)
-    return _upsampled(raw, image.shape[:2], options.output_upsampling)
+    return MapRequest(image, channels, options, grid)
 
 
-def _raw_map(
-    net: Network, image: np.ndarray, channels: np.ndarray, options: OcclusionOptions, grid: MaskGrid
-) -> np.ndarray:
-    """Total-activation drop per mask position: K_h × K_w × len(channels), float32."""
-    engine = net.engine(options.execution_environment)
-    output_name = net.OutputNames[0]
-    wanted, position = np.unique(channels, return_inverse=True)
+def _check_one_output(net: Network) -> None:
+    if len(net.OutputNames) != 1:
+        raise ValueError(
+            f"{FUNCTION}: the network has {len(net.OutputNames)} selected outputs "
+            f"({', '.join(net.OutputNames)}); set net.OutputNames to the one to measure."
+        )
+
+
+def score_maps(net: Network, requests: Iterable[MapRequest]) -> Iterator[np.ndarray]:
+    """The finished map (upsampled, float32) of each request, in request order, each as soon as
+    its last forward pass is done.
+
+    The occluded images of consecutive requests form one stream: a batch may hold the end of one
+    image's masks and the start of the next one's. Requests share a stream while they agree on
+    what shapes a batch (ExecutionEnvironment, MiniBatchSize, Incremental); a request that
+    differs starts a new stream after the previous one's maps. A request that the incremental
+    path takes runs on its own, in its place in the order. ``requests`` may be a lazy iterable of
+    any length: memory holds a few batches and the raw maps in flight. Progress (Verbose) follows
+    each stream's first request.
+    """
+    _check_one_output(net)
+    for _, group in itertools.groupby(requests, key=_stream_key):
+        yield from _stream_maps(net, group)
+
+
+def _stream_key(request: MapRequest) -> tuple[str, int, str]:
+    options = request.options
+    return options.execution_environment, options.mini_batch_size, options.incremental
+
+
+class _MapInProgress:
+    """One request's channel totals as its images' outputs arrive (row 0: the reference)."""
+
+    def __init__(self, net: Network, request: MapRequest, job: OcclusionJob) -> None:
+        self.net, self.request, self.job = net, request, job
+        self.wanted, self.position = np.unique(request.channels, return_inverse=True)
+        self.totals = np.empty((len(job), len(self.wanted)))
+        self.done = 0
+        self._fmt: str | None = None  # the output's layout, read off the first output
+
+    def add(self, first: int, output: np.ndarray) -> None:
+        """The outputs of images ``first..first + len(output) - 1`` of the job."""
+        name = self.net.OutputNames[0]
+        if self._fmt is None:
+            self._fmt = self.net.output_format(name, output.ndim)
+            check_channel_range(self.request.channels + 1, output.shape[channel_axis(self._fmt, name)], name)
+        self.totals[first : first + len(output)] = channel_totals(output, self._fmt, self.wanted, name)
+        self.done += len(output)
+
+    @property
+    def complete(self) -> bool:
+        return self.done == len(self.job)
+
+    def finished(self) -> np.ndarray:
+        """The upsampled map: the drop of each mask's totals from the reference's."""
+        reference, occluded = self.totals[0], self.totals[1:]
+        grid = self.request.grid
+        raw = (reference - occluded)[:, self.position].reshape(*grid.shape, len(self.request.channels))
+        return _upsampled(raw.astype(np.float32), self.request.image.shape[:2], self.request.options.output_upsampling)
+
+
+def _job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
+    """The request's forward passes: its normalised image and fill in the backend's layout."""
+    image = request.image
     base = net.prepare(image[np.newaxis])
-    fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), image.shape)[np.newaxis])
-    batch_size = min(options.mini_batch_size, len(grid) + 1, engine.max_batch or len(grid) + 1)
-    job = OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)
-    outputs = occluded_outputs(net, engine, job, options.incremental, FUNCTION)
+    fill = net.prepare(np.broadcast_to(request.options.mask_value.astype(np.float32), image.shape)[np.newaxis])
+    return OcclusionJob(base, fill, request.grid, net.InputDataFormats, batch_size)
 
-    totals = np.empty((len(grid) + 1, len(wanted)))  # row 0: the unoccluded image
-    fmt: str | None = None  # the output's layout, read off the first batch
-    with tqdm(
-        total=len(grid), unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr
-    ) as progress:
-        for first, output in outputs:
-            if fmt is None:
-                fmt = net.output_format(output_name, output.ndim)
-                check_channel_range(channels + 1, output.shape[channel_axis(fmt, output_name)], output_name)
-            totals[first : first + len(output)] = channel_totals(output, fmt, wanted, output_name)
-            progress.update(len(output) - (first == 0))  # masks done: image 0 is unoccluded
-    reference, occluded = totals[0], totals[1:]
-    drop = (reference - occluded)[:, position]
-    return drop.reshape(*grid.shape, len(channels)).astype(np.float32)
+
+def _stream_maps(net: Network, requests: Iterator[MapRequest]) -> Iterator[np.ndarray]:
+    """The maps of requests that agree on the stream key, in order."""
+    first = next(requests)
+    options = first.options
+    engine = net.engine(options.execution_environment)
+    limit = min(options.mini_batch_size, engine.max_batch or options.mini_batch_size)
+    with tqdm(total=0, unit="mask", desc=FUNCTION, disable=not options.verbose, delay=1.0, file=sys.stderr) as progress:
+        for incremental, run in itertools.groupby(
+            _with_forwards(net, engine, itertools.chain([first], requests), limit), key=lambda item: item[1] is not None
+        ):
+            if incremental:
+                for request, forward in run:
+                    yield _incremental_map(net, request, forward, limit, progress)  # type: ignore[arg-type]
+                continue
+            yield from _shared_stream(net, engine, (request for request, _ in run), limit, progress)
+
+
+def _with_forwards(
+    net: Network, engine: Engine, requests: Iterable[MapRequest], limit: int
+) -> Iterator[tuple[MapRequest, IncrementalForward | None]]:
+    """Each request with its incremental forward passes, or None for the shared stream."""
+    for request in requests:
+        batch_size = min(limit, len(request.grid) + 1)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            forward = incremental_forward(net, engine, request.grid, request.options.incremental, batch_size, FUNCTION)
+        for note in notes:  # said deep inside the stream: point it at the user's line
+            warnings.warn(note.message, note.category, stacklevel=_outside_package())
+        yield request, forward
+
+
+def _outside_package() -> int:
+    """The stack level of the innermost caller outside this package, for ``warnings.warn``
+    called from the function that calls this one."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _incremental_map(
+    net: Network, request: MapRequest, forward: IncrementalForward, limit: int, progress: tqdm
+) -> np.ndarray:
+    job = _job(net, request, limit)
+    state = _MapInProgress(net, request, job)
+    progress.total += len(request.grid)
+    for first, output in forward.images(job):
+        state.add(first, output)
+        progress.update(len(output) - (first == 0))  # masks done: image 0 is unoccluded
+    return state.finished()
+
+
+def _shared_stream(
+    net: Network,
+    engine: Engine,
+    requests: Iterator[MapRequest],
+    limit: int,
+    progress: tqdm,
+) -> Iterator[np.ndarray]:
+    """The maps of requests whose images share one stream of batches."""
+    maps: deque[_MapInProgress] = deque()  # the requests the stream has taken and not finished
+
+    def jobs() -> Iterator[OcclusionJob]:
+        for request in requests:
+            job = _job(net, request, limit)
+            maps.append(_MapInProgress(net, request, job))
+            progress.total += len(request.grid)
+            yield job
+
+    served = 0  # maps yielded; maps[serial - served] is job ``serial``'s
+    for batch, output in occluded_outputs(engine, ImageStream(jobs(), limit), net.InputDataFormats):
+        for part in batch.parts:
+            state = maps[part.serial - served]
+            state.add(part.first, output[part.slot : part.slot + len(part)])
+            progress.update(len(part) - (part.first == 0))
+        while maps and maps[0].complete:
+            served += 1
+            yield maps.popleft().finished()
 
 
 def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:

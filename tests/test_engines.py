@@ -8,7 +8,9 @@ import pytest
 from matlab_occsens import occlusionSensitivity, predict
 from matlab_occsens.grid import mask_grid
 from matlab_occsens.stream.batch_size import MEMORY_BUDGET, BatchSizer, candidate_sizes
+from matlab_occsens.stream.drive import batch_search, occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob
+from matlab_occsens.stream.sequence import ImageStream
 
 
 class CostModel:
@@ -75,7 +77,7 @@ def test_a_size_timed_under_load_gets_another_chance():
 def test_one_lucky_timing_does_not_keep_a_slower_size():
     """8 once ran at half its cost (a quiet moment, a warm cache) while 4 is truly the fastest:
     judged by its latest timings, 8 loses its place once those are ordinary again."""
-    fastest_at_4 = lambda size: 0.010 * (1 + abs(np.log2(size) - 2) / 4)  # noqa: E731
+    fastest_at_4 = lambda size: 0.010 * (1 + abs(np.log2(size) - 2) / 4)
     model = CostModel(fastest_at_4)
     lucky = CostModel(lambda size: fastest_at_4(size) * (0.5 if size == 8 else 1))
     sizer = BatchSizer(memory=model.memory)
@@ -144,16 +146,16 @@ def test_ort_maps_do_not_depend_on_the_batch_size(efficientnet, coffee):
 
 
 def test_the_search_settles_and_the_maps_stay_the_same(efficientnet, coffee):
-    engine = efficientnet.engine("auto")
+    search = batch_search(efficientnet.engine("auto"))
     maps = []
-    while not engine._sizer.settled:
+    while not search.settled:
         maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
                                          Incremental="off"))
         assert len(maps) <= 3  # 64 masks a map; the search needs about 100 images
-    searched = engine._sizer.largest_tried
+    searched = search.largest_tried
     maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
                                      Incremental="off"))
-    assert engine._sizer.largest_tried == searched  # no new size: only timings refined
+    assert search.largest_tried == searched  # no new size: only timings refined
     for other in maps[1:]:
         np.testing.assert_array_equal(other, maps[0])
 
@@ -163,7 +165,7 @@ def test_mini_batch_size_bounds_every_call(efficientnet, coffee, mini_batch_size
     engine = efficientnet.engine("auto")
     base = efficientnet.prepare(coffee[np.newaxis].astype(np.float32))
     job = OcclusionJob(base, base, mask_grid((224, 224), (45, 45), (56, 56), True), "BCSS", mini_batch_size)
-    sizes = [len(output) for _, output in engine.occluded_outputs(job)]
+    sizes = [len(output) for _, output in occluded_outputs(engine, ImageStream([job], job.batch_size), "BCSS")]
     assert sum(sizes) == 1 + 16 and max(sizes) <= mini_batch_size
 
 

@@ -23,7 +23,9 @@ from matlab_occsens.grid import mask_grid
 from matlab_occsens.incremental import auto, cache, incremental_forward, plan_for, spatial_graph
 from matlab_occsens.incremental.cache import Lru, derived
 from matlab_occsens.incremental.runner import IncrementalForward
+from matlab_occsens.stream.drive import occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob
+from matlab_occsens.stream.sequence import ImageStream
 
 TOLERANCE = 1e-5
 
@@ -102,13 +104,24 @@ class _SlowIncremental(IncrementalForward):
         return super()._batch(*args)
 
 
+def _ordinary(engine):
+    """A job's images through the ordinary stream, in the job's numbering."""
+
+    def images(job):
+        for batch, output in occluded_outputs(engine, ImageStream([job], job.batch_size), job.input_format):
+            for part in batch.parts:
+                yield part.first, output[part.slot : part.slot + len(part)]
+
+    return images
+
+
 def _slow_ordinary(engine):
-    def stream(job):
-        for first, output in engine.occluded_outputs(job):
+    def images(job):
+        for first, output in _ordinary(engine)(job):
             time.sleep(0.02)
             yield first, output
 
-    return stream
+    return images
 
 
 @pytest.mark.parametrize("slow", ["ordinary", "incremental"])
@@ -123,7 +136,7 @@ def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow):
     assert forward is not None
     if slow == "incremental":
         forward.__class__ = _SlowIncremental
-    ordinary = _slow_ordinary(engine) if slow == "ordinary" else engine.occluded_outputs
+    ordinary = _slow_ordinary(engine) if slow == "ordinary" else _ordinary(engine)
     choices: Lru = Lru(4)
     seen = np.zeros(len(job), int)
     got = np.empty((len(job), 4))
@@ -131,7 +144,7 @@ def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow):
         seen[first : first + len(output)] += 1
         got[first : first + len(output)] = output.reshape(len(output), -1)[:, :4]
     np.testing.assert_array_equal(seen, 1)
-    expected = np.concatenate([output for _, output in engine.occluded_outputs(job)])
+    expected = np.concatenate([output for _, output in sorted(_ordinary(engine)(job), key=lambda item: item[0])])
     assert_same_map(got, expected.reshape(len(job), -1)[:, :4])
     assert choices.get("grid").incremental_wins == (slow == "ordinary")
 

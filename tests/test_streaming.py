@@ -15,11 +15,13 @@ from onnx import TensorProto, helper
 from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches
 from matlab_occsens.backends.ort import OrtEngine
+from matlab_occsens.grid import mask_grid
+from matlab_occsens.network.base import EngineKey
+from matlab_occsens.stream.drive import occluded_outputs
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches
 from matlab_occsens.stream.run_ahead import run_ahead
+from matlab_occsens.stream.sequence import ImageStream
 
 LAYOUTS = {"BCSS": (0, 3, 1, 2), "BSSC": (0, 1, 2, 3)}
 
@@ -58,6 +60,20 @@ def problem(seed, height, width, channels, layout, mask, stride, clipping, batch
 
 def collect(stream):
     return np.concatenate([batch.copy() for _, batch in stream])
+
+
+def streamed(engine, job):
+    """``(first image, output)`` of each batch of ``job`` alone, as the stream drives ``engine``."""
+    for batch, output in occluded_outputs(engine, ImageStream([job], job.batch_size), job.input_format):
+        yield batch.parts[0].first, output
+
+
+def identity_torch_engine():
+    """The torch backend's device path with a network that returns its input, on the CPU."""
+    torch = pytest.importorskip("torch")
+    from matlab_occsens.backends.torch_engine import TorchEngine
+
+    return TorchEngine([lambda batch: [batch]], torch.device("cpu"), occlude_on_device=True)
 
 
 shapes = dict(
@@ -102,21 +118,18 @@ def test_the_onnx_prefix_builds_the_same_images(opset, **case):
     engine = OrtEngine(
         identity_model(shape, opset), "cpu", input_size=(height, width, channels), occlude_on_device=True
     )
-    firsts = [first for first, _ in engine.occluded_outputs(job)]
+    firsts = [first for first, _ in streamed(engine, job)]
     assert firsts == list(range(0, len(job.grid) + 1, job.batch_size))
-    np.testing.assert_array_equal(collect(engine.occluded_outputs(job)), expected)
+    np.testing.assert_array_equal(collect(streamed(engine, job)), expected)
 
 
 @settings(max_examples=25, deadline=None)
 @given(**shapes)
 def test_torch_builds_the_same_images_on_the_device(**case):
     """The GPU path of the torch backend, run here on the CPU device."""
-    torch = pytest.importorskip("torch")
-    from matlab_occsens.backends.torch_engine import DeviceOccluder
-
     job, expected = problem(**case)
-    occluder = DeviceOccluder(job, torch.device("cpu"))
-    built = np.concatenate([occluder.batch(first, stop).numpy() for first, stop in job.spans()])
+    occluder = identity_torch_engine().device_occluder(job.input_format)
+    built = np.concatenate([occluder.batch(batch).numpy() for batch in ImageStream([job], job.batch_size).batches()])
     np.testing.assert_array_equal(built, expected)
 
 
@@ -124,7 +137,7 @@ def test_masks_that_do_not_fit_leave_the_image_untouched_where_they_do_not_reach
     """MaskClipping "off" with a tail no mask reaches; the prefix must not occlude it."""
     job, expected = problem(3, 11, 9, 3, "BCSS", (4, 3), (3, 2), False, 4)
     engine = OrtEngine(identity_model(["N", 3, 11, 9], 17), "cpu", input_size=(11, 9, 3), occlude_on_device=True)
-    np.testing.assert_array_equal(collect(engine.occluded_outputs(job)), expected)
+    np.testing.assert_array_equal(collect(streamed(engine, job)), expected)
     assert np.array_equal(expected[:, :, 10, :], np.repeat(job.base[:, :, 10, :], len(expected), axis=0))
 
 
@@ -135,7 +148,7 @@ def test_the_unoccluded_image_rides_in_the_first_batch(monkeypatch):
     image = np.random.default_rng(6).uniform(0, 255, (10, 12, 3))
     net = importNetworkFromONNX(linear_model(weights))
     engine = OrtEngine(net.selected_model(), "cpu", input_size=(10, 12, 3), occlude_on_device=True)
-    monkeypatch.setitem(net._engines, (tuple(net.OutputNames), "cpu"), engine)
+    monkeypatch.setitem(net._engines, EngineKey(tuple(net.OutputNames), "cpu"), engine)
     monkeypatch.setattr(engine, "run", lambda batch: pytest.fail(f"a separate call for {len(batch)} image(s)"))
     found = occlusionSensitivity(net, image, [1, 2], MaskSize=4, Stride=3, MaskValue=7, OutputUpsampling="none",
                                  ExecutionEnvironment="cpu", Incremental="off")

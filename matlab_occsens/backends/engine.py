@@ -1,20 +1,33 @@
 """The contract every runtime fulfils: an :class:`Engine` computes the selected outputs of a
-compiled network for native-layout float32 batches, and streams a map's occluded images through
-them. The network object (``matlab_occsens.network``) builds engines; the occlusion code only
-ever talks to this contract, so it never knows which runtime runs."""
+compiled network for native-layout float32 batches. The network object
+(``matlab_occsens.network``) builds engines; the stream (``matlab_occsens.stream``) decides which
+images go in each call, how many, and how far ahead to run, so it never knows which runtime runs.
+
+An engine may also offer a :class:`DeviceOccluder`, which builds the stream's occluded images
+where the network runs from the covered ranges the stream gives it (the rule of
+:mod:`matlab_occsens.stream.job`), so that no image crosses the bus.
+"""
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import numpy as np
 
-from ..stream.batch_size import BatchSizer
-from ..stream.job import OcclusionJob, occluded_batches
+from ..stream.job import Batch
 
-__all__ = ["Engine", "batches_correctly", "native_shape"]
+__all__ = ["DeviceOccluder", "Engine", "batches_correctly", "native_shape"]
+
+
+class DeviceOccluder(ABC):
+    """Runs stream batches given as covered ranges, building the images on the engine's device."""
+
+    @abstractmethod
+    def start(self, batch: Batch) -> Callable[[], np.ndarray]:
+        """Start the forward call of ``batch``; the returned callable waits for and returns its
+        first selected output (host memory, batch first). The stream calls it from one worker
+        thread, one batch at a time, and collects each result while the next batch runs."""
 
 
 class Engine(ABC):
@@ -27,38 +40,24 @@ class Engine(ABC):
     #: Workers a batch is split among (each computes its share of the images).
     workers: int = 1
 
-    def __init__(self) -> None:
-        self._sizer = BatchSizer()
-
     @abstractmethod
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """Forward a native-layout float32 batch; one array per selected output, batch first."""
 
-    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(first image, first selected output)`` for each batch of ``job``, in stream order.
-
-        This default builds the occluded images on the host. On a CPU the first batches are the
-        batch-size search (see :mod:`.batching`), on the map's own images; a GPU takes
-        ``job.batch_size`` per call. Engines that can build the images where the network runs
-        override this; the values are the same either way.
-        """
-        if self.device == "gpu":
-            for first, batch in occluded_batches(job):
-                yield first, self._run_streamed(batch)
-            return
-
-        def next_size(remaining: int) -> int:
-            return self._sizer.next_size(job.batch_size, remaining)
-
-        for first, batch in occluded_batches(job, next_size):
-            start = time.perf_counter()
-            output = self._run_streamed(batch)
-            self._sizer.record(len(batch), time.perf_counter() - start)
-            yield first, output
-
-    def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
-        """The first selected output for one batch of a map."""
+    def run_streamed(self, batch: np.ndarray) -> np.ndarray:
+        """The first selected output for one batch of a stream (the stream's forward call)."""
         return self.run(batch)[0]
+
+    def device_occluder(self, input_format: str) -> DeviceOccluder | None:
+        """The engine's own builder of occluded batches for inputs of ``input_format``, or None
+        when the stream is to build them on the host. The values are the same either way."""
+        return None
+
+    def release_memory(self) -> None:
+        """Hook: the stream's batch-size search has settled on sizes smaller than the largest it
+        tried. A runtime that keeps memory for the largest batch it ran (ONNX Runtime's arena)
+        may hand back, during the next :meth:`run_streamed`, what smaller batches do not need.
+        The default does nothing."""
 
 
 def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, int, int]) -> bool:

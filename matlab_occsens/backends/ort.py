@@ -1,9 +1,9 @@
-"""ONNX Runtime as a backend: session settings, providers, and the engine that streams a map's
+"""ONNX Runtime as a backend: session settings, providers, and the engine that runs a stream's
 batches through one session (on a GPU, with the occluded batches made on the device)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -16,11 +16,19 @@ except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu
         '(or "matlab-occsens[gpu]" for onnxruntime-gpu on CUDA).'
     ) from missing
 
-from ..stream.job import OcclusionJob
-from ..stream.run_ahead import run_ahead
+from ..stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
-from .engine import Engine
-from .ort_device import BASE, COLS, FILL, MIN_OPSET, ROWS, occluding_model, onnx_opset
+from .engine import DeviceOccluder, Engine
+from .ort_device import (
+    BASE,
+    COLS,
+    FILL,
+    MIN_OPSET,
+    OWNERS,
+    ROWS,
+    occluding_model,
+    onnx_opset,
+)
 
 __all__ = ["OrtEngine", "ort_providers", "session_options"]
 
@@ -74,8 +82,7 @@ class OrtEngine(Engine):
     """One ONNX Runtime session computing the selected outputs.
 
     On a GPU the occluded batches are made by the device itself (:mod:`.ort_device`) in a
-    second session, bound to the device with I/O binding, while the host collects the previous
-    batch's outputs.
+    second session, bound to the device with I/O binding.
     """
 
     def __init__(
@@ -88,7 +95,6 @@ class OrtEngine(Engine):
         occlude_on_device: bool | None = None,
         threads: int | None = None,
     ) -> None:
-        super().__init__()
         self._providers = ort_providers(environment)
         self.session = ort.InferenceSession(
             model.SerializeToString(), session_options(threads), providers=self._providers
@@ -107,48 +113,70 @@ class OrtEngine(Engine):
             model if wanted and input_size is not None and onnx_opset(model) >= MIN_OPSET else None
         )
         self._input_size = input_size
-        self._occluding: ort.InferenceSession | None = None
-        self._trimmed = 0  # the search size whose arena memory was last given back
+        self._occluders: dict[str, _OrtOccluder] = {}
+        self._release = False
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self._outputs, {self._input: batch})
 
-    def _run_streamed(self, batch: np.ndarray) -> np.ndarray:
+    def run_streamed(self, batch: np.ndarray) -> np.ndarray:
         options = None
-        if self._sizer.settled and self._sizer.largest_tried > max(len(batch), self._trimmed):
-            # The arena keeps what the search's largest batch needed; a run with shrinkage on
-            # hands what this size does not need back to the system.
-            self._trimmed = self._sizer.largest_tried
+        if self._release:
+            # The arena keeps what the largest batch needed; a run with shrinkage on hands what
+            # this size does not need back to the system.
+            self._release = False
             options = ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         return self.session.run(self._outputs, {self._input: batch}, options)[0]
 
-    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-        if self._occluding_source is None:
-            return super().occluded_outputs(job)
-        return self._occluded_on_device(job)
+    def release_memory(self) -> None:
+        self._release = True
 
-    def _occluded_on_device(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-        if self._occluding is None:
-            model = occluding_model(self._occluding_source, self._input, job.input_format, self._input_size)
-            self._occluding = ort.InferenceSession(
-                model.SerializeToString(), session_options(), providers=self._providers
-            )
-        session = self._occluding
-        device = "cuda" if self.device == "gpu" else "cpu"
-        base = ort.OrtValue.ortvalue_from_numpy(job.base, device, 0)  # copied to the device once
-        fill = ort.OrtValue.ortvalue_from_numpy(job.fill, device, 0)
+    def device_occluder(self, input_format: str) -> DeviceOccluder | None:
+        if self._occluding_source is None or self._input_size is None:
+            return None
+        if input_format not in self._occluders:
+            model = occluding_model(self._occluding_source, self._input, input_format, self._input_size)
+            session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=self._providers)
+            self._occluders[input_format] = _OrtOccluder(session, self._outputs[0], self.device)
+        return self._occluders[input_format]
 
-        def forward(span: tuple[int, int]) -> np.ndarray:
-            rows, cols = job.ranges(*span)
-            binding = session.io_binding()
-            binding.bind_ortvalue_input(BASE, base)
-            binding.bind_ortvalue_input(FILL, fill)
-            binding.bind_cpu_input(ROWS, np.ascontiguousarray(rows))
-            binding.bind_cpu_input(COLS, np.ascontiguousarray(cols))
-            binding.bind_output(self._outputs[0])
-            session.run_with_iobinding(binding)
-            return binding.copy_outputs_to_cpu()[0]
 
-        for (first, _), output in run_ahead(forward, job.spans()):
-            yield first, output
+class _OrtOccluder(DeviceOccluder):
+    """The occluding prefix's session: each job's image and fill go to the device once (while
+    the job is in the stream), each batch only its covered ranges and slot owners."""
+
+    def __init__(self, session: ort.InferenceSession, output: str, device: str) -> None:
+        self._session = session
+        self._output = output
+        self._device = "cuda" if device == "gpu" else "cpu"
+        self._images: dict[OcclusionJob, tuple[ort.OrtValue, ort.OrtValue]] = {}
+
+    def _on_device(self, batch: Batch) -> tuple[ort.OrtValue, ort.OrtValue]:
+        """The batch's jobs' images and fills as device values ([jobs, ...] each)."""
+        jobs = batch.jobs
+        kept = {  # jobs compare by identity
+            job: self._images[job] if job in self._images else (self._value(job.base), self._value(job.fill))
+            for job in jobs
+        }
+        self._images = kept  # a job leaves once a batch no longer holds its images
+        if len(jobs) == 1:
+            return kept[jobs[0]]
+        stack = [np.concatenate([job.base for job in jobs]), np.concatenate([job.fill for job in jobs])]
+        return self._value(stack[0]), self._value(stack[1])
+
+    def _value(self, images: np.ndarray) -> ort.OrtValue:
+        return ort.OrtValue.ortvalue_from_numpy(images, self._device, 0)
+
+    def start(self, batch: Batch) -> Callable[[], np.ndarray]:
+        base, fill = self._on_device(batch)
+        binding = self._session.io_binding()
+        binding.bind_ortvalue_input(BASE, base)
+        binding.bind_ortvalue_input(FILL, fill)
+        binding.bind_cpu_input(OWNERS, batch.owners)
+        binding.bind_cpu_input(ROWS, np.ascontiguousarray(batch.rows))
+        binding.bind_cpu_input(COLS, np.ascontiguousarray(batch.cols))
+        binding.bind_output(self._output)
+        self._session.run_with_iobinding(binding)
+        output = binding.copy_outputs_to_cpu()[0]
+        return lambda: output

@@ -2,12 +2,16 @@
 
 Built on the host, a batch of 128 occluded 224×224 images is 77 MB to copy to the device per
 call. Given instead the normalised image and fill once, and per call only each mask's covered
-rows and columns (four integers per mask), the runtime makes the batch on the device with a few
-element-wise operators in front of the network:
+rows and columns (four integers per mask, the ranges of :meth:`OcclusionJob.covered`) and
+which of the batch's images each slot occludes, the runtime makes the batch on the device with a
+few element-wise operators in front of the network:
 
     inside_rows[n, h] = rows[n, 0] <= h < rows[n, 1]          (the same for columns)
     masked[n, h, w]   = inside_rows[n, h] and inside_cols[n, w]
-    image[n]          = Where(masked[n], fill, base)            (all channels)
+    image[n]          = Where(masked[n], fill[owners[n]], base[owners[n]])   (all channels)
+
+A batch may hold the images of several jobs (``base`` and ``fill`` then have one image per job);
+an unoccluded image has the empty range [0, 0).
 
 ``Where`` copies values exactly, so the network sees bit for bit the images the host would build.
 Only operators from opset 9 on are used (no Slice, Unsqueeze or GreaterOrEqual, whose forms
@@ -22,12 +26,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["BASE", "COLS", "FILL", "MIN_OPSET", "ROWS", "occluding_model", "onnx_opset"]
+__all__ = ["BASE", "COLS", "FILL", "MIN_OPSET", "OWNERS", "ROWS", "occluding_model", "onnx_opset"]
 
 BASE = "occsens_base"
 FILL = "occsens_fill"
 ROWS = "occsens_rows"
 COLS = "occsens_cols"
+OWNERS = "occsens_owners"
 MIN_OPSET = 9
 
 _MASKS = "occsens_masks"
@@ -62,16 +67,19 @@ def occluding_model(
 ) -> onnx.ModelProto:
     """A copy of ``model`` whose image input is replaced by the occluding prefix.
 
-    The new inputs are ``BASE`` and ``FILL`` (one native-layout image each, batch axis of 1) and
-    ``ROWS`` and ``COLS`` (``[masks, 2]`` int64, 0-based half-open covered ranges); the image
-    batch that ``input_name`` used to receive has one image per mask. ``input_format`` is
+    The new inputs are ``BASE`` and ``FILL`` (``[jobs, ...]`` native-layout images: one image and
+    fill per job in the batch), ``OWNERS`` (``[n]`` int64: each slot's job) and ``ROWS`` and
+    ``COLS`` (``[n, 2]`` int64, 0-based half-open covered ranges); the image batch that
+    ``input_name`` used to receive has one image per slot. ``input_format`` is
     "BCSS" or "BSSC"; ``model`` must have opset :data:`MIN_OPSET` or newer.
     """
     opset = onnx_opset(model)
     if opset < MIN_OPSET:
         raise ValueError(f"the occluding prefix needs opset {MIN_OPSET} or newer; the model has {opset}.")
     height, width, channels = input_size
-    image_shape = [1, channels, height, width] if input_format == "BCSS" else [1, height, width, channels]
+    image_shape: list[str | int] = (
+        ["jobs", channels, height, width] if input_format == "BCSS" else ["jobs", height, width, channels]
+    )
     row_shape, col_shape = ([-1, 1, height, 1], [-1, 1, 1, width]) if input_format == "BCSS" else (
         [-1, height, 1, 1],
         [-1, 1, width, 1],
@@ -90,7 +98,9 @@ def occluding_model(
         helper.make_node("Reshape", [inside_rows, "occsens_row_shape"], ["occsens_row_grid"]),
         helper.make_node("Reshape", [inside_cols, "occsens_col_shape"], ["occsens_col_grid"]),
         helper.make_node("And", ["occsens_row_grid", "occsens_col_grid"], [_MASKS]),
-        helper.make_node("Where", [_MASKS, FILL, BASE], [input_name]),
+        helper.make_node("Gather", [FILL, OWNERS], ["occsens_slot_fill"], axis=0),
+        helper.make_node("Gather", [BASE, OWNERS], ["occsens_slot_base"], axis=0),
+        helper.make_node("Where", [_MASKS, "occsens_slot_fill", "occsens_slot_base"], [input_name]),
     ]
     occluding = copy.deepcopy(model)
     graph = occluding.graph
@@ -100,6 +110,7 @@ def occluding_model(
         [
             helper.make_tensor_value_info(BASE, TensorProto.FLOAT, image_shape),
             helper.make_tensor_value_info(FILL, TensorProto.FLOAT, image_shape),
+            helper.make_tensor_value_info(OWNERS, TensorProto.INT64, ["masks"]),
             helper.make_tensor_value_info(ROWS, TensorProto.INT64, ["masks", 2]),
             helper.make_tensor_value_info(COLS, TensorProto.INT64, ["masks", 2]),
             *kept_inputs,

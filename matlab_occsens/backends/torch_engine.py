@@ -27,11 +27,11 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ..stream.job import OcclusionJob
+from ..stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
-from .engine import Engine
+from .engine import DeviceOccluder, Engine
 
-__all__ = ["DeviceOccluder", "TorchEngine", "cpu_workers", "replicas", "torch_device"]
+__all__ = ["TorchEngine", "TorchOccluder", "cpu_workers", "replicas", "torch_device"]
 
 Forward = Callable[[torch.Tensor], list[torch.Tensor]]
 
@@ -75,40 +75,58 @@ def replicas(module: torch.nn.Module, count: int) -> list[torch.nn.Module]:
     return [module, *(copy.deepcopy(module, dict(shared)) for _ in range(count - 1))]
 
 
-class DeviceOccluder:
-    """Makes a job's occluded batches on the device from the image, the fill and the ranges.
+class TorchOccluder(DeviceOccluder):
+    """Makes a stream's occluded batches on the device from each job's image and fill and the
+    batch's covered ranges (:meth:`OcclusionJob.covered`).
 
     ``masked[n, h, w] = rows[n, 0] <= h < rows[n, 1] and cols[n, 0] <= w < cols[n, 1]`` and the
-    batch is ``where(masked, fill, base)`` over all channels: the same values the host builds.
+    batch is ``where(masked, fill, base)`` over all channels, with each slot's own job's image
+    and fill: the same values the host builds.
     """
 
-    def __init__(self, job: OcclusionJob, device: torch.device) -> None:
-        self._base = torch.tensor(job.base, device=device)  # copies: the job's arrays stay the host's
-        self._fill = torch.tensor(job.fill, device=device)
-        self._rows = torch.tensor(job.grid.rows, device=device)
-        self._cols = torch.tensor(job.grid.cols, device=device)
-        self._width = len(job.grid.cols)
-        self._channels_first = job.input_format == "BCSS"
-        height, width = job.base.shape[2:4] if self._channels_first else job.base.shape[1:3]
-        self._row_index = torch.arange(height, device=device)
-        self._col_index = torch.arange(width, device=device)
-        self._device = device
+    def __init__(self, engine: TorchEngine, input_format: str) -> None:
+        self._engine = engine
+        self._device = engine.torch_device
+        self._channels_first = input_format == "BCSS"
+        self._images: dict[OcclusionJob, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def batch(self, first: int, stop: int) -> torch.Tensor:
-        """Images ``first..stop-1`` of the job (image 0 unoccluded, image i occluded by mask i - 1),
-        batch first, in the job's layout."""
-        images = torch.arange(first, stop, device=self._device)
-        masks = (images - 1).clamp(min=0)
-        rows = self._rows[masks // self._width]
-        cols = self._cols[masks % self._width]
-        occluded = (images > 0)[:, None]
-        inside_rows = occluded & (rows[:, :1] <= self._row_index) & (self._row_index < rows[:, 1:])
-        inside_cols = (cols[:, :1] <= self._col_index) & (self._col_index < cols[:, 1:])
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """A device copy of ``array`` (the host's array is left alone); on CUDA through pinned
+        memory without waiting, so the device is not held up by the copy."""
+        if self._device.type == "cuda":
+            return torch.from_numpy(np.ascontiguousarray(array)).pin_memory().to(self._device, non_blocking=True)
+        return torch.tensor(array, device=self._device)
+
+    def batch(self, batch: Batch) -> torch.Tensor:
+        """The images of ``batch``, batch first, in the jobs' layout."""
+        jobs = batch.jobs
+        kept = {  # jobs compare by identity
+            job: self._images[job] if job in self._images else (self._to_device(job.base), self._to_device(job.fill))
+            for job in jobs
+        }
+        self._images = kept  # a job leaves once a batch no longer holds its images
+        ranges = self._to_device(np.concatenate([batch.rows, batch.cols], axis=1))
+        if len(jobs) == 1:
+            base, fill = kept[jobs[0]]
+        else:
+            owners = self._to_device(batch.owners)
+            base = torch.cat([kept[job][0] for job in jobs])[owners]
+            fill = torch.cat([kept[job][1] for job in jobs])[owners]
+        height, width = base.shape[2:4] if self._channels_first else base.shape[1:3]
+        row_index = torch.arange(height, device=self._device)
+        col_index = torch.arange(width, device=self._device)
+        inside_rows = (ranges[:, 0:1] <= row_index) & (row_index < ranges[:, 1:2])
+        inside_cols = (ranges[:, 2:3] <= col_index) & (col_index < ranges[:, 3:4])
         if self._channels_first:
             masked = inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
         else:
             masked = inside_rows[:, :, None, None] & inside_cols[:, None, :, None]
-        return torch.where(masked, self._fill, self._base)
+        return torch.where(masked, fill, base)
+
+    def start(self, batch: Batch) -> Callable[[], np.ndarray]:
+        with torch.inference_mode():
+            # Queued behind the previous batch's copy: the device never waits for the host.
+            return _HostCopy(self._engine.outputs(self.batch(batch))[0]).result
 
 
 class _HostCopy:
@@ -145,9 +163,8 @@ class TorchEngine(Engine):
         *,
         occlude_on_device: bool | None = None,
     ) -> None:
-        super().__init__()
         self._forwards = list(forwards)
-        self._device = device
+        self.torch_device = device
         self.device = "gpu" if device.type == "cuda" else "cpu"
         self.max_batch = max_batch
         self._occlude_on_device = device.type == "cuda" if occlude_on_device is None else occlude_on_device
@@ -156,7 +173,8 @@ class TorchEngine(Engine):
         if self._pool is not None:  # the workers end with the engine (a finalizer holds no engine)
             weakref.finalize(self, self._pool.shutdown, wait=False)
 
-    def _outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        """The selected outputs of a device batch, as device tensors."""
         shares = batch.tensor_split(min(self.workers, len(batch)))
         with _process_settings():
             if len(shares) == 1:
@@ -165,26 +183,11 @@ class TorchEngine(Engine):
         return [torch.cat(pieces) for pieces in zip(*parts)]
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        outputs = self._outputs(torch.from_numpy(batch).to(self._device))
+        outputs = self.outputs(torch.from_numpy(batch).to(self.torch_device))
         return [output.cpu().numpy() for output in outputs]
 
-    def occluded_outputs(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-        if not self._occlude_on_device:
-            return super().occluded_outputs(job)
-        return self._occluded_on_device(job)
-
-    def _occluded_on_device(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-        occluder = DeviceOccluder(job, self._device)
-        pending: tuple[int, _HostCopy] | None = None
-        for first, stop in job.spans():
-            with torch.inference_mode():
-                # Queued behind the previous batch's copy: the device never waits for the host.
-                copy = _HostCopy(self._outputs(occluder.batch(first, stop))[0])
-            if pending is not None:
-                yield pending[0], pending[1].result()
-            pending = (first, copy)
-        if pending is not None:
-            yield pending[0], pending[1].result()
+    def device_occluder(self, input_format: str) -> DeviceOccluder | None:
+        return TorchOccluder(self, input_format) if self._occlude_on_device else None
 
 
 def _forward_alone(forward: Forward, batch: torch.Tensor) -> list[torch.Tensor]:

@@ -27,7 +27,6 @@ __all__ = [
     "Unsupported",
     "forward_for",
     "incremental_forward",
-    "occluded_outputs",
     "plan_for",
     "spatial_graph",
 ]

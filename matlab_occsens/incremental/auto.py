@@ -19,16 +19,16 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Hashable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..grid import MaskGrid
-from ..stream.job import OcclusionJob
-from .cache import Choice, Lru
+from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
+from .cache import Choice, Lru, grid_key
 from .runner import IncrementalForward
 
-__all__ = ["RECHECK_EVERY", "TURNS", "measured_outputs"]
+__all__ = ["RECHECK_EVERY", "TURNS", "MeasuredForward", "measured_outputs"]
 
 TURNS = 2
 """Turns of each path while measuring (each path's time per mask over its turns is compared:
@@ -38,6 +38,30 @@ RECHECK_EVERY = 8
 
 Outputs = Iterator[tuple[int, np.ndarray]]
 Key = TypeVar("Key", bound=Hashable)
+
+
+class MeasuredForward(IncrementalForward):
+    """The incremental passes of "auto": :meth:`images` gives a job's images from the path
+    measured faster (see :func:`measured_outputs`), the ordinary passes coming from ``ordinary``.
+
+    ``choices`` keeps, per grid and batch size, what was measured (kept with the network's
+    other derived values, so a second call pays nothing).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        ordinary: Callable[[OcclusionJob], Outputs],
+        choices: Lru[tuple[Hashable, int], Choice],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._ordinary = ordinary
+        self._choices = choices
+
+    def images(self, job: OcclusionJob) -> Outputs:
+        key = (grid_key(job.grid), job.batch_size)
+        return measured_outputs(self._ordinary, self, job, self._choices, key)
 
 
 def measured_outputs(
@@ -65,9 +89,9 @@ def _incremental(
     """Masks ``first..stop-1`` through the incremental path, numbered as images of ``job``
     (with the unoccluded image first when ``reference``)."""
     if reference:
-        yield 0, forward.reference(job.base)
+        yield REFERENCE, forward.reference(job.base)
     for start, output in forward.outputs(job.fill, job.grid, first, stop):
-        yield start + 1, output
+        yield image_of_mask(start), output
 
 
 def _measuring(
@@ -86,14 +110,14 @@ def _measuring(
         return
     front_rows = len(grid.rows) - tail_rows
     front = dataclasses.replace(job, grid=MaskGrid(grid.rows[:front_rows], grid.cols))
-    split = front_rows * width  # masks before this: ordinary stream; from it on: incremental trial
+    split = front_rows * width  # masks before this: the ordinary stream; from it on: the incremental trial
     bounds = np.linspace(split, len(grid), TURNS + 1).round().astype(int).tolist()
 
     stream = ordinary(front)
     done = 0  # images the ordinary stream has given
     seconds = {"ordinary": 0.0, "incremental": 0.0}
     masks = {"ordinary": 0, "incremental": 0}
-    forward.reference(job.base)  # its output is image 0, which the ordinary stream gives
+    forward.reference(job.base)  # its output is the reference image, which the ordinary stream gives
     for first, stop in itertools.pairwise(bounds):
         target = done + (stop - first)
         while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
@@ -114,6 +138,6 @@ def _measuring(
         close = getattr(stream, "close", None)  # it pauses between batches: nothing is running
         if close is not None:
             close()
-        yield from _incremental(forward, job, max(done - 1, 0), split, reference=False)
+        yield from _incremental(forward, job, done - 1, split, reference=False)  # image ``done`` is mask ``done - 1``
     else:
         yield from stream

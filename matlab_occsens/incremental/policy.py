@@ -2,14 +2,19 @@
 
 ``"off"`` never, ``"on"`` wherever the graph allows it (a one-line warning says why not
 elsewhere), ``"auto"`` where it is measured faster on the map's own masks (:mod:`.auto`), the
-cost model having ruled out first the cases where it cannot pay. Everything derived on the way
-is kept per network and output selection (:mod:`.cache`).
+multiply-add bound having ruled out first the plans that would skip almost nothing. Everything
+derived on the way is kept per network and output selection (:mod:`.cache`).
+
+The one entry point for the caller is :func:`incremental_forward`; the object it gives yields a
+job's images with :meth:`~.runner.IncrementalForward.images`, in the stream's numbering.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import onnx
@@ -20,8 +25,10 @@ from ..backends.ort import OrtEngine
 from ..grid import MaskGrid
 from ..network.base import Network
 from ..network.onnx_network import OnnxNetwork
+from ..stream.drive import occluded_outputs
 from ..stream.job import OcclusionJob
-from .auto import measured_outputs
+from ..stream.sequence import ImageStream
+from .auto import MeasuredForward
 from .cache import PlanKey, derived, grid_key
 from .cost import CPU_COSTS
 from .graph import SpatialGraph, Unsupported
@@ -34,7 +41,6 @@ __all__ = [
     "HOPELESS",
     "forward_for",
     "incremental_forward",
-    "occluded_outputs",
     "plan_for",
     "spatial_graph",
 ]
@@ -83,9 +89,11 @@ def incremental_forward(
 ) -> IncrementalForward | None:
     """The incremental forward passes for this map, or None for the ordinary ones only.
 
-    ``mode`` "off" gives None; "auto" gives them unless the grid is small or the plan would
-    skip almost nothing (the caller then measures, see :func:`occluded_outputs`); "on" gives them
-    wherever the graph allows it, and otherwise warns in one line and gives None.
+    ``mode`` "off" gives None; "on" gives them wherever the graph allows it, and otherwise warns
+    in one line and gives None; "auto" gives them unless the grid is small or the plan would
+    skip almost nothing, as a :class:`~.auto.MeasuredForward`, whose ``images(job)`` runs part
+    of the map through ``engine``'s ordinary stream when that is, or may be, the faster path.
+    Either way ``images(job)`` yields every image of the job once, batches in any order.
     """
     if mode == "off" or (mode == "auto" and len(grid) < AUTO_MIN_MASKS):
         return None
@@ -96,6 +104,9 @@ def incremental_forward(
         plan = plan_for(net, grid, batch_size, forced=True)
         if mode == "auto" and _hopeless(plan):
             return None
+        if mode == "auto":
+            ordinary = functools.partial(_ordinary_images, engine)
+            return forward_for(net, plan, batch_size, ordinary=ordinary, choices=derived(net).choices)
         return forward_for(net, plan, batch_size)
     except Unsupported as reason:
         if mode == "on":
@@ -107,36 +118,17 @@ def incremental_forward(
         return None
 
 
-def occluded_outputs(
-    net: Network, engine: Engine, job: OcclusionJob, mode: str, function: str
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first image, selected output)`` for every image of ``job``, each image once, in
-    the job's numbering (image 0 the unoccluded one, image ``i`` mask ``i - 1``), batches in any
-    order: the ordinary passes, the incremental ones, or, under "auto", both.
-
-    "auto" follows the choice measured for this network, output selection and grid, and
-    measures it again now and then (see :mod:`.auto`); the deciding is done, and any warning
-    given, before this returns.
-    """
-    forward = incremental_forward(net, engine, job.grid, mode, job.batch_size, function)
-    if forward is None:
-        return engine.occluded_outputs(job)
-    if mode == "on":
-        return incremental_stream(forward, job)
-    choices = derived(net).choices
-    return measured_outputs(engine.occluded_outputs, forward, job, choices, (grid_key(job.grid), job.batch_size))
+def _ordinary_images(engine: Engine, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+    """``job``'s images through the ordinary stream on ``engine``, in the job's numbering."""
+    for batch, output in occluded_outputs(engine, ImageStream([job], job.batch_size), job.input_format):
+        for part in batch.parts:
+            yield part.first, output[part.slot : part.slot + len(part)]
 
 
-def incremental_stream(forward: IncrementalForward, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
-    """The incremental outputs of every image of ``job``, in the job's numbering."""
-    yield 0, forward.reference(job.base)
-    for first, output in forward.outputs(job.fill, job.grid):
-        yield first + 1, output
-
-
-def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward:
+def forward_for(net: Network, plan: Plan, batch_size: int, **measuring: Any) -> IncrementalForward:
     """The incremental forward passes of a plan of ``net``'s graph, with its engines (built once
-    per chunk and kept).
+    per chunk and kept); with ``measuring`` (``ordinary`` and ``choices``), "auto"'s
+    :class:`~.auto.MeasuredForward`.
 
     The engines run one thread per call and every physical core computes batches of its own: a
     chunk's layers on a few small crops are too little work to share between threads, whole
@@ -160,7 +152,8 @@ def forward_for(net: Network, plan: Plan, batch_size: int) -> IncrementalForward
 
     suffix = store.suffix_engine(plan.suffix_from, suffix_engine)
     engines = [chunk_engine(chunk) for chunk in plan.chunks]
-    return IncrementalForward(plan, engines, suffix, batch_size, physical_cores(), graph.front_perm)
+    kind = MeasuredForward if measuring else IncrementalForward
+    return kind(plan, engines, suffix, batch_size, physical_cores(), graph.front_perm, **measuring)
 
 
 def _engine(model: onnx.ModelProto) -> Engine:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backends.engine import Engine
 from ..grid import MaskGrid
+from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .plan import AxisCrops, Plan
 
 __all__ = ["IncrementalForward"]
@@ -132,6 +133,14 @@ class IncrementalForward:
         for slot, (row, col, patch) in enumerate(zip(rows, cols, patches)):
             activation[slot][:, self._into_rows[row], self._into_cols[col]] = patch
         return self._finish(activation)
+
+    def images(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first image index, selected output)`` for all of ``job``'s images, numbered
+        as the stream numbers them (:mod:`matlab_occsens.stream.job`): the reference, then the
+        masks' batches."""
+        yield REFERENCE, self.reference(job.base)
+        for first, output in self.outputs(job.fill, job.grid):
+            yield image_of_mask(first), output
 
     def outputs(
         self, fill: np.ndarray, grid: MaskGrid, first: int = 0, stop: int | None = None

@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -22,14 +24,57 @@ from ..options import ENVIRONMENTS
 from .layers import ImageInputLayer, NodeLayer
 
 __all__ = [
-    "Network",
     "INPUT_FORMATS",
+    "EngineKey",
+    "KeptCache",
+    "Network",
     "check_output_format",
     "warn_unbatchable",
 ]
 
 INPUT_FORMATS = ("BCSS", "BSSC")
 _FORMAT_LETTERS = set("SCBTU")
+
+
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+class KeptCache(OrderedDict[Key, Value], Generic[Key, Value]):
+    """A mapping that keeps at most ``bound`` entries, dropping the least recently used."""
+
+    def __init__(self, bound: int) -> None:
+        super().__init__()
+        self.bound = bound
+
+    def kept(self, key: Key, build: Callable[[], Value]) -> Value:
+        """The value for ``key``, built once and then reused while it stays among the kept."""
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = build()
+        self[key] = value
+        return value
+
+    def __setitem__(self, key: Key, value: Value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.bound:
+            self.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """An engine of a network: the output selection it computes and the environment asked for."""
+
+    outputs: tuple[str, ...]
+    environment: str
+
+
+#: Engines kept per network object: one per environment asked for (auto, cpu, gpu).
+ENGINES_KEPT = 3
+#: Output selections whose views :meth:`Network.measuring` keeps (each with its own engines).
+VIEWS_KEPT = 8
 
 
 def warn_unbatchable(name: str) -> None:
@@ -78,7 +123,8 @@ class Network(ABC):
         self._layers = tuple(layers)
         self._output_names = list(output_names)
         self._output_formats: dict[str, str] = {}
-        self._engines: dict[tuple[Any, ...], Engine] = {}
+        self._engines: KeptCache[EngineKey, Engine] = KeptCache(ENGINES_KEPT)
+        self._views: KeptCache[tuple[str, ...], Network] = KeptCache(VIEWS_KEPT)
         self._classes: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ MATLAB properties
@@ -115,6 +161,7 @@ class Network(ABC):
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
         self._engines.clear()
+        self._views.clear()
 
     @property
     def OutputDataFormats(self) -> list[str | None]:
@@ -131,6 +178,7 @@ class Network(ABC):
             )
         for name, fmt in zip(self._output_names, listed):
             self._output_formats[name] = check_output_format(fmt, "OutputDataFormats")
+        self._views.clear()  # views copied the formats
 
     @property
     def Classes(self) -> list[str] | None:
@@ -144,14 +192,30 @@ class Network(ABC):
     def Classes(self, names: Sequence[str] | None) -> None:
         count = self.output_channels(self._output_names[0]) if len(self._output_names) == 1 else None
         self._classes = None if names is None else class_names_argument(names, count, self._function)
+        self._views.clear()  # views copied the class names
 
     # ------------------------------------------------------------------ used by the algorithms
-    def measuring(self, names: str | Sequence[str]) -> "Network":
-        """A copy of this network whose ``OutputNames`` are ``names``; this one is left as it is."""
+    def measuring(self, names: str | Sequence[str]) -> Network:
+        """A view of this network whose ``OutputNames`` are ``names``; this one is left as it is.
+
+        The view of each selection is kept (the :data:`VIEWS_KEPT` most recent, until this
+        network's own ``OutputNames``, ``OutputDataFormats`` or ``Classes`` change), so that
+        repeated calls measuring the same layer reuse its engines and their batch-size search.
+        """
+        listed = [names] if is_text(names) else list(names)
+        if not listed or not all(is_text(name) for name in listed):
+            raise TypeError(f"OutputNames must be a layer name or a list of names; got {names!r}.")
+        key = tuple(str(name) for name in listed)
+        for name in key:
+            self._check_output_name(name)
+        return self._views.kept(key, lambda: self._view(key))
+
+    def _view(self, names: tuple[str, ...]) -> Network:
         view = copy.copy(self)
         view._output_formats = dict(self._output_formats)
-        view._engines = {}
-        view.OutputNames = names
+        view._engines = KeptCache(ENGINES_KEPT)
+        view._views = KeptCache(VIEWS_KEPT)
+        view.OutputNames = list(names)
         return view
 
     def output_format(self, name: str, rank: int) -> str:
@@ -194,13 +258,14 @@ class Network(ABC):
     def engine(self, environment: str) -> Engine:
         """The compiled engine for the current outputs on ``environment`` (cached)."""
         environment = match_string(environment, ENVIRONMENTS, "ExecutionEnvironment", self._function)
-        key = (tuple(self._output_names), environment)
-        if key not in self._engines:
+        outputs = tuple(self._output_names)
+
+        def build() -> Engine:
             # An "auto" engine that landed on the requested device serves it: no second session.
-            auto = self._engines.get((key[0], "auto"))
-            reusable = auto is not None and auto.device == environment
-            self._engines[key] = auto if reusable else self._build_engine(environment)
-        return self._engines[key]
+            auto = self._engines.get(EngineKey(outputs, "auto"))
+            return auto if auto is not None and auto.device == environment else self._build_engine(environment)
+
+        return self._engines.kept(EngineKey(outputs, environment), build)
 
     # ------------------------------------------------------------------ backend hooks
     @abstractmethod

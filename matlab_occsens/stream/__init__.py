@@ -1,5 +1,7 @@
-"""Internal: the occluded images of a map, streamed in batches.
+"""Internal: the occluded images of one or many maps, streamed in batches.
 
-``job`` says what the images are and builds them on the host, ``batch_size`` finds the batch
-size a CPU runs fastest at, ``run_ahead`` keeps a device busy while the host handles results.
+``job`` states the one rule (what image ``i`` of a map is, which pixels its mask covers) and
+builds batches on the host; ``sequence`` joins several maps' jobs into one stream whose batches
+may mix images; ``drive`` runs a stream on an engine (batch sizes, the batch-size search,
+run-ahead, device-side occlusion); ``batch_size`` is the search; ``run_ahead`` keeps a device busy.
 """

@@ -1,12 +1,19 @@
-"""The occluded copies of one image that a map needs, and how the host builds them in batches.
+"""The one rule of the stream: what image ``i`` of a map is, and which pixels its mask covers.
 
-Every engine receives the same :class:`OcclusionJob`: the normalised image, the normalised fill
-image and the mask grid. The stream starts with the unoccluded image, whose output is the map's
-reference, so that it rides in the first batch instead of costing a call of its own (on a GPU a
-one-image call costs almost as much as a full batch). Occluding the normalised image is the same as normalising the occluded
-one, because the input layer's normalisation acts on each pixel and channel on its own. CPU
-engines build the batches here, in host memory; GPU engines build them on the device from the
-same job, so that no image crosses the bus.
+A map's forward passes are an :class:`OcclusionJob`: image 0 is the unoccluded image, whose
+output is the map's reference, and image ``i >= 1`` is the image with mask ``i - 1`` of the
+grid applied (row-major). Putting the reference first lets it ride in the first batch instead of
+costing a call of its own (on a GPU a one-image call costs almost as much as a full batch).
+
+A mask covers a half-open row range × column range in every channel, and a covered pixel takes
+the fill image's value there. The reference covers the empty range ``[0, 0)``. Every builder
+of occluded images (the host's :class:`HostBuilder`, torch's and the ONNX prefix's on the
+device, the incremental runner) reads the covered ranges from :meth:`OcclusionJob.covered` and
+numbers its outputs with these image indices, so nothing renumbers them.
+
+Occluding the normalised image is the same as normalising the occluded one, because the input
+layer's normalisation acts on each pixel and channel on its own: jobs hold normalised images in
+the backend's layout.
 """
 
 from __future__ import annotations
@@ -18,7 +25,15 @@ import numpy as np
 
 from ..grid import MaskGrid
 
-__all__ = ["OcclusionJob", "occluded_batches", "window_index"]
+__all__ = ["REFERENCE", "HostBuilder", "OcclusionJob", "image_of_mask", "occluded_batches", "window_index"]
+
+#: The image index of the unoccluded image in every job.
+REFERENCE = 0
+
+
+def image_of_mask(mask: int) -> int:
+    """The image index, in its job, of the image occluded by mask ``mask`` (grid order)."""
+    return mask + 1
 
 
 def window_index(input_format: str, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, ...]:
@@ -27,14 +42,14 @@ def window_index(input_format: str, rows: tuple[int, int], cols: tuple[int, int]
     return (slice(None), *window) if input_format == "BCSS" else window
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OcclusionJob:
-    """One map's forward passes: ``base`` itself, then every mask of ``grid`` applied to it, at
-    most ``batch_size`` images per call.
+    """One map's forward passes: ``base`` itself, then every mask of ``grid`` applied to it.
 
-    ``base`` and ``fill`` are single normalised images in the backend's layout, batch axis first;
-    a masked pixel takes ``fill``'s value in every channel. Image 0 of the stream is ``base``
-    (covered ranges empty), image ``i`` is mask ``i - 1`` of the grid.
+    ``base`` and ``fill`` are single normalised images in the backend's layout ("BCSS" or
+    "BSSC"), batch axis first; a masked pixel takes ``fill``'s value in every channel.
+    ``batch_size`` is the most images per call when the job streams on its own
+    (:func:`occluded_batches`); in a stream of several jobs the stream's limit applies.
     """
 
     base: np.ndarray
@@ -46,53 +61,119 @@ class OcclusionJob:
     def __len__(self) -> int:
         return len(self.grid) + 1
 
-    def spans(self) -> Iterator[tuple[int, int]]:
-        """``(first, stop)`` image indices of each batch, in stream order."""
-        total = len(self)
-        for first in range(0, total, self.batch_size):
-            yield first, min(first + self.batch_size, total)
-
-    def ranges(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Covered ``(n, 2)`` row and column ranges of images ``first..stop-1``; empty for image 0."""
-        rows, cols = self.grid.ranges(max(first - 1, 0), stop - 1)
-        if first == 0:
+    def covered(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Covered ``(n, 2)`` row and column ranges of images ``first..stop-1``: ``[0, 0)`` for
+        the reference, mask ``i - 1``'s ranges for image ``i``."""
+        masks = np.arange(max(first, 1) - 1, stop - 1)
+        width = len(self.grid.cols)
+        rows, cols = self.grid.rows[masks // width], self.grid.cols[masks % width]
+        if first == REFERENCE and stop > first:
             nothing = np.zeros((1, 2), dtype=rows.dtype)
             rows, cols = np.concatenate([nothing, rows]), np.concatenate([nothing, cols])
         return rows, cols
 
 
+@dataclass(frozen=True, eq=False)
+class Part:
+    """The images ``first..stop-1`` of job number ``serial`` of a stream, in slots
+    ``slot..slot + stop - first - 1`` of a batch."""
+
+    serial: int
+    job: OcclusionJob
+    first: int
+    stop: int
+    slot: int
+
+    def __len__(self) -> int:
+        return self.stop - self.first
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """The images of one forward call, possibly from several jobs, in stream order.
+
+    Slot ``s`` holds image ``images[s]`` of ``jobs[owners[s]]`` with ranges ``rows[s]`` ×
+    ``cols[s]`` covered; ``parts`` says the same per job.
+    """
+
+    parts: tuple[Part, ...]
+    rows: np.ndarray
+    cols: np.ndarray
+
+    @property
+    def jobs(self) -> tuple[OcclusionJob, ...]:
+        return tuple(part.job for part in self.parts)
+
+    @property
+    def owners(self) -> np.ndarray:
+        """Index into :attr:`jobs` of each slot's job, ``(n,)`` int64."""
+        return np.repeat(np.arange(len(self.parts), dtype=np.int64), [len(part) for part in self.parts])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def of(cls, parts: tuple[Part, ...]) -> Batch:
+        covered = [part.job.covered(part.first, part.stop) for part in parts]
+        if len(covered) == 1:
+            return cls(parts, *covered[0])
+        return cls(parts, np.concatenate([rows for rows, _ in covered]), np.concatenate([cols for _, cols in covered]))
+
+
+class HostBuilder:
+    """Builds batches in host memory, all in one buffer as large as the largest batch (memory
+    does not grow with the number of masks or jobs).
+
+    Each slot is repaired by restoring only the window its previous mask covered when it held
+    the same job's image, so building a batch costs the masks' area, not whole images; a slot
+    whose job changes gets the new job's image whole. A batch is valid until the next one is built.
+    """
+
+    def __init__(self) -> None:
+        self._buffer: np.ndarray | None = None
+        self._held: list[tuple[int, tuple[slice, ...]] | None] = []  # per slot: job serial, covered window
+
+    def build(self, batch: Batch) -> np.ndarray:
+        size = len(batch)
+        first_base = batch.parts[0].job.base
+        if self._buffer is None or self._buffer.shape[1:] != first_base.shape[1:]:
+            self._buffer, self._held = first_base[:0].copy(), []
+        if size > len(self._buffer):  # new slots are filled whole below
+            grown = np.empty((size, *self._buffer.shape[1:]), self._buffer.dtype)
+            grown[: len(self._buffer)] = self._buffer
+            self._buffer = grown
+            self._held += [None] * (size - len(self._held))
+        buffer, held = self._buffer, self._held
+        for part in batch.parts:
+            job = part.job
+            base, fill, layout = job.base[0], job.fill[0], job.input_format
+            stop = part.slot + len(part)
+            for slot, rows, cols in zip(
+                range(part.slot, stop), batch.rows[part.slot : stop].tolist(), batch.cols[part.slot : stop].tolist()
+            ):
+                previous = held[slot]
+                if previous is None or previous[0] != part.serial:
+                    buffer[slot] = base
+                else:
+                    buffer[slot][previous[1]] = base[previous[1]]
+                window = window_index(layout, rows, cols)
+                buffer[slot][window] = fill[window]
+                held[slot] = (part.serial, window)
+        return buffer[:size]
+
+
 def occluded_batches(
     job: OcclusionJob, next_size: Callable[[int], int] | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first image index, batch)`` of ``job``'s images: ``job.base``, then its occluded
-    copies in grid order.
+    """Yield ``(first image index, batch)`` of ``job``'s images built on the host, in stream order.
 
-    ``next_size(remaining)`` gives each batch's size (default: ``job.batch_size``). All batches
-    share one buffer, as large as the largest batch (memory does not grow with the number of
-    masks); each slot is repaired by restoring only the window its previous mask covered, so
-    building a batch costs the masks' area, not whole images. A batch is valid until the next
-    one is requested.
+    ``next_size(remaining)`` gives each batch's size (default: ``job.batch_size``). A batch is
+    valid until the next one is requested.
     """
-    base, fill = job.base[0], job.fill[0]
-    buffer = job.base[:0].copy()
-    covered: list[tuple[slice, ...] | None] = []
+    builder = HostBuilder()
     first, total = 0, len(job)
     while first < total:
         size = next_size(total - first) if next_size is not None else min(job.batch_size, total - first)
-        if size > len(buffer):  # new slots start as clean copies of the image
-            grown = np.empty((size, *buffer.shape[1:]), buffer.dtype)
-            grown[: len(buffer)] = buffer
-            grown[len(buffer) :] = job.base
-            buffer = grown
-            covered += [None] * (size - len(covered))
-        stop = first + size
-        rows_of, cols_of = job.ranges(first, stop)
-        for slot, (rows, cols) in enumerate(zip(rows_of.tolist(), cols_of.tolist())):
-            previous = covered[slot]
-            if previous is not None:
-                buffer[slot][previous] = base[previous]
-            window = window_index(job.input_format, rows, cols)
-            buffer[slot][window] = fill[window]
-            covered[slot] = window
-        yield first, buffer[:size]
-        first = stop
+        batch = Batch.of((Part(0, job, first, first + size, 0),))
+        yield first, builder.build(batch)
+        first += size
