@@ -38,7 +38,7 @@ import numpy as np
 from matlab_occsens import imresize, importNetworkFromONNX
 from matlab_occsens.activations import channel_totals
 from matlab_occsens.grid import MaskGrid, mask_grid
-from matlab_occsens.incremental import occluded_outputs, plan_for, spatial_graph
+from matlab_occsens.incremental import incremental_forward, ordinary_images, plan_for, spatial_graph
 from matlab_occsens.incremental.cache import derived
 from matlab_occsens.incremental.graph import Unsupported
 from matlab_occsens.incremental.plan import ideal_work
@@ -260,9 +260,12 @@ def measure(case: Case, repeats: int, per_axis: int, grids: tuple[str, ...] | No
         fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
         job = OcclusionJob(base, fill, grid, net.InputDataFormats, min(128, len(grid) + 1))
 
-        def forward_passes(mode: str) -> np.ndarray:
+        def forward_passes(mode: str, job: OcclusionJob = job) -> np.ndarray:
+            """What occlusionSensitivity runs for the map after its options, to the totals."""
             totals = np.empty(len(job))
-            for first, batch in occluded_outputs(net, engine, job, mode, "benchmark"):
+            forward = incremental_forward(net, engine, job.grid, mode, job.batch_size, "benchmark")
+            images = ordinary_images(engine, job) if forward is None else forward.images(job)
+            for first, batch in images:
                 fmt = net.output_format(output, batch.ndim)
                 totals[first : first + len(batch)] = channel_totals(batch, fmt, np.array([0]), output)[:, 0]
             return totals

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .graph import SpatialGraph, Unsupported
 from .plan import Plan
-from .policy import BATCH_SIZE, forward_for, incremental_forward, occluded_outputs, plan_for, spatial_graph
+from .policy import BATCH_SIZE, forward_for, incremental_forward, ordinary_images, plan_for, spatial_graph
 from .runner import IncrementalForward
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Unsupported",
     "forward_for",
     "incremental_forward",
+    "ordinary_images",
     "plan_for",
     "spatial_graph",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "HOPELESS",
     "forward_for",
     "incremental_forward",
+    "ordinary_images",
     "plan_for",
     "spatial_graph",
 ]
@@ -105,7 +106,7 @@ def incremental_forward(
         if mode == "auto" and _hopeless(plan):
             return None
         if mode == "auto":
-            ordinary = functools.partial(_ordinary_images, engine)
+            ordinary = functools.partial(ordinary_images, engine)
             return forward_for(net, plan, batch_size, ordinary=ordinary, choices=derived(net).choices)
         return forward_for(net, plan, batch_size)
     except Unsupported as reason:
@@ -118,7 +119,7 @@ def incremental_forward(
         return None
 
 
-def _ordinary_images(engine: Engine, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
+def ordinary_images(engine: Engine, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
     """``job``'s images through the ordinary stream on ``engine``, in the job's numbering."""
     for batch, output in occluded_outputs(engine, ImageStream([job], job.batch_size), job.input_format):
         for part in batch.parts:
