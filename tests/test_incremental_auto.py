@@ -21,7 +21,8 @@ from random_cnns import random_cnns
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 from matlab_occsens.grid import mask_grid
 from matlab_occsens.incremental import auto, cache, incremental_forward, plan_for, spatial_graph
-from matlab_occsens.incremental.cache import Lru, derived
+from matlab_occsens.incremental.cache import derived
+from matlab_occsens.network.base import KeptCache
 from matlab_occsens.incremental.runner import IncrementalForward
 from matlab_occsens.stream.drive import occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob
@@ -137,7 +138,7 @@ def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow):
     if slow == "incremental":
         forward.__class__ = _SlowIncremental
     ordinary = _slow_ordinary(engine) if slow == "ordinary" else _ordinary(engine)
-    choices: Lru = Lru(4)
+    choices: KeptCache = KeptCache(4)
     seen = np.zeros(len(job), int)
     got = np.empty((len(job), 4))
     for first, output in auto.measured_outputs(ordinary, forward, job, choices, "grid"):
@@ -155,13 +156,13 @@ def test_auto_remembers_its_choice_and_measures_again_now_and_then():
     options = {"MaskSize": 3, "Stride": 2, "OutputUpsampling": "none"}
     ordinary = occlusionSensitivity(net, image, [1, 3], Incremental="off", **options)
     assert_same_map(occlusionSensitivity(net, image, [1, 3], **options), ordinary)
-    (first,) = derived(net).choices.values()
+    (first,) = list(derived(net).choices.values())
     assert first.calls == 0
     for calls in range(1, auto.RECHECK_EVERY + 1):
         assert_same_map(occlusionSensitivity(net, image, [1, 3], **options), ordinary)
-        assert derived(net).choices.values() == [first] and first.calls == calls
+        assert list(derived(net).choices.values()) == [first] and first.calls == calls
     occlusionSensitivity(net, image, [1, 3], **options)
-    (again,) = derived(net).choices.values()
+    (again,) = list(derived(net).choices.values())
     assert again is not first and again.calls == 0
 
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..grid import MaskGrid
 from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
-from .cache import Choice, Lru, grid_key
+from ..network.base import KeptCache
+from .cache import Choice, grid_key
 from .runner import IncrementalForward
 
 __all__ = ["RECHECK_EVERY", "TURNS", "MeasuredForward", "measured_outputs"]
@@ -52,7 +53,7 @@ class MeasuredForward(IncrementalForward):
         self,
         *args: Any,
         ordinary: Callable[[OcclusionJob], Outputs],
-        choices: Lru[tuple[Hashable, int], Choice],
+        choices: KeptCache[tuple[Hashable, int], Choice],
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +69,7 @@ def measured_outputs(
     ordinary: Callable[[OcclusionJob], Outputs],
     forward: IncrementalForward,
     job: OcclusionJob,
-    choices: Lru[Key, Choice],
+    choices: KeptCache[Key, Choice],
     key: Key,
 ) -> Outputs:
     """Every image of ``job`` in its numbering, from the path measured faster for ``key``.
@@ -98,7 +99,7 @@ def _measuring(
     ordinary: Callable[[OcclusionJob], Outputs],
     forward: IncrementalForward,
     job: OcclusionJob,
-    choices: Lru[Key, Choice],
+    choices: KeptCache[Key, Choice],
     key: Key,
 ) -> Outputs:
     grid = job.grid
@@ -133,7 +134,7 @@ def _measuring(
         masks["incremental"] += stop - first
         yield from outputs
     rate = {side: seconds[side] / max(masks[side], 1) for side in seconds}
-    choice = choices.put(key, Choice(rate["ordinary"], rate["incremental"]))
+    choice = choices[key] = Choice(rate["ordinary"], rate["incremental"])
     if choice.incremental_wins:
         close = getattr(stream, "close", None)  # it pauses between batches: nothing is running
         if close is not None:

@@ -13,18 +13,17 @@ refusal on every call.
 from __future__ import annotations
 
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from ..backends.engine import Engine
 from ..grid import MaskGrid
-from ..network.base import Network
+from ..network.base import KeptCache, Network
 from .graph import SpatialGraph, Unsupported
 from .plan import Plan
 
-__all__ = ["Choice", "Derived", "GridKey", "Lru", "derived", "grid_key"]
+__all__ = ["Choice", "Derived", "GridKey", "derived", "grid_key"]
 
 Key = TypeVar("Key", bound=Hashable)
 Value = TypeVar("Value")
@@ -45,34 +44,6 @@ class GridKey:
 
 def grid_key(grid: MaskGrid) -> GridKey:
     return GridKey(grid.rows.tobytes(), grid.cols.tobytes())
-
-
-class Lru(Generic[Key, Value]):
-    """A mapping that keeps the ``size`` entries used last."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[Key, Value] = OrderedDict()
-
-    def get(self, key: Key) -> Value | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key: Key, value: Value) -> Value:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def values(self) -> list[Value]:
-        """The entries, least recently used first."""
-        return list(self._entries.values())
 
 
 @dataclass
@@ -120,8 +91,8 @@ class Derived:
     """Per chunk and crop size (rows, columns, output rows, output columns): whether it ran as planned."""
     suffix_engines: dict[str, Engine | None | Unsupported] = field(default_factory=dict)
     """Per cut the suffix starts from: its engine (None when the cut is the selected output)."""
-    plans: Lru[PlanKey, Plan] = field(default_factory=lambda: Lru(PLANS_KEPT))
-    choices: Lru[tuple[GridKey, int], Choice] = field(default_factory=lambda: Lru(PLANS_KEPT))
+    plans: KeptCache[PlanKey, Plan] = field(default_factory=lambda: KeptCache(PLANS_KEPT))
+    choices: KeptCache[tuple[GridKey, int], Choice] = field(default_factory=lambda: KeptCache(PLANS_KEPT))
     """Per grid and batch size: what "auto" measured."""
 
     def spatial_graph(self, build: Callable[[], SpatialGraph]) -> SpatialGraph:
@@ -144,16 +115,15 @@ class Derived:
         return _kept(self.suffix_engines, cut, build)
 
     def plan(self, key: PlanKey, build: Callable[[], Plan]) -> Plan:
-        return self.plans.get(key) or self.plans.put(key, build())
+        return self.plans.kept(key, build)
 
 
-_DERIVED: weakref.WeakKeyDictionary[Network, Lru[tuple[str, ...], Derived]] = weakref.WeakKeyDictionary()
+_DERIVED: weakref.WeakKeyDictionary[Network, KeptCache[tuple[str, ...], Derived]] = weakref.WeakKeyDictionary()
 
 
 def derived(net: Network) -> Derived:
     """What the incremental path has derived from ``net`` with its current ``OutputNames``."""
     selections = _DERIVED.get(net)
     if selections is None:
-        selections = _DERIVED[net] = Lru(SELECTIONS_KEPT)
-    selection = tuple(net.OutputNames)
-    return selections.get(selection) or selections.put(selection, Derived())
+        selections = _DERIVED[net] = KeptCache(SELECTIONS_KEPT)
+    return selections.kept(tuple(net.OutputNames), Derived)
