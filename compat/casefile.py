@@ -153,7 +153,7 @@ def _mat_case(path: Path) -> Case:
     raise ValueError(f"crosscheck: {path} is not a reference case (its 'kind' is {kind!r}, not occlusion or imresize).")
 
 
-# --- the R2019b imresize JSON (../shared/matlab-references) ------------------------------------
+# --- the R2019b imresize JSON (tests/data) -----------------------------------------------------
 
 
 def _json_cases(path: Path) -> Iterator[ImresizeCase]:

@@ -1,11 +1,11 @@
-"""Compare this package with real MATLAB, case by case, and say which SPEC.md rule differs.
+"""Compare this package with real MATLAB, case by case, and say which docs/specification.md rule differs.
 
     python -m compat.crosscheck FOLDER_OR_FILE [...]
 
 reads the reference files that ``compat/matlab/make_references.m`` wrote (one .mat per case, plus
 the probe networks as ONNX), or imresize reference JSON files, replays every case with this
 package, prints one line per case and, for each failure, what MATLAB did instead and which rule
-of SPEC.md that contradicts. The exit status is 1 when any case fails, so it can gate a CI job.
+of docs/specification.md that contradicts. The exit status is 1 when any case fails, so it can gate a CI job.
 
 Tolerances (a file's own ``tolerance`` field, an absolute bound, wins):
 
@@ -185,11 +185,11 @@ def _infer(outcomes: list[Outcome]) -> None:
             outcome.findings = [Finding(remaining[0], text, False)]
             continue
         unconfirmed = f" (not confirmed by a passing case: {', '.join(remaining)})" if remaining else ""
-        outcome.findings = [Finding(None, "no rule of SPEC.md explains it on its own" + unconfirmed + ".")]
+        outcome.findings = [Finding(None, "no rule of the specification explains it on its own" + unconfirmed + ".")]
 
 
 def verdicts(outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """What the cases say about each [assumed] rule of SPEC.md §8.
+    """What the cases say about each [assumed] rule of docs/specification.md §8.
 
     "contradicted" when a case shows MATLAB doing otherwise, "likely contradicted" when only
     inferred, "confirmed" when a passing case depends on it, else "unconfirmed".
@@ -238,7 +238,7 @@ def report(outcomes: Sequence[Outcome]) -> str:
     versions = sorted({outcome.case.matlab for outcome in outcomes if outcome.case.matlab})
     lines.append("References from: " + ("; ".join(versions) or "unknown MATLAB"))
     if any(isinstance(outcome.case, OcclusionCase) for outcome in outcomes):
-        lines.append("\nThe [assumed] rules of SPEC.md §8:")
+        lines.append("\nThe [assumed] rules of docs/specification.md §8:")
         lines.extend(f"  {verdict:<19}  {RULES[key]}" for key, verdict in verdicts(outcomes).items())
     for outcome in outcomes:
         if outcome.status == PASS:

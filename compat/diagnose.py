@@ -1,4 +1,4 @@
-"""Why a probe case differs: read back what MATLAB did and name the SPEC.md rule it breaks.
+"""Why a probe case differs: read back what MATLAB did and name the docs/specification.md rule it breaks.
 
 The probe networks make MATLAB's raw map legible. With the ``rowcol`` probe and every channel
 selected, a mask changes the row channels of exactly the rows it covers and the column channels of
@@ -47,7 +47,7 @@ def _given(case: OcclusionCase, name: str) -> np.ndarray | None:
 
 
 def _effective(case: OcclusionCase, name: str) -> list[int]:
-    """MaskSize or Stride per dimension as SPEC.md resolves it (auto values raised to 1)."""
+    """MaskSize or Stride per dimension as docs/specification.md resolves it (auto values raised to 1)."""
     given = _given(case, name)
     if given is not None:
         return [int(item) for item in np.broadcast_to(given, (2,))]

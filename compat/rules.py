@@ -1,7 +1,7 @@
-"""The SPEC.md rules a cross-check case can blame, each with how sure the specification is of it.
+"""The docs/specification.md rules a cross-check case can blame, each with how sure the specification is of it.
 
 A failing case names rules from this catalogue, so a MATLAB user's report points at one line of
-SPEC.md rather than at a number. The seven ``assumed`` rules are the rows of SPEC.md §8.
+docs/specification.md rather than at a number. The seven ``assumed`` rules are the rows of docs/specification.md §8.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["Rule", "RULES", "ASSUMED"]
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule of SPEC.md: where it is, how it is known ("doc", "assumed", ...), what it says."""
+    """One rule of docs/specification.md: where it is, how it is known ("doc", "assumed", ...), what it says."""
 
     id: str
     section: str
@@ -21,7 +21,7 @@ class Rule:
     statement: str
 
     def __str__(self) -> str:
-        return f"SPEC.md {self.section} [{self.tag}] {self.statement}"
+        return f"docs/specification.md {self.section} [{self.tag}] {self.statement}"
 
 
 RULES: dict[str, Rule] = {

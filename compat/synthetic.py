@@ -1,9 +1,9 @@
-"""A stand-in for MATLAB: the case matrix of ``cases.json`` computed from SPEC.md's formulas.
+"""A stand-in for MATLAB: the case matrix of ``cases.json`` computed from the formulas of docs/specification.md.
 
 It writes the files ``make_references.m`` writes, with "MATLAB's" numbers computed straight from
-the rules of SPEC.md (mask positions by plain loops, the probe's activations in closed form, one
+the rules of docs/specification.md (mask positions by plain loops, the probe's activations in closed form, one
 occluded copy per mask), never by calling ``occlusionSensitivity``. With ``flip`` one [assumed]
-rule of SPEC.md §8 is replaced by a plausible alternative, so the tests can check that the
+rule of docs/specification.md §8 is replaced by a plausible alternative, so the tests can check that the
 cross-check notices and blames that rule. The imresize cases are left to the real MATLAB
 references in ``compat/references``.
 
@@ -30,7 +30,7 @@ __all__ = ["FLIPS", "CASES_FILE", "case_matrix", "pattern_image", "emulate", "wr
 
 CASES_FILE = Path(__file__).with_name("cases.json")
 
-# Each [assumed] rule of SPEC.md §8 and the alternative the synthetic "MATLAB" follows instead.
+# Each [assumed] rule of docs/specification.md §8 and the alternative the synthetic "MATLAB" follows instead.
 FLIPS = {
     "even-mask-before-centre": 'an even mask under "on" puts its extra row after the centre',
     "convert-before-occlusion": "X is occluded in its own class (uint8 rounds the fill), then converted",

@@ -4,7 +4,7 @@
 >>> scoreMap = occlusionSensitivity(net, X, 968)                            # doctest: +SKIP
 """
 
-from .callforms import MatlabCompatibilityNote
+from .callforms import MatlabCompatibilityNote, classify
 from .display import imshow, jet, overlayScoreMap
 from .imageio import imread, imwrite
 from .imresize import imresize
@@ -12,6 +12,7 @@ from .labels import scores2label
 from .network import importNetworkFromONNX, importNetworkFromPyTorch
 from .occlusion import occlusionSensitivity
 from .predict import predict
+from .rescale import rescale
 
 __all__ = [
     "occlusionSensitivity",
@@ -20,6 +21,8 @@ __all__ = [
     "imresize",
     "predict",
     "scores2label",
+    "classify",
+    "rescale",
     "imread",
     "imwrite",
     "jet",

@@ -20,7 +20,7 @@ def channel_axis(fmt: str, output_name: str) -> int:
 def channel_totals(output: np.ndarray, fmt: str, channels: np.ndarray, output_name: str = "") -> np.ndarray:
     """Sum of each selected channel over every axis that is neither batch nor channel.
 
-    Returns an ``(N, len(channels))`` float64 array; sums accumulate in float64 (SPEC.md §5).
+    Returns an ``(N, len(channels))`` float64 array; sums accumulate in float64 (docs/specification.md §5).
     """
     axis = channel_axis(fmt, output_name)
     picked = np.take(output, channels, axis=axis)

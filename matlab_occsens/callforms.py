@@ -1,24 +1,27 @@
-"""The older MATLAB call forms of ``occlusionSensitivity``, turned into the current one.
+"""The older MATLAB call forms, turned into the current ones.
 
 Scripts written for R2019b-R2023 call ``occlusionSensitivity(net, X, label)`` with a class name
-and ``occlusionSensitivity(net, X, layerName, channelIdx)``. Both still work here, each with a
-one-line :class:`MatlabCompatibilityNote` that shows the recommended spelling, as MATLAB's own
-documentation now recommends ``channelIdx`` with ``OutputNames``.
+and ``occlusionSensitivity(net, X, layerName, channelIdx)``, and classify images with
+``[label, scores] = classify(net, X)``. All still work here, each with a one-line
+:class:`MatlabCompatibilityNote` that shows the recommended spelling, as MATLAB's own
+documentation now recommends ``channelIdx`` with ``OutputNames``, and ``predict`` with
+``scores2label`` in place of ``classify``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .labels import class_channels
+from .labels import class_channels, scores2label
 from .namevalue import is_text
 from .network.base import Network
+from .predict import predict
+from .warn import warn_user
 
-__all__ = ["MatlabCompatibilityNote", "current_call_form"]
+__all__ = ["MatlabCompatibilityNote", "classify", "current_call_form"]
 
 _FUNCTION = "occlusionSensitivity"
 
@@ -64,12 +67,11 @@ def _layer_form(net: Network, layer: str, channels: Any) -> Network:
             f"{_FUNCTION}: a name followed by a number is read as the older form "
             f"occlusionSensitivity(net, X, layerName, channelIdx), but {error}"
         ) from None
-    warnings.warn(
+    warn_user(
         f"occlusionSensitivity(net, X, layerName, channelIdx) is an older MATLAB form; the "
         f"recommended form is net.OutputNames = [{layer!r}] then occlusionSensitivity(net, X, "
         f"{channels!r}).",
         MatlabCompatibilityNote,
-        stacklevel=4,
     )
     return measured
 
@@ -88,13 +90,58 @@ def _label_form(net: Network, labels: Any) -> list[int]:
             f"{_FUNCTION}: net.Classes names {len(classes)} classes but the selected output "
             f"{output!r} has {count} channels; a class name only applies to the class-score output."
         )
-    channels = class_channels(labels, classes, _FUNCTION)
+    channels = class_channels(labels, classes, _FUNCTION, "channelIdx (a class name, as net.Classes)")
     shown = channels[0] if is_text(labels) else channels
-    warnings.warn(
+    warn_user(
         f"occlusionSensitivity(net, X, label) is an older MATLAB form; the recommended form is "
         f"occlusionSensitivity(net, X, channelIdx) with channelIdx = {shown} "
         f"(net.Classes.index(label) + 1).",
         MatlabCompatibilityNote,
-        stacklevel=4,
     )
     return channels
+
+
+def classify(net: Network, X: Any, *args: Any, **kwargs: Any) -> tuple[Any, np.ndarray]:
+    """MATLAB's older ``[label, scores] = classify(net, X)``: the top class and all class scores.
+
+    Built on :func:`predict` and :func:`scores2label` with ``net.Classes``, which is what MATLAB
+    now recommends writing; a :class:`MatlabCompatibilityNote` says so once per call site.
+
+    Parameters
+    ----------
+    net : Network
+        A network with ``net.Classes`` (``importNetworkFromONNX(..., Classes=names)``) and one
+        selected output holding one score per class.
+    X : array_like
+        H×W×C for one image or H×W×C×N for N images, raw pixels (as for :func:`predict`).
+    MiniBatchSize, ExecutionEnvironment
+        As for :func:`predict`.
+
+    Returns
+    -------
+    label : str, or ndarray of str with one label per image
+        The class with the highest score.
+    scores : ndarray of float32, N×K
+        Every class score, one row per image, as the network outputs them (probabilities after
+        a softmax, logits otherwise).
+    """
+    classes = net.Classes if isinstance(net, Network) else None
+    if classes is None:
+        raise TypeError(
+            "classify: net must be a network with class names (net.Classes); import it with "
+            "importNetworkFromONNX(..., Classes=names), or use predict without labels."
+        )
+    scores = predict(net, X, *args, **kwargs)
+    if not isinstance(scores, np.ndarray) or scores.ndim != 2 or scores.shape[1] != len(classes):
+        size = "several outputs" if isinstance(scores, tuple) else "scores of size " + "x".join(map(str, scores.shape))
+        raise ValueError(
+            f"classify: the network must give one score per class (N×{len(classes)} for its "
+            f"{len(classes)} Classes); it gives {size}. Set net.OutputNames to the class-score output."
+        )
+    label, _ = scores2label(scores, classes, 2)
+    warn_user(
+        "[label, scores] = classify(net, X) is an older MATLAB form; the recommended form is "
+        "scores = predict(net, X) then label = scores2label(scores, net.Classes, 2).",
+        MatlabCompatibilityNote,
+    )
+    return label, scores

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .checks import integer_vector, shown
+from .checks import fits_in_memory, integer_vector, real_array, shown
 from .namevalue import is_text, match_string, parse_name_value
 
 __all__ = ["jet", "overlayScoreMap", "imshow", "colormap_indices", "display_rgb"]
@@ -47,6 +47,7 @@ def jet(m: int = 256) -> np.ndarray:
         ``ceil(m/4)`` steps), so ``jet(64)`` and ``jet(256)`` equal MATLAB's row for row.
     """
     count = integer_vector(m, "m", "jet", minimum=0)[0]
+    fits_in_memory((count, 3), 8, "m", "jet")
     colors = np.zeros((count, 3))
     if count == 0:
         return colors
@@ -79,7 +80,7 @@ def display_rgb(X: Any, function: str = _FUNCTION) -> np.ndarray:
     -32768..32767, logical 0..1, floating point 0..1 (values outside are clipped). Grayscale
     (H×W or H×W×1) is shown gray.
     """
-    array = np.asarray(X)
+    array = real_array(X, "X", function, "an H×W or H×W×3 image array", logical=True)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)) or 0 in array.shape:
@@ -97,9 +98,7 @@ def display_rgb(X: Any, function: str = _FUNCTION) -> np.ndarray:
 
 
 def _score_plane(scoreMap: Any, size: tuple[int, int]) -> np.ndarray:
-    array = np.asarray(scoreMap)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{_FUNCTION}: scoreMap must be a numeric array; got dtype {array.dtype}.")
+    array = real_array(scoreMap, "scoreMap", _FUNCTION, "a numeric array", logical=True)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim != 2:
@@ -122,8 +121,8 @@ def _colormap(value: Any) -> np.ndarray:
     if is_text(value):
         match_string(value, ("jet",), "Colormap", _FUNCTION)
         return jet()
-    colors = np.asarray(value, dtype=np.float64) if np.asarray(value).dtype.kind in "iuf" else None
-    if colors is None or colors.ndim != 2 or colors.shape[1] != 3 or len(colors) == 0:
+    colors = real_array(value, "Colormap", _FUNCTION, '"jet" or an m×3 array of RGB rows').astype(np.float64)
+    if colors.ndim != 2 or colors.shape[1] != 3 or len(colors) == 0:
         raise ValueError(f'{_FUNCTION}: Colormap must be "jet" or an m×3 array of RGB rows; got {shown(value)}.')
     if not np.all((colors >= 0) & (colors <= 1)):
         raise ValueError(f"{_FUNCTION}: Colormap values must lie in [0, 1].")
@@ -137,16 +136,14 @@ def _clim(value: Any, plane: np.ndarray) -> tuple[float, float]:
         low, high = float(plane.min()), float(plane.max())
         # A constant map has no range to scale to; centre it (MATLAB leaves this case unspecified).
         return (low - 1.0, high + 1.0) if low == high else (low, high)
-    pair = np.asarray(value, dtype=np.float64).ravel() if np.asarray(value).dtype.kind in "iuf" else None
-    if pair is None or pair.size != 2 or not np.all(np.isfinite(pair)) or pair[0] >= pair[1]:
+    pair = real_array(value, "CLim", _FUNCTION, '"auto" or [cmin cmax]').astype(np.float64).ravel()
+    if pair.size != 2 or not np.all(np.isfinite(pair)) or pair[0] >= pair[1]:
         raise ValueError(f'{_FUNCTION}: CLim must be "auto" or [cmin cmax] with cmin < cmax; got {shown(value)}.')
     return float(pair[0]), float(pair[1])
 
 
 def _alpha(value: Any, size: tuple[int, int]) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{_FUNCTION}: AlphaData must be a number or an H×W array in [0, 1]; got {shown(value)}.")
+    array = real_array(value, "AlphaData", _FUNCTION, "a number or an H×W array in [0, 1]", logical=True)
     if array.size != 1 and array.shape != size:
         raise ValueError(f"{_FUNCTION}: AlphaData must be a scalar or {size[0]}x{size[1]}; got shape {array.shape}.")
     alpha = array.astype(np.float64).reshape(size if array.size != 1 else (1, 1))

@@ -1,4 +1,4 @@
-"""Where the occluding masks go (SPEC.md §4): pure geometry, no network.
+"""Where the occluding masks go (docs/specification.md §4): pure geometry, no network.
 
 Each image dimension is laid out on its own and the grid is their Cartesian product, so the
 grid is stored as two short lists of covered ranges rather than K_h × K_w rectangles; a stride-1
@@ -7,8 +7,8 @@ grid on a 224 × 224 image is then 2 × 224 ranges, not 50,176 boxes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,7 +22,13 @@ def axis_ranges(size: int, mask: int, stride: int, clipping: bool) -> np.ndarray
     ``centre - mask//2`` for ``mask`` pixels (an even mask puts its extra pixel before the
     centre), cut to the image. Without clipping, masks start at ``0, stride, ...`` and only those
     that fit entirely are kept; an empty result is left to the caller to report.
+
+    Any mask or stride is allowed, however large: a stride beyond the image gives the same single
+    position as a stride equal to it, and a mask of twice the image or more covers the whole image
+    from every centre with clipping and fits nowhere without, so both are capped there before any
+    64-bit arithmetic.
     """
+    stride, mask = min(stride, size), min(mask, 2 * size)
     if clipping:
         count = (size - 1) // stride + 1
         starts = np.arange(count, dtype=np.int64) * stride - mask // 2

@@ -1,7 +1,7 @@
 """MATLAB's ``imresize``, reproduced number for number.
 
 ``occlusionSensitivity`` upsamples its coarse map with ``imresize(map, [H W], method)``, so the
-port needs MATLAB's resampler exactly (SPEC.md §7). No Python library gives it: OpenCV's
+port needs MATLAB's resampler exactly (docs/specification.md §7). No Python library gives it: OpenCV's
 ``INTER_CUBIC`` uses the cubic kernel with a = -0.75 and replicates border pixels (0.2-0.4 off on
 an 11×11 → 224×224 map), its nearest modes place samples differently, and scikit-image's
 ``resize`` interpolates with B-splines. This module follows MATLAB's separable algorithm
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from numbers import Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
+from .checks import fits_in_memory, real_array, shown
 from .namevalue import is_text, match_string, parse_name_value
 
 __all__ = ["imresize"]
@@ -179,6 +179,7 @@ def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
     method = _resolve_method(method_arg, params["Method"])
     antialiasing = _resolve_antialiasing(params["Antialiasing"], method)
     scale, output_size = _resolve_scale_and_size(size_arg, params, image.shape[:2])
+    fits_in_memory((*output_size, *image.shape[2:]), 8, "scale or output size", _FUNCTION)  # float64 work
     kernel_name = _KERNEL_OF_METHOD[method]
 
     is_bool = image.dtype == np.bool_
@@ -198,7 +199,7 @@ def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
 
 
 def _as_image(A: ArrayLike) -> np.ndarray:
-    image = np.asarray(A)
+    image = real_array(A, "A", _FUNCTION, "a numeric or logical image array", logical=True)
     if image.dtype != np.bool_ and image.dtype not in _SUPPORTED_DTYPES:
         names = ", ".join(str(dtype) for dtype in _SUPPORTED_DTYPES)
         raise TypeError(
@@ -225,7 +226,7 @@ def _split_positional(args: tuple[Any, ...]) -> tuple[Any, Any, tuple[Any, ...]]
     if len(before) > 1:
         raise ValueError(
             f"{_FUNCTION}: expected at most one scale or size argument before the method and "
-            f"options; got {len(before)} positional arguments ({', '.join(map(repr, before))})."
+            f"options; got {len(before)} positional arguments ({', '.join(map(shown, before))})."
         )
     size_arg = before[0] if before else None
     # An odd number of trailing arguments cannot all be pairs: the first must be the method,
@@ -254,11 +255,10 @@ def _resolve_method(positional: Any, named: Any) -> str:
 def _resolve_antialiasing(value: Any, method: str) -> bool:
     if value is None:
         return method != "nearest"
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, Real) and np.isfinite(value):
-        return bool(value)
-    raise TypeError(f"{_FUNCTION}: Antialiasing must be true or false; got {value!r}.")
+    flag = real_array(value, "Antialiasing", _FUNCTION, "true or false", logical=True)
+    if flag.size == 1 and np.all(np.isfinite(flag)):
+        return bool(flag.ravel()[0])
+    raise TypeError(f"{_FUNCTION}: Antialiasing must be true or false; got {shown(value)}.")
 
 
 def _resolve_scale_and_size(
@@ -295,12 +295,7 @@ def _resolve_scale_and_size(
 
 
 def _numeric_vector(value: Any, argument: str) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or array.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{_FUNCTION}: {argument} must be real numbers; got {type(value).__name__} {value!r}."
-        )
-    return array.astype(np.float64).ravel()
+    return real_array(value, argument, _FUNCTION, "real numbers").astype(np.float64).ravel()
 
 
 def _checked_scale(values: np.ndarray, argument: str) -> np.ndarray:

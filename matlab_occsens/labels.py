@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .checks import integer_vector, shown
+from .checks import integer_vector, real_array, shown
 from .namevalue import is_text, match_string
 
-__all__ = ["scores2label", "class_names_argument", "class_channels", "read_class_names"]
+__all__ = ["scores2label", "text_list", "class_names_argument", "class_channels", "read_class_names"]
 
 _FUNCTION = "scores2label"
 
@@ -58,12 +58,10 @@ def scores2label(
         Arrays shaped like ``scores`` without the class dimension; plain ``str`` and
         ``float`` when there is a single observation.
     """
-    array = np.asarray(scores)
-    if array.dtype.kind not in "iuf" or array.ndim == 0:
-        raise TypeError(f"{_FUNCTION}: scores must be a numeric array; got {type(scores).__name__}.")
-    names = np.asarray(classNames, dtype=str).ravel()
-    if names.size == 0:
-        raise ValueError(f"{_FUNCTION}: classNames is empty.")
+    array = real_array(scores, "scores", _FUNCTION, "a numeric array")
+    if array.ndim == 0:
+        raise TypeError(f"{_FUNCTION}: scores must be a numeric array; got the scalar {shown(scores)}.")
+    names = np.array(text_list(classNames, "classNames", _FUNCTION), dtype=str)
     if is_text(dim):
         match_string(dim, ("auto",), "dim", _FUNCTION)
         axis = _class_axis(array, names.size)
@@ -83,14 +81,19 @@ def scores2label(
     return labels, top
 
 
+def text_list(names: Any, argument: str, function: str) -> tuple[str, ...]:
+    """A non-empty list (or array) of strings as a tuple of ``str``; bytes and numbers are refused."""
+    if is_text(names) or not isinstance(names, (Sequence, np.ndarray)):
+        raise TypeError(f"{function}: {argument} must be a list of class names (strings); got {shown(names)}.")
+    listed = list(names.ravel()) if isinstance(names, np.ndarray) else list(names)
+    if not listed or not all(is_text(name) for name in listed):
+        raise TypeError(f"{function}: {argument} must be a non-empty list of strings; got {shown(names)}.")
+    return tuple(str(name) for name in listed)
+
+
 def class_names_argument(names: Any, channel_count: int | None, function: str) -> tuple[str, ...]:
     """Validated class names: distinct strings, as many as the output's channels when known."""
-    if is_text(names) or not isinstance(names, (Sequence, np.ndarray)):
-        raise TypeError(f"{function}: Classes must be a list of class names (strings); got {shown(names)}.")
-    listed = list(np.asarray(names).ravel()) if isinstance(names, np.ndarray) else list(names)
-    if not listed or not all(is_text(name) for name in listed):
-        raise TypeError(f"{function}: Classes must be a non-empty list of strings; got {shown(names)}.")
-    classes = tuple(str(name) for name in listed)
+    classes = text_list(names, "Classes", function)
     repeated = sorted({name for name in classes if classes.count(name) > 1})
     if repeated:
         raise ValueError(f"{function}: Classes must be distinct; {repeated[0]!r} appears more than once.")
@@ -102,22 +105,26 @@ def class_names_argument(names: Any, channel_count: int | None, function: str) -
     return classes
 
 
-def class_channels(labels: Any, classNames: Sequence[str], function: str) -> list[int]:
+def class_channels(labels: Any, classNames: Sequence[str], function: str, argument: str = "") -> list[int]:
     """The 1-based channel of each label, as MATLAB's ``find(classNames == label)``.
 
     Matching is exact (case-sensitive, as MATLAB compares categoricals and strings); an unknown
-    label is an error that suggests the closest names.
+    label is an error that suggests the closest names. ``argument`` names what the labels were
+    given as, for the messages (e.g. ``"channelIdx"`` when a class name stands for a channel).
     """
+    prefix = f"{argument} " if argument else ""
     listed = [labels] if is_text(labels) else list(labels)
     if not listed or not all(is_text(label) for label in listed):
-        raise TypeError(f"{function}: label must be a class name or a list of class names; got {shown(labels)}.")
+        raise TypeError(
+            f"{function}: {prefix or 'label '}must be a class name or a list of class names; got {shown(labels)}."
+        )
     position = {name: index for index, name in enumerate(classNames)}
     channels = []
     for label in map(str, listed):
         if label not in position:
             close = difflib.get_close_matches(label, list(classNames), n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(f"{function}: {label!r} is not one of the {len(classNames)} class names.{hint}")
+            raise ValueError(f"{function}: {prefix}{label!r} is not one of the {len(classNames)} class names.{hint}")
         channels.append(position[label] + 1)
     return channels
 

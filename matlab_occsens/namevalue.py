@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .checks import shown
+
 __all__ = ["parse_name_value", "match_string", "is_text"]
 
 
@@ -38,8 +40,15 @@ def _canonical_name(given: str, valid: Sequence[str], function: str) -> str:
     raise ValueError(f"{function}: unknown option {given!r}. Valid names: {listing}.")
 
 
-def _pairs(args: Sequence[Any], function: str) -> Iterable[tuple[str, Any]]:
+def _pairs(args: Sequence[Any], valid: Sequence[str], function: str) -> Iterable[tuple[str, Any]]:
     if len(args) % 2:
+        last = args[-1]
+        if is_text(last):  # the usual slip: a name whose value was forgotten
+            name = _canonical_name(str(last), valid, function)
+            raise ValueError(
+                f"{function}: option {name} has no value; name-value arguments come in pairs "
+                f'("{name}", value).'
+            )
         raise ValueError(
             f"{function}: name-value arguments must come in pairs (\"Name\", value); "
             f"got {len(args)} trailing positional arguments."
@@ -49,7 +58,7 @@ def _pairs(args: Sequence[Any], function: str) -> Iterable[tuple[str, Any]]:
         if not is_text(name):
             raise TypeError(
                 f"{function}: expected an option name (a string) in position {position + 1} of the "
-                f"name-value arguments, got {type(name).__name__} {name!r}."
+                f"name-value arguments, got {type(name).__name__} {shown(name)}."
             )
         yield str(name), args[position + 1]
 
@@ -68,7 +77,7 @@ def parse_name_value(
     """
     valid = list(defaults)
     given: dict[str, tuple[str, Any]] = {}
-    for raw_name, value in [*_pairs(args, function), *(kwargs or {}).items()]:
+    for raw_name, value in [*_pairs(args, valid, function), *(kwargs or {}).items()]:
         name = _canonical_name(raw_name, valid, function)
         if name in given:
             raise ValueError(
@@ -82,7 +91,7 @@ def match_string(value: Any, choices: Sequence[str], argument: str, function: st
     """Return the choice that ``value`` names, case-insensitively or by a unique prefix."""
     if not is_text(value):
         raise TypeError(
-            f"{function}: {argument} must be one of {_quoted(choices)}; got {type(value).__name__} {value!r}."
+            f"{function}: {argument} must be one of {_quoted(choices)}; got {type(value).__name__} {shown(value)}."
         )
     lowered = str(value).lower()
     exact = [choice for choice in choices if choice.lower() == lowered]
@@ -91,7 +100,7 @@ def match_string(value: Any, choices: Sequence[str], argument: str, function: st
     prefixed = [choice for choice in choices if lowered and choice.lower().startswith(lowered)]
     if len(prefixed) == 1:
         return prefixed[0]
-    raise ValueError(f"{function}: {argument} must be one of {_quoted(choices)}; got {str(value)!r}.")
+    raise ValueError(f"{function}: {argument} must be one of {_quoted(choices)}; got {shown(str(value))}.")
 
 
 def _quoted(choices: Sequence[str]) -> str:

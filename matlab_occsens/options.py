@@ -1,4 +1,4 @@
-"""occlusionSensitivity's arguments, validated and resolved before any inference (SPEC.md §2-3).
+"""occlusionSensitivity's arguments, validated and resolved before any inference (docs/specification.md §2-3).
 
 Every mistake a user can make is reported here, so a long map never dies halfway. "auto"
 values are resolved against the image with MATLAB's rounding (half away from zero).
@@ -7,15 +7,24 @@ values are resolved against the image with MATLAB's rounding (half away from zer
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .checks import integer_vector, shown
+from .checks import finite_single, integer_vector, integral_values, real_array, shown
 from .namevalue import is_text, match_string, parse_name_value
 
-__all__ = ["OcclusionOptions", "mround", "image_argument", "channel_argument", "occlusion_options"]
+__all__ = [
+    "OcclusionOptions",
+    "mround",
+    "image_argument",
+    "layout_hint",
+    "image_values",
+    "channel_argument",
+    "occlusion_options",
+]
 
 FUNCTION = "occlusionSensitivity"
 ENVIRONMENTS = ("auto", "cpu", "gpu")
@@ -56,13 +65,49 @@ def mround(value: float) -> int:
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
 
 
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "a scalar"
+
+
+def layout_hint(shape: tuple[int, ...], input_size: tuple[int, int, int], batch: bool) -> str:
+    """What to do about an X of ``shape`` that is not ``input_size`` (H, W, C), in MATLAB terms.
+
+    ``batch`` says whether the function takes an H×W×C×N stack (``predict``) or one image. Each
+    common mistake (channels first, a NumPy batch axis first, grey for colour, an alpha channel, a
+    stack where one image is taken, another size) gets the fix that fits it; "Resize it first"
+    only fits the last.
+    """
+    height, width, channels = input_size
+    spatial = (height, width)
+    if len(shape) == 3 and shape[0] == channels and shape[1:] == spatial:
+        return "it looks like C×H×W (channels first); MATLAB images are H×W×C: X = np.moveaxis(X, 0, -1)."
+    if len(shape) == 4 and shape[1:] == (height, width, channels):
+        if batch:
+            return "it looks like N×H×W×C (a NumPy batch); MATLAB stacks are H×W×C×N: X = np.moveaxis(X, 0, -1)."
+        return "it looks like N×H×W×C with the image axis first; pass one H×W×C image: X[0]."
+    if len(shape) == 4 and shape[0] != channels and shape[1] == channels and shape[2:] == spatial:
+        fix = "X = np.transpose(X, (2, 3, 1, 0))" if batch else "pass one image: np.moveaxis(X[0], 0, -1)"
+        return f"it looks like N×C×H×W (a PyTorch batch); MATLAB images are H×W×C: {fix}."
+    if len(shape) == 4 and shape[:3] == (height, width, channels) and not batch:
+        return (
+            f"that is a stack of {shape[3]} images, and {FUNCTION} explains one image per call: "
+            f"X[:, :, :, i] for each i."
+        )
+    if len(shape) in (2, 3) and shape[:2] == spatial:
+        given = 1 if len(shape) == 2 else shape[2]
+        if given == 1 and channels == 3:
+            return "it is grayscale and the network takes RGB: X = np.repeat(X.reshape(*X.shape[:2], 1), 3, axis=2)."
+        if given == 4 and channels == 3:
+            return "it has 4 channels (RGB plus alpha?) and the network takes 3: X = X[:, :, :3]."
+        return f"it has {given} channel(s) and the network takes {channels}."
+    if len(shape) in (2, 3, 4) and (len(shape) == 2 or shape[2] == channels):
+        return "Resize it first: X = imresize(X, net.InputSize[:2])."
+    return "MATLAB images are H×W×C (rows, columns, channels)."
+
+
 def image_argument(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
     """X as a new float32 H×W×C array, checked against the network's InputSize."""
-    array = np.asarray(X)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{FUNCTION}: X must be a real numeric or logical image array; got dtype {array.dtype}."
-        )
+    array = image_values(X, FUNCTION)
     height, width, channels = input_size
     if array.ndim == 4 and array.shape[3] == 1:
         array = array[..., 0]  # MATLAB drops a trailing singleton observation axis
@@ -71,39 +116,42 @@ def image_argument(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
     if array.shape != (height, width, channels):
         raise ValueError(
             f"{FUNCTION}: X must be one {height}x{width}x{channels} image (net.InputSize); got "
-            f"{'x'.join(map(str, np.shape(X))) or 'a scalar'}. Resize it first: "
-            f"imresize(X, net.InputSize[:2])."
+            f"{_dims(np.shape(X))}: {layout_hint(np.shape(X), input_size, batch=False)}"
         )
-    with np.errstate(over="ignore"):  # values beyond float32 become Inf, reported just below
-        image = array.astype(np.float32)  # always a copy: the caller's X is never touched
-    if not np.all(np.isfinite(image)):
-        raise ValueError(f"{FUNCTION}: X contains NaN or Inf (or values too large for single precision).")
-    return image
+    return finite_single(array, FUNCTION, "X")
+
+
+def image_values(X: Any, function: str) -> np.ndarray:
+    """X's pixels as a real array; a file name is pointed to ``imread``."""
+    if is_text(X) or isinstance(X, (bytes, os.PathLike)):
+        name = str(X) if is_text(X) else os.fsdecode(X)
+        raise TypeError(
+            f"{function}: X must be an image array, not a file name; read the file first: X = imread({name!r})."
+        )
+    return real_array(X, "X", function, "a real numeric or logical image array", logical=True)
 
 
 def channel_argument(channelIdx: Any, channel_count: int | None, output_name: str = "") -> np.ndarray:
     """1-based channel indices as a 0-based int array; checked against the channel count if known."""
-    array = np.asarray(channelIdx)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{FUNCTION}: channelIdx must be a positive integer or a vector of them (1-based, as in "
-            f"MATLAB); got {shown(channelIdx)}."
-        )
+    array = real_array(
+        channelIdx, "channelIdx", FUNCTION, "a positive integer or a vector of them (1-based, as in MATLAB)"
+    )
     flat = array.ravel()
     if array.ndim > 1 and max(array.shape) != flat.size:
         raise ValueError(f"{FUNCTION}: channelIdx must be a vector; got shape {array.shape}.")
     if flat.size == 0:
         raise ValueError(f"{FUNCTION}: channelIdx is empty; give at least one channel (1-based).")
-    bad = [item for item in flat.tolist() if not (math.isfinite(item) and item == int(item) and item >= 1)]
-    if bad:
+    good = integral_values(flat, 1)
+    if not np.all(good):
         raise ValueError(
             f"{FUNCTION}: channelIdx values must be positive integers (1-based, as in MATLAB); "
-            f"{shown(bad[0])} is not."
+            f"{shown(flat[~good][0].item())} is not."
         )
-    indices = flat.astype(np.int64)
     if channel_count is not None:
-        check_channel_range(indices, channel_count, output_name)
-    return indices - 1
+        check_channel_range(flat, channel_count, output_name)
+    elif np.any(flat >= 2**62):  # beyond any tensor: refused before it wraps around in int64
+        raise ValueError(f"{FUNCTION}: channelIdx {shown(flat[flat >= 2**62][0].item())} is out of range.")
+    return flat.astype(np.int64) - 1
 
 
 def check_channel_range(indices: np.ndarray, channel_count: int, output_name: str) -> None:
@@ -111,7 +159,7 @@ def check_channel_range(indices: np.ndarray, channel_count: int, output_name: st
     outside = indices[(indices < 1) | (indices > channel_count)]
     if outside.size:
         raise ValueError(
-            f"{FUNCTION}: channelIdx {int(outside[0])} is out of range: output {output_name!r} has "
+            f"{FUNCTION}: channelIdx {shown(outside[0].item())} is out of range: output {output_name!r} has "
             f"{channel_count} channels, so channelIdx must lie in 1..{channel_count}."
         )
 
@@ -129,16 +177,14 @@ def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
     if is_text(value):
         match_string(value, ("auto",), "MaskValue", FUNCTION)
         return image.mean(axis=(0, 1), dtype=np.float64)
-    array = np.asarray(value)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f'{FUNCTION}: MaskValue must be "auto", a number or {channels} numbers; got {shown(value)}.')
+    expected = f'"auto", a number or {channels} numbers'
+    array = real_array(value, "MaskValue", FUNCTION, expected)
     if array.size not in (1, channels):
         raise ValueError(
             f"{FUNCTION}: MaskValue must be a scalar or have exactly {channels} elements (one per "
             f"channel of X); got {array.size}."
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{FUNCTION}: MaskValue must be finite; got {shown(value)}.")
+    finite_single(array, FUNCTION, "MaskValue")  # the mask is filled in single precision, as X is
     return np.broadcast_to(array.astype(np.float64).ravel(), (channels,)).copy()
 
 

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from .activations import to_matlab_layout
-from .checks import integer_vector
+from .checks import finite_single, integer_vector
 from .namevalue import match_string, parse_name_value
 from .network.base import Network
-from .options import ENVIRONMENTS
+from .options import ENVIRONMENTS, image_values, layout_hint
 
 __all__ = ["predict"]
 
@@ -20,9 +20,7 @@ _OPTIONS: dict[str, Any] = {"MiniBatchSize": 128, "ExecutionEnvironment": "auto"
 
 def _images(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
     """X (H×W×C, H×W×C×N, or H×W[×1×N] for one channel) as float32 N×H×W×C."""
-    array = np.asarray(X)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{_FUNCTION}: X must be a real numeric image array; got dtype {array.dtype}.")
+    array = image_values(X, _FUNCTION)
     height, width, channels = input_size
     if array.ndim == 2 and channels == 1:
         array = array[:, :, np.newaxis]
@@ -31,12 +29,10 @@ def _images(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
     if array.ndim != 4 or array.shape[:3] != (height, width, channels):
         raise ValueError(
             f"{_FUNCTION}: X must be {height}x{width}x{channels} (net.InputSize) or "
-            f"{height}x{width}x{channels}xN; got {'x'.join(map(str, np.shape(X)))}."
+            f"{height}x{width}x{channels}xN; got {'x'.join(map(str, np.shape(X))) or 'a scalar'}: "
+            f"{layout_hint(np.shape(X), input_size, batch=True)}"
         )
-    images = np.moveaxis(array, 3, 0).astype(np.float32)
-    if not np.all(np.isfinite(images)):
-        raise ValueError(f"{_FUNCTION}: X contains NaN or Inf.")
-    return images
+    return finite_single(np.moveaxis(array, 3, 0), _FUNCTION, "X")
 
 
 def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real pretrained networks of MODELS.md, built once per test session."""
+"""Shared fixtures: the real pretrained networks of docs/models.md, built once per test session."""
 
 from __future__ import annotations
 

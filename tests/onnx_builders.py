@@ -111,5 +111,5 @@ def pointwise_then_linear_model(pointwise: np.ndarray, weights: np.ndarray) -> o
 
 
 def clipped_ranges(size: int, mask: int, stride: int) -> list[tuple[int, int]]:
-    """0-based covered ranges along one axis with MaskClipping "on" (SPEC.md §4)."""
+    """0-based covered ranges along one axis with MaskClipping "on" (docs/specification.md §4)."""
     return [(max(c - mask // 2, 0), min(c - mask // 2 + mask, size)) for c in range(0, size, stride)]

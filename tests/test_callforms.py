@@ -1,4 +1,4 @@
-"""The older MATLAB call forms: (net, X, label) and (net, X, layerName, channelIdx).
+"""The older MATLAB call forms: (net, X, label), (net, X, layerName, channelIdx) and classify.
 
 Each must give exactly what the current form gives, emit one MatlabCompatibilityNote, and leave
 the network as it was.
@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from onnx_builders import expected_linear_map, linear_model, pointwise_then_linear_model, spatial_model
 
-from matlab_occsens import MatlabCompatibilityNote, importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens import (
+    MatlabCompatibilityNote,
+    classify,
+    importNetworkFromONNX,
+    occlusionSensitivity,
+    predict,
+    scores2label,
+)
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -130,3 +137,57 @@ def test_the_note_can_be_silenced(problem):
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", MatlabCompatibilityNote)
         occlusionSensitivity(net, image, "cat", Stride=5)
+
+
+# --- [label, scores] = classify(net, X) (issue 12, item 15) -------------------------------------
+
+
+def _softmax_net(weights, classes=CLASSES):
+    """The linear network with a softmax on top: scores are probabilities, as MATLAB's classify gives."""
+    import onnx
+    from onnx import helper
+
+    model = linear_model(weights)
+    model.graph.node[-1].output[0] = "logits"
+    model.graph.node.append(helper.make_node("Softmax", ["logits"], ["scores"], axis=1, name="prob"))
+    onnx.checker.check_model(model)
+    return importNetworkFromONNX(model, Classes=classes)
+
+
+def test_classify_is_predict_then_scores2label(problem):
+    weights, image = problem
+    net = _softmax_net(weights)
+    with pytest.warns(MatlabCompatibilityNote, match=r"scores = predict\(net, X\) then label = scores2label") as notes:
+        label, scores = classify(net, image)
+    assert len(notes) == 1 and notes[0].filename == __file__
+    expected_scores = predict(net, image)
+    np.testing.assert_array_equal(scores, expected_scores)
+    assert scores.shape == (1, 3)
+    assert label == CLASSES[int(np.argmax(expected_scores))] and isinstance(label, str)
+    assert (label, float(scores.max())) == scores2label(expected_scores, CLASSES)
+
+
+def test_classify_several_images_and_options(problem):
+    weights, image = problem
+    net = _softmax_net(weights)
+    stack = np.stack([image, image[::-1], 255 - image], axis=3)
+    with pytest.warns(MatlabCompatibilityNote):
+        labels, scores = classify(net, stack, "MiniBatchSize", 2)
+    logits = np.einsum("kchw,hwcn->nk", weights.astype(np.float64), stack)
+    assert list(labels) == [CLASSES[k] for k in np.argmax(logits, axis=1)]
+    assert scores.shape == (3, 3)
+    np.testing.assert_allclose(scores.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_classify_needs_class_names_and_a_class_score_output(problem):
+    weights, image = problem
+    with pytest.raises(TypeError, match=r"classify: net must be a network with class names.*Classes=names"):
+        classify(importNetworkFromONNX(linear_model(weights)), image)
+    net = importNetworkFromONNX(linear_model(weights), Classes=CLASSES)
+    net.OutputNames = ["whole_image_conv"]  # N x 3 x 1 x 1: not one score per class in rows
+    with pytest.raises(ValueError, match=r"classify: the network must give one score per class.*OutputNames"):
+        classify(net, image)
+    with pytest.raises(TypeError, match=r"classify: net must be a network"):
+        classify("model.onnx", image)
+    with pytest.raises(ValueError, match="predict: MiniBatchSize"):
+        classify(_softmax_net(weights), image, MiniBatchSize=0)

@@ -1,5 +1,5 @@
 """The MATLAB cross-check kit (compat/): real MATLAB references, and the round trip through a
-synthetic MATLAB that follows SPEC.md, then each [assumed] rule's alternative in turn."""
+synthetic MATLAB that follows docs/specification.md, then each [assumed] rule's alternative in turn."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from compat.synthetic import FLIPS, case_matrix, emulate, write_references
 
 ROOT = Path(__file__).resolve().parents[1]
 KIT_REFERENCES = ROOT / "compat" / "references"
-SHARED_JSON = ROOT.parent / "shared" / "matlab-references" / "imresize-matlab-r2019b.json"
+MATLAB_JSON = ROOT / "tests" / "data" / "imresize-matlab-r2019b.json"
 
 
 def by_name(outcomes):
@@ -70,10 +70,9 @@ def test_the_kits_spec7_references_pass():
     assert main([str(KIT_REFERENCES)]) == 0
 
 
-@pytest.mark.skipif(not SHARED_JSON.is_file(), reason="../shared/matlab-references is not on this machine")
 def test_the_r2019b_imresize_references_pass():
-    outcomes = crosscheck([SHARED_JSON.parent])
-    assert len(outcomes) == 9 and all(outcome.status == PASS for outcome in outcomes)
+    outcomes = crosscheck([MATLAB_JSON.parent])
+    assert len(outcomes) == 14 and all(outcome.status == PASS for outcome in outcomes)
     assert max(outcome.max_abs for outcome in outcomes) < 1e-12
 
 
@@ -88,7 +87,7 @@ def test_a_wrong_imresize_reference_fails(tmp_path):
     assert main([str(tmp_path)]) == 1
 
 
-# --- the round trip: SPEC.md as written ------------------------------------------------------------
+# --- the round trip: the specification as written ------------------------------------------------
 
 
 def test_the_synthetic_matlab_following_spec_passes_every_case(as_specified):
@@ -230,7 +229,7 @@ def test_an_extra_last_mask_under_clipping_off_is_recognised(as_specified, tmp_p
 
 
 def spans(size, mask, stride, clipping):
-    """1-based covered spans written out from SPEC.md §4, for MATLAB maps made up by the tests."""
+    """1-based covered spans from docs/specification.md §4, for MATLAB maps made up by the tests."""
     if clipping:
         return [(max(c - mask // 2, 1), min(c - mask // 2 + mask - 1, size)) for c in range(1, size + 1, stride)]
     return [(top, top + mask - 1) for top in range(1, size - mask + 2, stride)]

@@ -1,8 +1,10 @@
-"""The getting-started page runs as written and still draws the picture it shows."""
+"""The docs hold: the getting-started page runs as written and draws the picture it shows, every
+citation stays inside the repository, and every link and section it names exists."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +31,72 @@ def test_getting_started_script_runs_and_draws_the_committed_picture(efficientne
     # Identical but for float noise from another ONNX Runtime build at colour boundaries.
     assert np.mean(np.all(drawn == shown, axis=2)) > 0.99
     assert (DOCS / "images" / "coffee-overlay.png").stat().st_size < 200_000
+
+
+# --- the repository stands alone -----------------------------------------------------------------
+
+ROOT = DOCS.parent
+SPECIFICATION = DOCS / "specification.md"
+# Spelled in pieces so that this file does not cite them itself.
+OUTSIDE = [name.encode() for name in ("SPEC" + ".md", "MODELS" + ".md", "/".join(("..", "shared")))]
+
+
+def _tracked_files() -> list[Path]:
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        pytest.skip(f"not a git checkout ({error}): the tracked files are unknown")
+    return [ROOT / name for name in listing.decode().split("\0") if name]
+
+
+def _sections() -> set[int]:
+    headings = re.findall(r"^## (\d+)\. ", SPECIFICATION.read_text(encoding="utf-8"), re.MULTILINE)
+    return {int(number) for number in headings}
+
+
+def test_no_tracked_file_cites_a_document_outside_the_repository():
+    citing = []
+    for path in _tracked_files():
+        if path.is_file():
+            content = path.read_bytes()
+            citing += [f"{path.relative_to(ROOT)}: {name.decode()}" for name in OUTSIDE if name in content]
+    assert citing == []
+
+
+def test_the_specification_has_its_eight_numbered_sections():
+    assert _sections() == set(range(1, 9))
+
+
+def test_every_citation_of_the_specification_names_a_section_that_exists():
+    sections = _sections()
+    cited = re.compile(r"docs/specification\.md §(\d+)(?:[-–](\d+))?")
+    wrong, count = [], 0
+    for path in _tracked_files():
+        if path.suffix not in (".py", ".md", ".json", ".txt", ".m", ".toml") or not path.is_file():
+            continue
+        for match in cited.finditer(path.read_text(encoding="utf-8", errors="replace")):
+            count += 1
+            numbers = [int(group) for group in match.groups() if group]
+            if not set(numbers) <= sections:
+                wrong.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
+    assert wrong == [] and count > 20
+
+
+def test_the_cross_check_rules_cite_existing_sections():
+    from compat.rules import RULES
+
+    sections = _sections()
+    assert {int(rule.section.lstrip("§")) for rule in RULES.values()} <= sections
+    assert all(str(rule).startswith(f"docs/specification.md {rule.section} ") for rule in RULES.values())
+
+
+def test_relative_links_in_the_docs_lead_to_files_that_exist():
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), ROOT / "tests" / "data" / "README.md"]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []

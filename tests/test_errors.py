@@ -4,12 +4,13 @@ and the caller's objects left untouched."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
 from onnx_builders import linear_model
 
-from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens import importNetworkFromONNX, occlusionSensitivity, predict
 
 
 @pytest.fixture()
@@ -162,3 +163,183 @@ def test_the_callers_objects_are_not_modified():
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(fill, [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(channels, [3, 1])
+
+
+# --- values numpy cannot hold as plain numbers, and numbers too large for 64 bits (issue 12, item 5) ---
+
+ODD_VALUES = [
+    pytest.param(np.array(["5"], dtype=object), id="object-array"),
+    pytest.param(np.array([None], dtype=object), id="object-None"),
+    pytest.param([[1, 2], [3]], id="ragged"),
+    pytest.param([np.arange(2), np.arange(3)], id="ragged-arrays"),
+    pytest.param([b"\xff", "a"], id="bytes-and-str"),
+    pytest.param(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), id="masked"),
+    pytest.param(1j, id="complex"),
+    pytest.param({}, id="dict"),
+]
+
+
+@pytest.mark.parametrize(
+    "argument", ["MaskSize", "Stride", "MaskValue", "MiniBatchSize", "Verbose", "MaskClipping", "OutputUpsampling"]
+)
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_odd_values_name_the_option_in_one_line(net, image, argument, value):
+    with pytest.raises((ValueError, TypeError)) as caught:
+        occlusionSensitivity(net, image, 1, **{argument: value})
+    message = str(caught.value)
+    assert argument in message and "\n" not in message, message
+    assert message.startswith("occlusionSensitivity: ")
+    assert no_inference_happened(net)
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_odd_channel_idx_and_x_name_the_argument(net, image, value):
+    with pytest.raises((ValueError, TypeError)) as caught:
+        occlusionSensitivity(net, image, value)
+    assert "channelIdx" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises((ValueError, TypeError)) as caught:
+        occlusionSensitivity(net, value, 1)
+    assert "X" in str(caught.value) and "\n" not in str(caught.value)
+    assert no_inference_happened(net)
+
+
+def test_an_object_array_of_numbers_is_numbers(net, image):
+    np.testing.assert_array_equal(
+        occlusionSensitivity(net, image, np.array([2], dtype=object), MaskSize=np.array([5], dtype=object),
+                             OutputUpsampling="none"),
+        occlusionSensitivity(net, image, 2, MaskSize=5, OutputUpsampling="none"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "same_as"),
+    [
+        ({"Stride": 1e20}, {"Stride": 30}),  # one mask position per dimension either way
+        ({"Stride": 2**64}, {"Stride": 30}),
+        ({"Stride": [2, 10**30]}, {"Stride": [2, 30]}),
+        ({"MaskSize": 2**63}, {"MaskSize": 60}),  # with clipping, every mask covers the whole image
+        ({"MaskSize": [3, 10**40]}, {"MaskSize": [3, 60]}),
+        ({"MiniBatchSize": 10**30}, {"MiniBatchSize": 128}),  # speed only
+        ({"MiniBatchSize": 2.0**70}, {"MiniBatchSize": 128}),
+    ],
+)
+def test_huge_sizes_are_valid_and_exact(net, image, options, same_as):
+    np.testing.assert_array_equal(
+        occlusionSensitivity(net, image, 1, OutputUpsampling="none", **options),
+        occlusionSensitivity(net, image, 1, OutputUpsampling="none", **same_as),
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"MaskSize": 2**63, "MaskClipping": "off"}, ["MaskSize", "20x30", 'MaskClipping="on"']),
+        ({"MaskSize": 10**400}, ["MaskSize", ">= 1"]),
+        ({"MaskValue": 1e300}, ["MaskValue", "single precision"]),
+        ({"MaskValue": [0, 1e39, 0]}, ["MaskValue", "single precision"]),
+        ({"MaskValue": -(10**40)}, ["MaskValue", "single precision"]),
+    ],
+)
+def test_values_too_large_for_their_use_are_refused(net, image, options, words):
+    with pytest.raises(ValueError) as caught:
+        occlusionSensitivity(net, image, 1, **options)
+    assert all(word in str(caught.value) for word in words), str(caught.value)
+    assert no_inference_happened(net)
+
+
+@pytest.mark.parametrize("channel", [1e20, 2**63, 10**30, [1, 2**64]])
+def test_a_huge_channel_is_out_of_range_not_negative(net, image, channel):
+    with pytest.raises(ValueError, match=r"channelIdx .*out of range.*1\.\.5") as caught:
+        occlusionSensitivity(net, image, channel)
+    assert "-" not in str(caught.value).split("out of range")[0]
+    assert no_inference_happened(net)
+
+
+@pytest.mark.parametrize("name", ["Stride", "stride", "MaskS", "verbose"])
+def test_a_trailing_name_without_value_names_the_option(net, image, name):
+    with pytest.raises(ValueError, match=r"option (Stride|MaskSize|Verbose) has no value.*pairs") as caught:
+        occlusionSensitivity(net, image, 1, "MaskSize", 3, name)
+    assert name.lower() in str(caught.value).lower()
+
+
+def test_predict_refuses_odd_options_naming_them(net, image):
+    for value in ODD_VALUES:
+        with pytest.raises((ValueError, TypeError), match="predict: MiniBatchSize"):
+            predict(net, image, MiniBatchSize=value.values[0])
+
+
+# --- X: the fix that fits the mistake (issue 12, item 7) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("X", "error", "words"),
+    [
+        ("photo.png", TypeError, ["file name", "imread('photo.png')"]),
+        (Path("images") / "photo.png", TypeError, ["file name", "imread("]),
+        (np.zeros((3, 20, 30)), ValueError, ["20x30x3", "C×H×W", "H×W×C", "np.moveaxis(X, 0, -1)"]),
+        (np.zeros((20, 30)), ValueError, ["20x30x3", "grayscale", "RGB"]),
+        (np.zeros((20, 30, 1)), ValueError, ["20x30x3", "grayscale"]),
+        (np.zeros((20, 30, 4)), ValueError, ["20x30x3", "alpha", "X[:, :, :3]"]),
+        (np.zeros((20, 30, 3, 2)), ValueError, ["20x30x3", "stack of 2 images", "one image per call"]),
+        (np.zeros((1, 20, 30, 3)), ValueError, ["20x30x3", "N×H×W×C", "X[0]"]),
+        (np.zeros((1, 3, 20, 30)), ValueError, ["20x30x3", "N×C×H×W"]),
+        (np.zeros((30, 20, 3)), ValueError, ["20x30x3", "imresize"]),
+        (np.zeros((7,)), ValueError, ["20x30x3", "H×W×C"]),
+    ],
+)
+def test_x_layout_mistakes_get_the_fix_that_fits(net, X, error, words):
+    with pytest.raises(error) as caught:
+        occlusionSensitivity(net, X, 1)
+    message = str(caught.value)
+    assert "X" in message and "\n" not in message and all(word in message for word in words), message
+    if "imresize" not in words:
+        assert "imresize" not in message  # "Resize it first" fixes none of these
+    assert no_inference_happened(net)
+
+
+@pytest.mark.parametrize(
+    ("X", "words"),
+    [
+        (np.zeros((2, 20, 30, 3)), ["N×H×W×C", "H×W×C×N", "np.moveaxis(X, 0, -1)"]),
+        (np.zeros((2, 3, 20, 30)), ["N×C×H×W", "np.transpose(X, (2, 3, 1, 0))"]),
+        (np.zeros((3, 20, 30)), ["C×H×W"]),
+        (np.zeros((20, 30)), ["grayscale"]),
+        (np.zeros((20, 31, 3, 2)), ["imresize"]),
+    ],
+)
+def test_predict_x_layout_mistakes(net, X, words):
+    with pytest.raises(ValueError) as caught:
+        predict(net, X)
+    assert all(word in str(caught.value) for word in words), str(caught.value)
+    with pytest.raises(TypeError, match=r"predict: X must be an image array, not a file name.*imread"):
+        predict(net, "photo.png")
+    assert no_inference_happened(net)
+
+
+def test_x_is_refused_like_mask_value_beyond_single(net, image):
+    with pytest.raises(ValueError, match="X must be finite in single precision.*beyond ±3.4e38"):
+        occlusionSensitivity(net, np.full((20, 30, 3), 1e300), 1)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"Normalization": "zscore", "Mean": 1e300, "StandardDeviation": 1}, ValueError, ["Mean", "single precision"]),
+        ({"Normalization": "zerocenter", "Mean": ["1", "2", "3"]}, TypeError, ["Mean", "numeric"]),  # not parsed
+        ({"Normalization": "zerocenter", "Mean": [b"\xff", "a"]}, TypeError, ["Mean"]),
+        ({"Normalization": "rescale-zero-one", "Min": [[0, 1], [2]], "Max": 255}, TypeError, ["Min", "ragged"]),
+        ({"OutputNames": np.datetime64("2020-01-01")}, TypeError, ["OutputNames"]),
+        ({"OutputNames": 5}, TypeError, ["OutputNames"]),
+        ({"OutputDataFormats": 5}, TypeError, ["OutputDataFormats"]),
+        ({"InputSize": np.array([20, 30, 3], dtype=object)}, None, []),  # numbers in an object array are numbers
+    ],
+)
+def test_import_options_name_themselves(options, error, words):
+    model = linear_model(np.ones((5, 3, 20, 30), np.float32))
+    if error is None:
+        assert importNetworkFromONNX(model, **options).InputSize == (20, 30, 3)
+        return
+    with pytest.raises(error) as caught:
+        importNetworkFromONNX(model, **options)
+    message = str(caught.value)
+    assert "\n" not in message and all(word in message for word in words), message

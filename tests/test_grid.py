@@ -1,4 +1,4 @@
-"""The mask grid (SPEC.md §4): exact worked examples and properties over many sizes."""
+"""The mask grid (docs/specification.md §4): exact worked examples and properties over many sizes."""
 
 from __future__ import annotations
 
@@ -119,3 +119,21 @@ def test_mround_rounds_half_away_from_zero(value, expected):
 
 def test_auto_stride_differs_from_python_round_at_225():
     assert mround(0.1 * 225) == 23 and round(0.1 * 225) == 22
+
+
+def _ranges_by_definition(size: int, mask: int, stride: int, clipping: bool) -> list[tuple[int, int]]:
+    """The rule in plain Python integers (no 64-bit limit): centres or starts every ``stride``."""
+    if clipping:
+        return [(max(c - mask // 2, 0), min(c - mask // 2 + mask, size)) for c in range(0, size, stride)]
+    return [(s, s + mask) for s in range(0, size - mask + 1, stride)]
+
+
+huge = st.one_of(st.integers(min_value=1, max_value=2000), st.integers(min_value=2**62, max_value=2**200))
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=sizes, mask=huge, stride=huge, clipping=st.booleans())
+def test_any_mask_and_stride_however_large_follow_the_rule(size, mask, stride, clipping):
+    # Stride=1e20 or MaskSize=2**63 used to overflow int64 inside the grid (issue 12, item 5).
+    ranges = axis_ranges(size, mask, stride, clipping)
+    assert [tuple(map(int, pair)) for pair in ranges] == _ranges_by_definition(size, mask, stride, clipping)

@@ -1,4 +1,4 @@
-"""imresize (SPEC.md §7): real MATLAB numbers, a slow independent reference, properties."""
+"""imresize (docs/specification.md §7): real MATLAB numbers, a slow independent reference, properties."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from matlab_occsens.imresize import imresize
 
-REFERENCES = Path(__file__).resolve().parents[2] / "shared" / "matlab-references"
-REFERENCE_FILE = REFERENCES / "imresize-matlab-r2019b.json"
+# MATLAB R2019b's own outputs, kept in the repository with their provenance (tests/data/README.md).
+REFERENCE_FILE = Path(__file__).resolve().parent / "data" / "imresize-matlab-r2019b.json"
 
 METHODS = ["nearest", "bilinear", "bicubic", "box", "triangle", "cubic", "lanczos2", "lanczos3"]
 # Kernels without jumps: a sample that lands exactly on a jump of the box kernel goes to one
@@ -174,14 +174,8 @@ def test_spec_numbers_4x4_to_5x5_and_its_180_degree_turn():
 
 
 def _reference_cases():
-    if not REFERENCE_FILE.is_file():
-        reason = f"MATLAB reference data not found at {REFERENCE_FILE}"
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=reason), id="absent")]
-    data = json.loads(REFERENCE_FILE.read_text())
-    return [
-        pytest.param(data["inputs"][case["input"]]["A"], case, id=case["name"])
-        for case in data["cases"]
-    ]
+    data = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+    return [pytest.param(data["inputs"][case["input"]]["A"], case, id=case["name"]) for case in data["cases"]]
 
 
 @pytest.mark.parametrize(("A", "case"), _reference_cases())
@@ -191,6 +185,26 @@ def test_matlab_r2019b_reference(A, case):
     expected = np.asarray(case["expected"], dtype=np.float64)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * max(1.0, np.abs(A).max()))
+
+
+def test_the_reference_file_holds_every_case_and_the_quoted_numbers():
+    # A truncated or replaced file must fail here, not quietly run fewer cases.
+    data = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+    cases = {case["name"]: case for case in data["cases"]}
+    assert len(cases) == 14 and "MATLAB R2019b" in data["source"]
+    assert {case["antialiasing"] for case in cases.values()} == {True, False}
+    # The 6-decimal numbers of docs/specification.md §7 are these, rounded.
+    quoted = {
+        "down_down_small_aa": SPEC_CASES["small4_3x3_antialiasing"][1],
+        "down_down_small_noaa": SPEC_CASES["small4_3x3_no_antialiasing"][1],
+        "up_up_topleft_noaa": TOPLEFT_5x5,
+    }
+    for name, numbers in quoted.items():
+        np.testing.assert_array_equal(np.round(cases[name]["expected"], 6), np.asarray(numbers, dtype=float) + 0.0)
+    # MATLAB's answer for the input turned by 180 degrees is its answer turned by 180 degrees
+    # (to 5e-13: some entries lie on a 6-decimal tie, so the rounded quotes may differ by 1e-6).
+    turned = np.rot90(cases["up_up_topleft_noaa"]["expected"], 2)
+    np.testing.assert_allclose(cases["up_up_bottomright_noaa"]["expected"], turned, rtol=0, atol=1e-12)
 
 
 # --- agreement with the independent reference -------------------------------------------------

@@ -286,7 +286,7 @@ def test_a_graph_that_cannot_batch_still_gives_the_ordinary_map():
     assert_same_map(incremental, ordinary)
 
 
-# ---------------------------------------------------------------------- real networks (MODELS.md)
+# ---------------------------------------------------------------------- real networks (docs/models.md)
 def test_efficientnet_gives_the_ordinary_map(efficientnet, coffee):
     incremental, ordinary = both_maps(efficientnet, coffee, [968, 505], MaskSize=15, Stride=16)
     assert_same_map(incremental, ordinary)

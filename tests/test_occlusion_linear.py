@@ -23,7 +23,7 @@ def integer_problem(rng, height, width, channels, outputs=3):
 
 
 def ranges(size, mask, stride, clipping):
-    """Covered 0-based [start, stop) ranges written straight from SPEC.md §4 (1-based)."""
+    """Covered 0-based [start, stop) ranges written straight from docs/specification.md §4 (1-based)."""
     out = []
     if clipping:
         centre = 1

@@ -1,4 +1,4 @@
-"""MATLAB call forms (SPEC.md §1) and auto values on tiny inputs (§3)."""
+"""MATLAB call forms (docs/specification.md §1) and auto values on tiny inputs (§3)."""
 
 from __future__ import annotations
 

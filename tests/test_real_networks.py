@@ -1,4 +1,4 @@
-"""Real pretrained networks of MODELS.md: what each must say, and maps computed on them as shipped.
+"""Real pretrained networks of docs/models.md: what each must say, and maps computed on them as shipped.
 
 EfficientNet-Lite0 comes from the session fixture (exported once, cached); the two Paddle
 exports are the ONNX files inside their wheels, imported without any change.

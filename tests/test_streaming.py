@@ -1,5 +1,5 @@
 """The occluded batches every engine runs: built on the host, by an ONNX prefix on the device, or
-by torch on the device, they must be the very images SPEC.md §5 describes, bit for bit, and the
+by torch on the device, they must be the very images docs/specification.md §5 describes, bit for bit, and the
 map must not depend on how many go per call."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def identity_model(shape: list[int | str], opset: int) -> onnx.ModelProto:
 
 
 def expected_images(image, fill, grid, layout):
-    """The image, then each mask applied to it by hand (SPEC.md §5), in the backend layout."""
+    """The image, then each mask applied to it by hand (docs/specification.md §5), in the backend layout."""
     images = [image]
     for rows, cols in grid.windows():
         occluded = image.copy()

@@ -238,7 +238,7 @@ def test_importing_the_package_does_not_import_torch():
     assert result.stdout.strip() == "False"
 
 
-# --- real networks (MODELS.md): both backends give the same maps --------------------------------
+# --- real networks (docs/models.md): both backends give the same maps --------------------------------
 
 
 def assert_same_maps(model_file, image, channels, grid=None, **options):

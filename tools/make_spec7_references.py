@@ -1,6 +1,6 @@
-"""Write the real MATLAB imresize vectors of SPEC.md §7 as cross-check cases (.mat files).
+"""Write the real MATLAB imresize vectors of docs/specification.md §7 as cross-check cases (.mat files).
 
-The numbers are MATLAB R2019b's, as SPEC.md §7 quotes them (rounded to 6 decimals, hence the
+The numbers are MATLAB R2019b's, as docs/specification.md §7 quotes them (rounded to 6 decimals, hence the
 files' tolerance of 1e-6). They are saved in the layout ``compat/matlab/make_references.m``
 writes, so ``python -m compat.crosscheck compat/references`` checks them like any MATLAB output.
 Run: ``python tools/make_spec7_references.py``.
@@ -12,7 +12,7 @@ import numpy as np
 import scipy.io
 
 TARGET = Path(__file__).resolve().parents[1] / "compat" / "references"
-SOURCE = "MATLAB R2019b, as quoted (6 decimals) in SPEC.md §7"
+SOURCE = "MATLAB R2019b, as quoted (6 decimals) in docs/specification.md §7"
 
 SMALL4 = np.arange(16, dtype=np.float64).reshape(4, 4)  # A(i,j) = 4(i-1) + (j-1)
 TOPLEFT4 = np.zeros((4, 4))

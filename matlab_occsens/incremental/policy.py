@@ -12,7 +12,6 @@ job's images with :meth:`~.runner.IncrementalForward.images`, in the stream's nu
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from ..network.onnx_network import OnnxNetwork
 from ..stream.drive import occluded_outputs
 from ..stream.job import OcclusionJob
 from ..stream.sequence import ImageStream
+from ..warn import warn_user
 from .auto import MeasuredForward
 from .cache import PlanKey, derived, grid_key
 from .cost import CPU_COSTS
@@ -111,11 +111,7 @@ def incremental_forward(
         return forward_for(net, plan, batch_size)
     except Unsupported as reason:
         if mode == "on":
-            warnings.warn(
-                f'{function}: Incremental="on" not possible: {reason}; using ordinary inference.',
-                RuntimeWarning,
-                stacklevel=5,  # the caller of occlusionSensitivity
-            )
+            warn_user(f'{function}: Incremental="on" not possible: {reason}; using ordinary inference.', RuntimeWarning)
         return None
 
 

@@ -8,7 +8,6 @@ so the occlusion logic never knows which backend runs.
 from __future__ import annotations
 
 import copy
-import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -18,9 +17,11 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from ..backends.engine import Engine
+from ..checks import shown
 from ..labels import class_names_argument
 from ..namevalue import is_text, match_string
 from ..options import ENVIRONMENTS
+from ..warn import warn_user
 from .layers import ImageInputLayer, NodeLayer
 
 __all__ = [
@@ -79,11 +80,10 @@ VIEWS_KEPT = 8
 
 def warn_unbatchable(name: str) -> None:
     """Tell the user why their map runs one image per call."""
-    warnings.warn(
+    warn_user(
         f"{name}: the network's batch axis is fixed and it cannot run several images per "
         "call, so every image is a separate call (slower, same values).",
         RuntimeWarning,
-        stacklevel=5,
     )
 
 
@@ -154,9 +154,9 @@ class Network(ABC):
 
     @OutputNames.setter
     def OutputNames(self, names: str | Sequence[str]) -> None:
-        listed = [names] if is_text(names) else list(names)
+        listed = [names] if is_text(names) else list(names) if isinstance(names, (Sequence, np.ndarray)) else []
         if not listed or not all(is_text(name) for name in listed):
-            raise TypeError(f"OutputNames must be a layer name or a list of names; got {names!r}.")
+            raise TypeError(f"OutputNames must be a layer name or a list of names; got {shown(names)}.")
         for name in listed:
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
@@ -170,6 +170,8 @@ class Network(ABC):
 
     @OutputDataFormats.setter
     def OutputDataFormats(self, formats: str | Sequence[str]) -> None:
+        if not (is_text(formats) or isinstance(formats, (Sequence, np.ndarray))):
+            raise TypeError(f'OutputDataFormats must be a format such as "BC" or a list of them; got {shown(formats)}.')
         listed = [formats] if is_text(formats) else list(formats)
         if len(listed) != len(self._output_names):
             raise ValueError(

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import finite_single, real_array
 from ..namevalue import match_string
 
 __all__ = ["ImageInputLayer", "NodeLayer", "NORMALIZATIONS"]
@@ -29,10 +30,7 @@ _NEEDS = {
 
 def _statistic(name: str, value: Any, input_size: tuple[int, int, int], function: str) -> np.ndarray:
     """A normalisation statistic as float32 broadcastable to H×W×C: scalar, C values, or H×W×C."""
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{function}: {name} must be numeric; got {type(value).__name__}.") from None
+    array = real_array(value, name, function, "numeric (a scalar, C values or an H×W×C array)").astype(np.float64)
     height, width, channels = input_size
     if array.size == 1:
         shaped = array.reshape(1, 1, 1)
@@ -45,9 +43,7 @@ def _statistic(name: str, value: Any, input_size: tuple[int, int, int], function
             f"{function}: {name} must be a scalar, {channels} per-channel values or an "
             f"{height}x{width}x{channels} array; got shape {array.shape}."
         )
-    if not np.all(np.isfinite(shaped)):
-        raise ValueError(f"{function}: {name} must be finite; got {array.ravel()[:6]}.")
-    return shaped.astype(np.float32)
+    return finite_single(shaped, function, name)  # normalisation runs in single precision
 
 
 @dataclass(frozen=True)

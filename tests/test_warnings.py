@@ -1,0 +1,78 @@
+"""Every warning the package gives points at the caller's line, however deep it is raised.
+
+The warnings used fixed ``stacklevel`` values, right for one call path each; ``warn_unbatchable``
+pointed inside the package when reached through ``occlusionSensitivity``. Each case below
+checks the file the warning names, and, where the call is on one line, the line.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_builders import linear_model
+from test_network import unbatchable_model
+
+from matlab_occsens import MatlabCompatibilityNote, classify, importNetworkFromONNX, occlusionSensitivity, predict
+from matlab_occsens.warn import warn_user
+
+WEIGHTS = np.random.default_rng(0).integers(-3, 4, size=(4, 3, 10, 14)).astype(np.float32)
+IMAGE = np.random.default_rng(1).integers(0, 256, size=(10, 14, 3)).astype(np.float64)
+
+
+def caught(call):
+    """The warnings ``call`` (a lambda written on the caller's line) gives, and that line's number."""
+    line = inspect.currentframe().f_back.f_lineno
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        call()
+    return records, line
+
+
+def assert_points_here(records, line, category):
+    assert records, "no warning"
+    for record in records:
+        assert issubclass(record.category, category)
+        assert Path(record.filename) == Path(__file__), record.filename
+        assert record.lineno == line
+
+
+def test_unbatchable_warning_from_occlusion_sensitivity():
+    net = importNetworkFromONNX(unbatchable_model(WEIGHTS))
+    records, line = caught(lambda: occlusionSensitivity(net, IMAGE, 1, MaskSize=5, Stride=5))
+    assert_points_here(records, line, RuntimeWarning)
+
+
+def test_unbatchable_warning_from_predict_and_from_the_engine():
+    net = importNetworkFromONNX(unbatchable_model(WEIGHTS))
+    records, line = caught(lambda: predict(net, IMAGE))
+    assert_points_here(records, line, RuntimeWarning)
+    other = importNetworkFromONNX(unbatchable_model(WEIGHTS))
+    records, line = caught(lambda: other.engine("cpu"))
+    assert_points_here(records, line, RuntimeWarning)
+
+
+def test_incremental_fallback_warning():
+    net = importNetworkFromONNX(linear_model(np.ones((2, 3, 8, 8), np.float32), layout="BSSC"))
+    image = np.zeros((8, 8, 3))
+    records, line = caught(lambda: occlusionSensitivity(net, image, 1, MaskSize=3, Stride=2, Incremental="on"))
+    assert_points_here(records, line, RuntimeWarning)
+
+
+def test_older_call_form_notes():
+    net = importNetworkFromONNX(linear_model(WEIGHTS), Classes=["a", "b", "c", "d"])
+    records, line = caught(lambda: occlusionSensitivity(net, IMAGE, "b", MaskSize=5, Stride=5))
+    assert_points_here(records, line, MatlabCompatibilityNote)
+    records, line = caught(lambda: occlusionSensitivity(net, IMAGE, "whole_image_conv", 2, MaskSize=5, Stride=5))
+    assert_points_here(records, line, MatlabCompatibilityNote)
+    records, line = caught(lambda: classify(net, IMAGE))
+    assert_points_here(records, line, MatlabCompatibilityNote)
+
+
+def test_warn_user_called_from_outside_the_package_names_its_caller():
+    with pytest.warns(UserWarning, match="hello") as records:
+        warn_user("hello")
+    assert records[0].filename == __file__
