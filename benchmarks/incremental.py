@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matlab_occsens import imresize, importNetworkFromONNX
+from matlab_occsens import importNetworkFromONNX, imresize
 from matlab_occsens.activations import channel_totals
 from matlab_occsens.grid import MaskGrid, mask_grid
 from matlab_occsens.incremental import incremental_forward, ordinary_images, plan_for, spatial_graph
@@ -94,9 +94,15 @@ def _exported(build: Callable[[], object], side: int, nhwc: bool = False, layer:
         buffer = io.BytesIO()
         with torch.no_grad():
             torch.onnx.export(
-                module, torch.zeros(shape), buffer, input_names=["image"], output_names=["scores"],
-                dynamic_axes={"image": {0: "N"}, "scores": {0: "N"}}, opset_version=17, dynamo=False,
-            )  # fmt: skip
+                module,
+                torch.zeros(shape),
+                buffer,
+                input_names=["image"],
+                output_names=["scores"],
+                dynamic_axes={"image": {0: "N"}, "scores": {0: "N"}},
+                opset_version=17,
+                dynamo=False,
+            )
         net = importNetworkFromONNX(buffer.getvalue(), InputDataFormats="BSSC" if nhwc else "BCSS")
         if layer is not None:
             net.OutputNames = layer
@@ -295,9 +301,18 @@ def measure(case: Case, repeats: int, per_axis: int, grids: tuple[str, ...] | No
         error = (difference / max(np.abs(drop).max(), 1e-30), difference / max(abs(reference[0]), 1e-30))
         rows.append(
             Row(
-                case.name, label, len(full), len(grid), seconds, choice, plan_bound, ideal, chunks, error,
+                case.name,
+                label,
+                len(full),
+                len(grid),
+                seconds,
+                choice,
+                plan_bound,
+                ideal,
+                chunks,
+                error,
                 (min(loads), max(loads)),
-            )  # fmt: skip
+            )
         )
         print(rows[-1].line(), file=sys.stderr, flush=True)
     return rows

@@ -22,8 +22,8 @@ from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 from matlab_occsens.grid import mask_grid
 from matlab_occsens.incremental import auto, cache, incremental_forward, plan_for, spatial_graph
 from matlab_occsens.incremental.cache import derived
-from matlab_occsens.network.base import KeptCache
 from matlab_occsens.incremental.runner import IncrementalForward
+from matlab_occsens.network.base import KeptCache
 from matlab_occsens.stream.drive import occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob
 from matlab_occsens.stream.sequence import ImageStream

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..grid import MaskGrid
-from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from ..network.base import KeptCache
+from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .cache import Choice, grid_key
 from .runner import IncrementalForward
 
