@@ -293,7 +293,7 @@ def measure(case: Case, repeats: int, per_axis: int, grids: tuple[str, ...] | No
             chunks = len(plan.chunks)
         except Unsupported:
             plan_bound, ideal, chunks = 1.0, 1.0, 0
-        choices = derived(net).choices.values()
+        choices = list(derived(net).choices.values())
         choice = ("on" if choices[-1].incremental_wins else "off") if choices else "off, unmeasured"
         reference = maps["off"]
         drop = reference[0] - reference[1:]
