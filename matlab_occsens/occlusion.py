@@ -8,13 +8,10 @@ the masks of consecutive small maps share batches.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
-import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -252,23 +249,7 @@ def _with_forwards(
     """Each request with its incremental forward passes, or None for the shared stream."""
     for request in requests:
         batch_size = min(limit, len(request.grid) + 1)
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always")
-            forward = incremental_forward(net, engine, request.grid, request.options.incremental, batch_size, FUNCTION)
-        for note in notes:  # said deep inside the stream: point it at the user's line
-            warnings.warn(note.message, note.category, stacklevel=_outside_package())
-        yield request, forward
-
-
-def _outside_package() -> int:
-    """The stack level of the innermost caller outside this package, for ``warnings.warn``
-    called from the function that calls this one."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
-        frame, level = frame.f_back, level + 1
-    return level
+        yield request, incremental_forward(net, engine, request.grid, request.options.incremental, batch_size, FUNCTION)
 
 
 def _incremental_map(

@@ -181,3 +181,38 @@ def test_sessions_use_one_thread_per_physical_core():
     options = session_options()
     assert options.intra_op_num_threads == physical_cores() >= 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def test_the_older_layer_form_reuses_the_engine_of_its_selection():
+    """Repeated calls of occlusionSensitivity(net, X, layerName, ch) reuse one view and its
+    engine (and batch-size search), instead of a new session per call; net stays as it is."""
+    import warnings
+
+    from onnx_builders import linear_model
+
+    from matlab_occsens import importNetworkFromONNX
+
+    weights = np.random.default_rng(2).integers(-3, 4, size=(2, 3, 8, 8)).astype(np.float32)
+    net = importNetworkFromONNX(linear_model(weights, flatten=False))
+    image = np.random.default_rng(3).integers(0, 256, (8, 8, 3)).astype(np.float64)
+    options = {"MaskSize": 4, "Stride": 4, "OutputUpsampling": "none", "Incremental": "off"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = occlusionSensitivity(net, image, "whole_image_conv", 2, **options)
+        engine = net.measuring("whole_image_conv").engine("auto")
+        again = occlusionSensitivity(net, image, "whole_image_conv", 2, **options)
+    assert net.measuring("whole_image_conv").engine("auto") is engine
+    assert net.OutputNames == ["conv"]
+    np.testing.assert_array_equal(first, again)
+    net.OutputNames = ["conv"]  # a new selection of the network's own drops the kept views
+    assert net.measuring("whole_image_conv").engine("auto") is not engine
+
+
+def test_kept_caches_are_bounded():
+    from matlab_occsens.network.base import KeptCache
+
+    cache: KeptCache[int, str] = KeptCache(2)
+    built = []
+    for key in (1, 2, 1, 3, 2):
+        cache.kept(key, lambda key=key: built.append(key) or str(key))
+    assert list(cache) == [3, 2] and built == [1, 2, 3, 2]  # 1 was used again, so 2 went first

@@ -9,6 +9,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx_builders import (
     clipped_ranges,
     expected_linear_map,
@@ -18,9 +20,12 @@ from onnx_builders import (
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
 from matlab_occsens.backends.ort import OrtEngine
+from matlab_occsens.grid import mask_grid
 from matlab_occsens.network.base import EngineKey
 from matlab_occsens.occlusion import MapRequest, map_request, score_maps
 from matlab_occsens.stream.drive import observe_forwards
+from matlab_occsens.stream.job import OcclusionJob
+from matlab_occsens.stream.sequence import ImageStream
 
 H, W, C = 10, 12, 3
 WEIGHTS = np.random.default_rng(5).integers(-3, 4, size=(4, C, H, W)).astype(np.float32)
@@ -202,3 +207,32 @@ def test_map_request_validates_before_any_inference():
     with pytest.raises(ValueError, match="OutputNames"):
         map_request(net, image(1), "scores", 1)
     assert not net._engines
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    masks=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1, max_size=6),
+    limit=st.integers(1, 12),
+    sizes=st.lists(st.integers(1, 12), min_size=1, max_size=5),
+)
+def test_a_stream_numbers_every_image_of_every_job_once_in_order(masks, limit, sizes):
+    """Whatever the batch sizes: each job's images 0..len-1 in order, jobs in order, every batch
+    as large as asked (up to the images left), the covered ranges those of OcclusionJob.covered."""
+    base = np.zeros((1, 1, 4, 4), np.float32)
+    jobs = [OcclusionJob(base, base, mask_grid((4, 4), (2, 2), shape, True), "BCSS", limit) for shape in masks]
+    stream = ImageStream(iter(jobs), limit)
+    asked = iter(sizes * sum(len(job) for job in jobs))
+    seen, calls = [], []
+
+    def next_size(limit, remaining):
+        calls.append((min(next(asked), limit), remaining))  # as the batch-size search asks: at most the limit
+        return calls[-1][0]
+
+    for batch in stream.batches(next_size):
+        assert len(batch) == sum(len(part) for part in batch.parts) == min(calls[-1])
+        for part in batch.parts:
+            rows, cols = part.job.covered(part.first, part.stop)
+            np.testing.assert_array_equal(batch.rows[part.slot : part.slot + len(part)], rows)
+            np.testing.assert_array_equal(batch.cols[part.slot : part.slot + len(part)], cols)
+            seen += [(part.serial, image) for image in range(part.first, part.stop)]
+    assert seen == [(serial, image) for serial, job in enumerate(jobs) for image in range(len(job))]

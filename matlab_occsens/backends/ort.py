@@ -67,7 +67,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = physical_cores() if threads is None else threads
     # Workers spin between the ~100 short operators of a small batch instead of sleeping and
-    # waking (EfficientNet-Lite0, batch 4, two cores: 4.1 ms per image spinning, 5.6 without).
+    # waking (faster at small batches: docs/performance.md, "Threads").
     spinning = "1" if options.intra_op_num_threads > 1 else "0"
     options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
     # Every batch of a map has the same shape: plan the activations' memory once and reuse it

@@ -3,14 +3,14 @@
 On the CPU a batch goes in without a copy (``torch.from_numpy``) and runs under
 ``torch.inference_mode`` (no autograd records), split across one worker per physical core, each
 computing its share of the images with one thread. Splitting the *images* rather than each
-operator avoids a barrier per operator: eager EfficientNet-Lite0 on two cores takes about 18 ms
-per image either way when the machine is idle, but with two intra-op threads a single busy core
-elsewhere stalls every barrier and the same batch takes up to two seconds per image (measured in
-docs/performance.md). A single image runs on one worker.
+operator avoids a barrier per operator: on an idle machine the two are equally fast, but with
+intra-op threads a single busy core elsewhere stalls every barrier (measured in
+docs/performance.md, "Threads"). A single image runs on one worker.
 
-On a GPU the occluded batches never cross the bus: the image, the fill and the mask ranges go to
-the device once, each batch is made there with one ``torch.where``, and each batch's output
-comes back through pinned memory while the device already computes the next batch.
+On a GPU the occluded batches never cross the bus: each job's image and fill go to the device
+once, each batch only its covered ranges (through pinned memory, without waiting), the batch is
+made there with one ``torch.where`` (:class:`TorchOccluder`), and each batch's output comes
+back through pinned memory while the device already computes the next batch.
 
 This module imports torch; the rest of the package imports it only when a torch network is
 built, so torch stays an optional extra.
@@ -89,6 +89,7 @@ class TorchOccluder(DeviceOccluder):
         self._device = engine.torch_device
         self._channels_first = input_format == "BCSS"
         self._images: dict[OcclusionJob, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._indices: dict[int, torch.Tensor] = {}  # arange(size) on the device, per size
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         """A device copy of ``array`` (the host's array is left alone); on CUDA through pinned
@@ -113,8 +114,7 @@ class TorchOccluder(DeviceOccluder):
             base = torch.cat([kept[job][0] for job in jobs])[owners]
             fill = torch.cat([kept[job][1] for job in jobs])[owners]
         height, width = base.shape[2:4] if self._channels_first else base.shape[1:3]
-        row_index = torch.arange(height, device=self._device)
-        col_index = torch.arange(width, device=self._device)
+        row_index, col_index = self._index(height), self._index(width)
         inside_rows = (ranges[:, 0:1] <= row_index) & (row_index < ranges[:, 1:2])
         inside_cols = (ranges[:, 2:3] <= col_index) & (col_index < ranges[:, 3:4])
         if self._channels_first:
@@ -122,6 +122,11 @@ class TorchOccluder(DeviceOccluder):
         else:
             masked = inside_rows[:, :, None, None] & inside_cols[:, None, :, None]
         return torch.where(masked, fill, base)
+
+    def _index(self, size: int) -> torch.Tensor:
+        if size not in self._indices:
+            self._indices[size] = torch.arange(size, device=self._device)
+        return self._indices[size]
 
     def start(self, batch: Batch) -> Callable[[], np.ndarray]:
         with torch.inference_mode():
@@ -177,7 +182,7 @@ class TorchEngine(Engine):
         """The selected outputs of a device batch, as device tensors."""
         shares = batch.tensor_split(min(self.workers, len(batch)))
         with _process_settings():
-            if len(shares) == 1:
+            if len(shares) == 1 or self._pool is None:
                 return _forward_alone(self._forwards[0], batch)
             parts = list(self._pool.map(_forward_alone, self._forwards, shares))
         return [torch.cat(pieces) for pieces in zip(*parts)]

@@ -223,6 +223,7 @@ class Network(ABC):
     def output_format(self, name: str, rank: int) -> str:
         """The data format of output ``name`` whose tensor has ``rank`` axes."""
         fmt = self._output_format(name, rank)
+        assert fmt is not None  # a rank is given, so a format is always found
         if len(fmt) != rank:
             raise ValueError(
                 f"OutputDataFormats {fmt!r} for output {name!r} has {len(fmt)} letters but the "

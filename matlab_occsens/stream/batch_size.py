@@ -1,19 +1,17 @@
-"""The batch size a CPU engine runs fastest at, found on the map's own images.
+"""The batch size a CPU engine runs fastest at, found on the stream's own images.
 
 ``MiniBatchSize`` (MATLAB default 128) bounds how many occluded images go through the network
-per call, but it is rarely the fastest choice on a CPU: per image, EfficientNet-Lite0 on two
-cores takes about 4 ms at batch 2-4 and 5-6 ms at batch 128 under ONNX Runtime, and eager torch
-slows down even more, because large batches push the activations out of the caches. So the
-first batches a CPU engine streams are a search: sizes 1, 2, 4, ... each run once to warm up (a
-runtime plans memory and picks kernels on the first run of a shape) and timed twice, the two
-timings of each size taken at different moments so that a burst of load from other processes
-does not decide. Every image of the search is one of the map's masks, so no forward pass is
-spent on the search itself; only the sizes are not yet the best. The search stops at the first
-size clearly slower than the best, and before a size that would grow the process by more than
-:data:`MEMORY_BUDGET` (a runtime's arena keeps what its largest batch needed: EfficientNet-Lite0
-takes about 14 MB per image in ONNX Runtime). It continues across calls until it is done, and
-the sizes it tries never depend on the job, so the memory a map needs does not grow with its
-number of masks. Batch size never changes which images are computed, only how many per call.
+per call, but it is rarely the fastest choice on a CPU: large batches push the activations out
+of the caches (figures in docs/performance.md). So the first batches a CPU engine streams are a
+search: sizes 1, 2, 4, ... each run once to warm up (a runtime plans memory and picks kernels on
+the first run of a shape) and timed twice, the two timings of each size taken at different
+moments so that a burst of load from other processes does not decide. Every image of the search
+is one of the stream's masks, so no forward pass is spent on the search itself; only the sizes
+are not yet the best. The search stops at the first size clearly slower than the best, and
+before a size that would grow the process by more than :data:`MEMORY_BUDGET` (a runtime's arena
+keeps what its largest batch needed). It continues across calls until it is done, and the
+sizes it tries never depend on the job, so the memory a map needs does not grow with its number
+of masks. Batch size never changes which images are computed, only how many per call.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable
 
-__all__ = ["BatchSizer", "MEMORY_BUDGET", "candidate_sizes", "resident_bytes"]
+__all__ = ["MEMORY_BUDGET", "BatchSizer", "candidate_sizes", "resident_bytes"]
 
 #: A size this much slower per image than the best so far is past the optimum: larger sizes
 #: (more memory traffic per call) will not be faster, so the search stops.

@@ -46,7 +46,7 @@ class ImageStream:
             job = next(self._jobs, None)
             if job is None:
                 self._exhausted = True
-            elif len(job):
+            else:  # every job has at least its reference image
                 self._pending.append((self._serials, job))
                 self._serials += 1
                 waiting += len(job)
