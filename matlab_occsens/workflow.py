@@ -8,6 +8,7 @@ arbitrary image to the network, ranking the classes, and writing the results to 
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,9 @@ import numpy as np
 import scipy.io
 
 from .display import overlayScoreMap
-from .imageio import imwrite
+from .imageio import encode_image
 from .imresize import imresize
+from .result_files import write_together
 
 __all__ = ["FittedImage", "Ranking", "fit_image", "rank_classes", "save_results"]
 
@@ -123,14 +125,17 @@ def save_results(
     ``channelIdx``; ``<stem>_overlay.png`` (``<stem>_overlay_<channel>.png`` for several
     channels) is :func:`overlayScoreMap` with its colour bar. A map of one value per mask
     position (``OutputUpsampling="none"``) is drawn enlarged with nearest-neighbour imresize.
+
+    The files are written as one set (:func:`~matlab_occsens.result_files.write_together`): if
+    writing fails or is interrupted, the folder keeps the files it had, never a mix of old and
+    new or a truncated file.
     """
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
     base = _file_stem(stem)
     values = np.asarray(scoreMap, dtype=np.float32)
-    paths = [target / f"{base}_scoreMap.npy", target / f"{base}_scoreMap.mat"]
-    np.save(paths[0], values)
-    scipy.io.savemat(paths[1], {"scoreMap": values, "channelIdx": np.asarray(channels, np.float64)})
+    contents = {
+        f"{base}_scoreMap.npy": _npy_bytes(values),
+        f"{base}_scoreMap.mat": _mat_bytes({"scoreMap": values, "channelIdx": np.asarray(channels, np.float64)}),
+    }
     planes = values[:, :, np.newaxis] if values.ndim == 2 else values
     size = list(display.shape[:2])
     for position, channel in enumerate(channels):
@@ -138,6 +143,19 @@ def save_results(
         if list(plane.shape) != size:
             plane = imresize(plane, size, "nearest")
         name = f"{base}_overlay.png" if len(channels) == 1 else f"{base}_overlay_{channel}.png"
-        paths.append(target / name)
-        imwrite(overlayScoreMap(display, plane), paths[-1])
-    return paths
+        contents[name] = encode_image(overlayScoreMap(display, plane), name)
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    return write_together(target, contents)
+
+
+def _npy_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    return buffer.getvalue()
+
+
+def _mat_bytes(variables: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, variables)
+    return buffer.getvalue()

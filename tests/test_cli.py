@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-
 import os
 import re
 import subprocess
@@ -14,11 +13,15 @@ import numpy as np
 import onnx
 import pytest
 import scipy.io
+from file_systems import small_disk
 from onnx_builders import linear_model
 
-from matlab_occsens import imread, imwrite, occlusionSensitivity, overlayScoreMap
-from matlab_occsens.cli import main
+from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSensitivity, overlayScoreMap, predict
+from matlab_occsens.cli import flag, main
+from matlab_occsens.network.import_options import INPUT_LAYER_OPTIONS
+from matlab_occsens.options import DEFAULTS
 from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
+from matlab_occsens.workflow import fit_image
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "matlab_occsens" / "data" / "imagenet_classes.txt"
@@ -155,7 +158,10 @@ def test_label_equals_channel_and_every_option_reaches_occlusion_sensitivity(tmp
         (["--label", "cow", "--classes", "CLASSES"], r"--label: 'cow' is not one of the 3 class names"),
         (["--channel", "1", "--classes", "SHORT"], r"--classes lists 2 names but output 'scores' has 3 channels"),
         (["--channel", "1", "--classes", "MISSING"], r"class names: cannot read '.*missing\.txt'"),
-        ([], r"one of the arguments --channel --label is required"),
+        (["--channel", "1", "--mini-batch-size", "x"], r"argument --mini-batch-size: expected numbers; got 'x'"),
+        (["--channel", "1", "--max-image-bytes", "lots"], r"argument --max-image-bytes: expected bytes such as 512M"),
+        (["--channel", "1", "--max-image-bytes", "100"], r"picture\.png' is a 20x24 PNG image with 3 channel\(s\), "
+                                                         r"1\.41 KiB once decoded, more than MaxImageBytes"),
     ],
 )
 def test_errors_are_one_line_with_status_2(tmp_path, capsys, words, message):
@@ -196,3 +202,123 @@ def test_help_and_version_exit_0(capsys):
             main(words)
         assert exit_info.value.code == 0
     assert "matlab-occsens" in capsys.readouterr().out
+
+
+def test_without_a_channel_the_top_class_is_explained_and_named(tmp_path, capsys):
+    model, image = linear_files(tmp_path, ["cat", "dog", "bird"])
+    scores = predict(importNetworkFromONNX(model), fit_image(imread(image), (12, 10, 3)).pixels)
+    best = int(np.argmax(scores)) + 1
+    assert main([model, image, "--classes", str(tmp_path / "classes.txt"), "--out", str(tmp_path / "top")]) == 0
+    shown = capsys.readouterr().out
+    name = ["cat", "dog", "bird"][best - 1]
+    assert f"explaining the top class, {name} (channel {best}); choose others with --channel" in shown
+    assert main([model, image, "--channel", str(best), "--out", str(tmp_path / "given")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "top" / "picture_scoreMap.npy"),
+                                  np.load(tmp_path / "given" / "picture_scoreMap.npy"))
+    assert scipy.io.loadmat(tmp_path / "top" / "picture_scoreMap.mat")["channelIdx"].tolist() == [[float(best)]]
+
+
+def test_the_ranking_names_each_channel_once(tmp_path, capsys):
+    model, image = linear_files(tmp_path, ["cat", "dog", "bird"])
+    assert main([model, image, "--out", str(tmp_path)]) == 0
+    ranking = [line for line in capsys.readouterr().out.splitlines() if re.match(r"  \d\. ", line)]
+    assert len(ranking) == 3
+    assert all(len(re.findall(r"channel \d", line)) == 1 for line in ranking), ranking
+    assert main([model, image, "--classes", str(tmp_path / "classes.txt"), "--out", str(tmp_path)]) == 0
+    ranking = [line for line in capsys.readouterr().out.splitlines() if re.match(r"  \d\. ", line)]
+    assert all(re.fullmatch(r"  \d\. (cat|dog|bird) +\d\.\d{4}   \(channel \d\)", line) for line in ranking), ranking
+
+
+def test_every_matlab_option_is_a_flag_with_its_matlab_name_and_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    shown = " ".join(text.split())
+    entries = {" ".join(entry.split()).split()[0].rstrip(","): " ".join(entry.split())
+               for entry in re.split(r"\n  (?=-)", text)[1:]}
+    for name, default in {**DEFAULTS, **INPUT_LAYER_OPTIONS}.items():
+        if name == "Verbose":  # the command shows a progress bar on a terminal, --quiet turns it off
+            continue
+        assert flag(name) in entries, name
+        if default is not None:
+            assert entries[flag(name)].endswith(f"(default: {default})"), entries[flag(name)]
+    expected = ["--mask-size", "--stride", "--mask-value", "--output-upsampling", "--mask-clipping",
+                "--mini-batch-size", "--execution-environment", "--incremental", "--normalization", "--mean",
+                "--standard-deviation", "--std", "--min", "--max", "--input-size", "--input-data-formats",
+                "--output-names"]
+    assert all(word in shown for word in expected)
+
+
+def test_standard_deviation_and_its_short_alias_std_are_the_same_option(tmp_path):
+    model, image = linear_files(tmp_path)
+    common = [model, image, "--channel", "2", "--normalization", "zscore", "--mean", "100", "--quiet"]
+    assert main([*common, "--standard-deviation", "40", "50", "60", "--out", str(tmp_path / "long")]) == 0
+    assert main([*common, "--std", "40", "50", "60", "--out", str(tmp_path / "short")]) == 0
+    assert main([*common, "--std", "1", "--out", str(tmp_path / "other")]) == 0
+    long = np.load(tmp_path / "long" / "picture_scoreMap.npy")
+    np.testing.assert_array_equal(long, np.load(tmp_path / "short" / "picture_scoreMap.npy"))
+    assert not np.array_equal(long, np.load(tmp_path / "other" / "picture_scoreMap.npy"))
+
+
+def test_an_unwritable_out_fails_at_once_before_any_inference(tmp_path, capsys):
+    model, image = linear_files(tmp_path)
+    (tmp_path / "file").write_text("in the way")
+    for out, reason in ((tmp_path / "file", r"is a file, not a folder"),
+                        (tmp_path / "file" / "sub", r"cannot write in .* \(Not a directory\)"),
+                        (Path("/proc/version/sub"), r"cannot write in .* \(Not a directory\)")):
+        assert main([model, image, "--channel", "1", "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        (line,) = captured.err.splitlines()[-1:]
+        assert re.fullmatch(r"matlab-occsens: error: --out: .*" + reason + r"\.?", line), line
+        assert "top-" not in captured.out and "masks" not in captured.err  # nothing was computed
+
+
+def test_a_huge_image_is_refused_from_its_header_and_the_flag_raises_the_limit(tmp_path, capsys):
+    model, image = linear_files(tmp_path)
+    assert main([model, image, "--channel", "1", "--max-image-bytes", "1K", "--out", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "1.41 KiB once decoded, more than MaxImageBytes (1 KiB)" in line
+    assert main([model, image, "--channel", "1", "--max-image-bytes", "none", "--quiet", "--out", str(tmp_path)]) == 0
+
+
+BLOCK_TORCH = (
+    "import sys\n"
+    "for name in ('torch', 'torchvision', 'onnx2torch'):\n"
+    "    sys.modules[name] = None  # as if not installed: importing them fails\n"
+)
+
+
+def test_the_onnx_path_and_its_command_need_no_torch(tmp_path):
+    model, image = linear_files(tmp_path)
+    script = BLOCK_TORCH + (
+        "import numpy as np\n"
+        "from matlab_occsens import importNetworkFromONNX, imread, occlusionSensitivity\n"
+        "from matlab_occsens.cli import main\n"
+        f"assert main([{model!r}, {image!r}, '--channel', '2', '--quiet', '--out', {str(tmp_path)!r}]) == 0\n"
+        f"net = importNetworkFromONNX({model!r})\n"
+        "scoreMap = occlusionSensitivity(net, np.zeros((12, 10, 3), np.uint8), 2, Stride=3)\n"
+        "loaded = sorted(name for name, module in sys.modules.items() if module is not None\n"
+        "                and name.split('.')[0] in ('torch', 'torchvision', 'onnx2torch'))\n"
+        "print(scoreMap.shape, loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "(12, 10) []"
+    assert (tmp_path / "picture_scoreMap.npy").is_file()
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_earlier_results(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    onnx.save(linear_model(rng.integers(-3, 4, size=(2, 3, 200, 200)).astype(np.float32)), tmp_path / "wide.onnx")
+    imwrite(rng.integers(0, 256, size=(200, 200, 3)).astype(np.uint8), tmp_path / "wide.png")
+    words = [str(tmp_path / "wide.onnx"), str(tmp_path / "wide.png"), "--channel", "1", "--quiet"]
+    with small_disk(tmp_path / "disk", "200k") as disk:
+        assert main([*words, "--output-upsampling", "none", "--out", str(disk)]) == 0  # a 10x10 map: small files
+        before = {path.name: path.read_bytes() for path in disk.iterdir()}
+        capsys.readouterr()
+        assert main([*words, "--out", str(disk)]) == 2  # 200x200: 160 kB as .npy and again as .mat
+        (line,) = capsys.readouterr().err.splitlines()
+        assert re.fullmatch(r"matlab-occsens: error: cannot write the results in '.*disk' \(No space left on "
+                            r"device\); the files there are unchanged\.", line), line
+        assert {path.name: path.read_bytes() for path in disk.iterdir()} == before

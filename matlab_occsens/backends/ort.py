@@ -8,12 +8,14 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
+from ..install import install_command, pip_command
+
 try:
     import onnxruntime as ort
 except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu], never both
     raise ImportError(
-        'matlab-occsens needs ONNX Runtime: pip install "matlab-occsens[cpu]" '
-        '(or "matlab-occsens[gpu]" for onnxruntime-gpu on CUDA).'
+        f"matlab-occsens needs ONNX Runtime: {install_command('cpu')} "
+        f"(or {install_command('gpu')} for onnxruntime-gpu on CUDA)."
     ) from missing
 
 from ..stream.job import Batch, OcclusionJob
@@ -29,6 +31,7 @@ from .ort_device import (
     occluding_model,
     onnx_opset,
 )
+from .ort_errors import out_of_memory_said
 
 __all__ = ["OrtEngine", "ort_providers", "session_options"]
 
@@ -47,8 +50,9 @@ def ort_providers(environment: str) -> list[str | tuple[str, dict[str, str]]]:
     if environment == "gpu" and not has_cuda:
         raise ValueError(
             'ExecutionEnvironment "gpu": this onnxruntime has no CUDA provider (only '
-            f"{', '.join(ort.get_available_providers())}). Install the GPU build with "
-            '`pip install "matlab-occsens[gpu]"` (onnxruntime-gpu, in place of onnxruntime).'
+            f"{', '.join(ort.get_available_providers())}). Install the GPU build (onnxruntime-gpu) in place of "
+            f"onnxruntime: "
+            f"{pip_command('uninstall', '-y', 'onnxruntime')} && {install_command('gpu')}"
         )
     return [(_CUDA, _CUDA_OPTIONS), _CPU] if has_cuda and environment in ("gpu", "auto") else [_CPU]
 
@@ -117,7 +121,8 @@ class OrtEngine(Engine):
         self._release = False
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self._outputs, {self._input: batch})
+        with out_of_memory_said(len(batch)):
+            return self.session.run(self._outputs, {self._input: batch})
 
     def run_streamed(self, batch: np.ndarray) -> np.ndarray:
         options = None
@@ -127,7 +132,8 @@ class OrtEngine(Engine):
             self._release = False
             options = ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        return self.session.run(self._outputs, {self._input: batch}, options)[0]
+        with out_of_memory_said(len(batch)):
+            return self.session.run(self._outputs, {self._input: batch}, options)[0]
 
     def release_memory(self) -> None:
         self._release = True
@@ -177,6 +183,7 @@ class _OrtOccluder(DeviceOccluder):
         binding.bind_cpu_input(ROWS, np.ascontiguousarray(batch.rows))
         binding.bind_cpu_input(COLS, np.ascontiguousarray(batch.cols))
         binding.bind_output(self._output)
-        self._session.run_with_iobinding(binding)
+        with out_of_memory_said(len(batch.rows)):
+            self._session.run_with_iobinding(binding)
         output = binding.copy_outputs_to_cpu()[0]
         return lambda: output

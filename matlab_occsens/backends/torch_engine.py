@@ -35,6 +35,15 @@ __all__ = ["TorchEngine", "TorchOccluder", "cpu_workers", "replicas", "torch_dev
 
 Forward = Callable[[torch.Tensor], list[torch.Tensor]]
 
+#: On a CPU every forward pass has exactly this many images, whatever batch the stream hands
+#: over: torch's CPU kernels choose their blocking by batch size, so an image computed among
+#: another number of images differs in its last bits (EfficientNet-Lite0: up to 1.4e-6), and the
+#: batch-size search, which composes batches differently from call to call, would make two
+#: identical calls differ. An image's outputs depend on its pass's size, not on the other images
+#: in it. Two: eager torch runs no faster per image in larger passes on a CPU, and a pass of two
+#: is a little faster than one image alone (measured in docs/performance.md).
+CPU_UNIT = 2
+
 
 def torch_device(environment: str) -> torch.device:
     """The device for "auto", "cpu" or "gpu"; "gpu" without a usable CUDA device says why."""
@@ -180,11 +189,18 @@ class TorchEngine(Engine):
 
     def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
         """The selected outputs of a device batch, as device tensors."""
-        shares = batch.tensor_split(min(self.workers, len(batch)))
         with _process_settings():
-            if len(shares) == 1 or self._pool is None:
+            if batch.device.type != "cpu":
                 return _forward_alone(self._forwards[0], batch)
-            parts = list(self._pool.map(_forward_alone, self._forwards, shares))
+            unit = min(CPU_UNIT, self.max_batch or CPU_UNIT)
+            units = -(-len(batch) // unit)
+            workers = min(self.workers, units)
+            if workers == 1 or self._pool is None:
+                return _forward_alone(self._forwards[0], batch, unit)
+            # Each worker takes whole units, so no unit is cut between two workers.
+            cuts = [unit * (units * worker // workers) for worker in range(1, workers)]
+            shares = batch.tensor_split(cuts)
+            parts = list(self._pool.map(_forward_alone, self._forwards, shares, [unit] * workers))
         return [torch.cat(pieces) for pieces in zip(*parts)]
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -195,13 +211,24 @@ class TorchEngine(Engine):
         return TorchOccluder(self, input_format) if self._occlude_on_device else None
 
 
-def _forward_alone(forward: Forward, batch: torch.Tensor) -> list[torch.Tensor]:
-    """One worker's share, on one thread on a CPU (inference mode is per thread, so entered here).
-    A GPU's work does not use the thread count, and changing it every batch costs time."""
+def _forward_alone(forward: Forward, batch: torch.Tensor, unit: int | None = None) -> list[torch.Tensor]:
+    """One worker's share, on one thread on a CPU (inference mode is per thread, so entered here),
+    in forward passes of exactly ``unit`` images (the last one padded with copies of the share's
+    last image, whose outputs are dropped). A GPU's work does not use the thread count, and
+    changing it every batch costs time."""
     if batch.device.type == "cpu":
         torch.set_num_threads(1)
     with torch.inference_mode():
-        return forward(batch)
+        if unit is None:
+            return forward(batch)
+        pieces = []
+        for start in range(0, len(batch), unit):
+            images = batch[start : start + unit]
+            real = len(images)
+            if real < unit:
+                images = torch.cat([images, images[-1:].expand(unit - real, *images.shape[1:])])
+            pieces.append([output[:real] for output in forward(images)])
+        return [torch.cat(outputs) for outputs in zip(*pieces)]
 
 
 def cpu_workers(device: torch.device) -> int:

@@ -165,7 +165,9 @@ class Network(ABC):
 
     @property
     def OutputDataFormats(self) -> list[str | None]:
-        """MATLAB data format of each selected output; None where its rank is not yet known."""
+        """MATLAB data format of each selected output: as set, else derived from the input's
+        through the network; None where its rank is not yet known or its layout cannot be derived
+        (measuring it then asks for a format)."""
         return [self._output_format(name) for name in self._output_names]
 
     @OutputDataFormats.setter
@@ -221,9 +223,11 @@ class Network(ABC):
         return view
 
     def output_format(self, name: str, rank: int) -> str:
-        """The data format of output ``name`` whose tensor has ``rank`` axes."""
+        """The data format of output ``name`` whose tensor has ``rank`` axes: the one the user
+        set, else the one derived from the input's through the network; never a guess."""
         fmt = self._output_format(name, rank)
-        assert fmt is not None  # a rank is given, so a format is always found
+        if fmt is None:
+            raise self._format_needed(name, rank)
         if len(fmt) != rank:
             raise ValueError(
                 f"OutputDataFormats {fmt!r} for output {name!r} has {len(fmt)} letters but the "
@@ -238,16 +242,37 @@ class Network(ABC):
         if rank is None:
             return None
         if rank <= 2:
-            return "BC"[:rank]
-        if self._input_format == "BSSC":
-            return "B" + "S" * (rank - 2) + "C"
-        return "BC" + "S" * (rank - 2)
+            return "BC"[:rank]  # batch first, so a second axis can only be the channels
+        return self._derived_format(name, rank)
+
+    def _format_needed(self, name: str, rank: int) -> ValueError:
+        """The refusal to measure an output whose layout the network does not tell."""
+        if rank == 3:
+            likely = "BTC"  # a sequence of tokens with their features last, as transformers lay them out
+            hint = '"BTC" for a transformer\'s tokens (N×tokens×features), "BCT" if the features come first'
+        else:
+            likely = "B" + "S" * (rank - 2) + "C" if self._input_format == "BSSC" else "BC" + "S" * (rank - 2)
+            hint = f'"{likely}" if the channels are on axis {likely.index("C") + 1} of {rank}'
+        where = self._format_lost_at(name)
+        return ValueError(
+            f"OutputDataFormats: the layout of output {name!r} ({rank} axes) cannot be derived from the "
+            f"input's{f' (it is lost at the {where})' if where else ''}, so which axis holds the channels "
+            f"is unknown; set net.OutputDataFormats (or OutputDataFormats= at import), likely {likely!r}: "
+            f"{hint}."
+        )
 
     def output_channels(self, name: str) -> int | None:
-        """Channel count of output ``name`` when the graph states it; None if only a run can tell."""
+        """Channel count of output ``name`` when the graph states it; None if only a run can tell.
+
+        An output whose rank is known but whose layout cannot be derived is refused here, before
+        any inference."""
         shape = self._static_shape(name)
-        fmt = self._output_format(name)
-        if shape is None or fmt is None or "C" not in fmt or len(fmt) != len(shape):
+        if shape is None:
+            return None
+        fmt = self._output_format(name, len(shape))
+        if fmt is None:
+            raise self._format_needed(name, len(shape))
+        if "C" not in fmt or len(fmt) != len(shape):
             return None
         return shape[fmt.index("C")]
 
@@ -282,6 +307,14 @@ class Network(ABC):
     def _static_rank(self, name: str) -> int | None:
         shape = self._static_shape(name)
         return None if shape is None else len(shape)
+
+    @abstractmethod
+    def _derived_format(self, name: str, rank: int) -> str | None:
+        """The format of output ``name`` (of ``rank`` > 2 axes) as the network tells it, or None."""
+
+    def _format_lost_at(self, name: str) -> str | None:
+        """Where the network stops telling the layout of ``name`` (for the error), if known."""
+        return None
 
     @abstractmethod
     def _build_engine(self, environment: str) -> Engine:

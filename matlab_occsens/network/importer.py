@@ -12,8 +12,9 @@ from ..checks import integer_vector
 from ..namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
 from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
+from .onnx_file import check_runnable, load_model
+from .onnx_graph import OnnxGraph
 from .onnx_network import BACKENDS, OnnxNetwork
-from .onnx_graph import OnnxGraph, load_model
 from .optional import require_torch
 
 __all__ = ["importNetworkFromONNX"]
@@ -27,6 +28,7 @@ _OPTIONS: dict[str, Any] = {
     **INPUT_LAYER_OPTIONS,
     "Classes": None,
     "Backend": "onnxruntime",  # extension: or "torch" (onnx2torch)
+    "ExternalDataFolder": None,  # extension: where a model given as bytes keeps its external data
 }
 
 
@@ -38,7 +40,10 @@ def importNetworkFromONNX(
     Parameters
     ----------
     modelfile : path, bytes or onnx.ModelProto
-        The ONNX model. The caller's ModelProto is copied, never modified.
+        The ONNX model. The caller's ModelProto is copied, never modified. The model is checked
+        once at import (ONNX Runtime builds it unoptimised), so a file it cannot run is refused
+        here with its problem. External data is read only from inside the model's folder, after
+        symbolic links are followed.
     InputDataFormats : {"BCSS", "BSSC"}, optional
         Layout of the ONNX input: "BCSS" for NCHW, "BSSC" for NHWC. Detected from the input's
         static shape when unambiguous; required otherwise.
@@ -48,8 +53,9 @@ def importNetworkFromONNX(
         Layers (node names) or tensors to output; default: the graph's outputs. Set it later
         with ``net.OutputNames = ...`` to measure an intermediate layer.
     OutputDataFormats : str or list of str, optional
-        MATLAB format of each output ("BC", "BCSS", "BSSC", ...). Default: channel axis 1,
-        or last for NHWC networks.
+        MATLAB format of each output ("BC", "BCSS", "BSSC", "BTC", ...). Default: derived from
+        the input's layout through the graph (a Transpose moves axes, convolutions are NCHW);
+        where the graph cannot tell (after a Reshape to tokens), measuring the output asks for it.
     Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
         Normalisation of raw pixels done by the input layer, as in MATLAB's imageInputLayer,
         with its statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (scalars,
@@ -60,7 +66,11 @@ def importNetworkFromONNX(
         ``occlusionSensitivity(net, X, label)``.
     Backend : {"onnxruntime", "torch"}, default "onnxruntime"
         Extension: the runtime that computes the forward passes. "torch" converts the graph
-        with onnx2torch (``pip install "matlab-occsens[torch]"``); both give the same maps.
+        with onnx2torch (the ``[torch]`` extra); both give the same maps.
+    ExternalDataFolder : path, optional
+        Extension: the folder holding the external data files of a model given as bytes or an
+        ``onnx.ModelProto`` (such a model has no folder of its own, and one with external data
+        is refused without this); for a file, default its own folder.
 
     Returns
     -------
@@ -84,9 +94,12 @@ def importNetworkFromONNX(
     input_size = options["InputSize"]
     if input_size is not None:
         input_size = integer_vector(input_size, "InputSize", _FUNCTION, lengths=(2, 3))
-    graph = OnnxGraph(load_model(modelfile), input_format, input_size)
+    model = load_model(modelfile, options["ExternalDataFolder"])
+    graph = OnnxGraph(model, input_format, input_size)
     layer = input_layer(options, graph.input_size, graph.input.name, _FUNCTION)
-    name = Path(modelfile).stem if isinstance(modelfile, (str, os.PathLike)) else graph.model.graph.name
+    path = Path(modelfile) if isinstance(modelfile, (str, os.PathLike)) else None
+    check_runnable(model, "the model" if path is None else repr(str(path)))
+    name = graph.model.graph.name if path is None else path.stem
     net = OnnxNetwork(graph, layer, options["OutputNames"], name=name or "network", backend=backend)
     apply_output_formats(net, options["OutputDataFormats"])
     if options["Classes"] is not None:

@@ -15,7 +15,12 @@ import numpy as np
 from ..checks import finite_single, real_array
 from ..namevalue import match_string
 
-__all__ = ["ImageInputLayer", "NodeLayer", "NORMALIZATIONS"]
+__all__ = ["ImageInputLayer", "MAX_INPUT_BYTES", "NodeLayer", "NORMALIZATIONS", "check_input_size"]
+
+#: The largest network input a map accepts: 2 GiB for one float32 image (536,870,912 values, e.g.
+#: 13,377×13,377×3). A map holds the image, its occluded batch and the network's activations at
+#: once, several times one image, so a larger input cannot be computed on a usual machine anyway.
+MAX_INPUT_BYTES = 2**31
 
 NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
 
@@ -70,6 +75,7 @@ class ImageInputLayer:
         **statistics: Any,
     ) -> "ImageInputLayer":
         """Validate the user's Normalization and statistics (given as MATLAB names)."""
+        check_input_size(input_size, function)
         method = match_string(normalization, NORMALIZATIONS, "Normalization", function)
         needed = _NEEDS[method]
         given = {key: value for key, value in statistics.items() if value is not None}
@@ -103,6 +109,18 @@ class ImageInputLayer:
             return (images - self.Mean) / self.StandardDeviation
         unit = (images - self.Min) / (self.Max - self.Min)
         return unit if method == "rescale-zero-one" else unit * np.float32(2) - np.float32(1)
+
+
+def check_input_size(input_size: tuple[int, int, int], function: str) -> None:
+    """Refuse, at import, an input no map can hold (see :data:`MAX_INPUT_BYTES`)."""
+    values = int(np.prod([int(side) for side in input_size], dtype=object))
+    if values * 4 > MAX_INPUT_BYTES:
+        height, width, channels = input_size
+        raise ValueError(
+            f"{function}: the network's input {height}×{width}×{channels} needs {values * 4 / 2**30:.1f} GiB "
+            f"per float32 image, more than the {MAX_INPUT_BYTES // 2**30} GiB a map can use (it holds the "
+            f"image, its occluded batch and the activations at once); give a smaller InputSize."
+        )
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ selected (which also drops every node those outputs do not need).
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,31 +18,12 @@ from onnx import TensorProto
 
 from ..backends.engine import native_shape
 from .layers import NodeLayer
+from .onnx_layouts import derive_layouts
 
-__all__ = ["OnnxGraph", "load_model"]
+__all__ = ["OnnxGraph"]
 
 _FUNCTION = "importNetworkFromONNX"
 _BATCH_PARAM = "batch"
-
-
-def load_model(source: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.ModelProto:
-    """A private copy of the model, from a path, serialized bytes or a ModelProto."""
-    if isinstance(source, onnx.ModelProto):
-        return copy.deepcopy(source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return onnx.load_from_string(bytes(source))
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"{_FUNCTION}: modelfile {str(path)!r} does not exist or is not a file.")
-        try:
-            return onnx.load(str(path))
-        except Exception as error:  # onnx raises DecodeError, OSError, ... for unreadable files
-            raise ValueError(f"{_FUNCTION}: {str(path)!r} is not a readable ONNX file ({error}).") from error
-    raise TypeError(
-        f"{_FUNCTION}: modelfile must be a file path, the model's bytes or an onnx.ModelProto; "
-        f"got {type(source).__name__}."
-    )
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
@@ -115,6 +94,7 @@ class OnnxGraph:
         self._tensor_of_layer = {layer.Name: layer.Outputs[0] for layer in self.layers if layer.Outputs}
         self._tensors = {name for layer in self.layers for name in layer.Outputs if name}
         self._info = self._infer_tensor_info()
+        self.layouts = derive_layouts(model, self.input.name, self.input_format, self._static_rank)
 
     # ------------------------------------------------------------------ import-time resolution
     def _resolve_format(self, dims: list[int | None], given: str | None) -> str:
@@ -182,6 +162,18 @@ class OnnxGraph:
             f"OutputNames: {name!r} is neither a layer nor a tensor of this network (layers end with: "
             f"{shown}; see net.Layers for all {len(self.layers)})."
         )
+
+    def _static_rank(self, tensor: str) -> int | None:
+        info = self._info.get(tensor)
+        return None if info is None or info.shape is None else len(info.shape)
+
+    def layout(self, name: str, rank: int) -> str | None:
+        """The format of layer or tensor ``name`` derived from the input's, or None."""
+        return self.layouts.of(self.tensor_name(name), rank)
+
+    def layout_lost_at(self, name: str) -> str | None:
+        """The node after which the layout of ``name`` can no longer be followed."""
+        return self.layouts.lost_at.get(self.tensor_name(name))
 
     def static_shape(self, name: str) -> tuple[int | None, ...] | None:
         info = self._info.get(self.tensor_name(name))

@@ -55,6 +55,12 @@ class OnnxNetwork(Network):
     def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
         return self._graph.static_shape(name)
 
+    def _derived_format(self, name: str, rank: int) -> str | None:
+        return self._graph.layout(name, rank)
+
+    def _format_lost_at(self, name: str) -> str | None:
+        return self._graph.layout_lost_at(name)
+
     def selected_model(self) -> onnx.ModelProto:
         """A copy of the model computing only the selected outputs, with a symbolic batch axis."""
         return self._graph.selecting(self._output_names, batchable=True)

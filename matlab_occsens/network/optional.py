@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 
+from ..install import install_command
+
 __all__ = ["TORCH_INSTALL", "require_torch"]
 
-TORCH_INSTALL = 'pip install "matlab-occsens[torch]"'
+TORCH_INSTALL = install_command("torch")
 
 
 def require_torch(function: str, *extra: str) -> None:

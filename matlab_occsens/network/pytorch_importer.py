@@ -60,6 +60,13 @@ def importNetworkFromPyTorch(
         The model itself, or a TorchScript file (``torch.jit.save``, as MATLAB's importer takes)
         or an exported program (``torch.export.save``, ``.pt2``). It is copied, never modified,
         and runs in inference mode (``eval()``).
+
+        A TorchScript file is a program: its ``forward`` runs what its author wrote and can read
+        or write any file you can, so load one only from someone you trust. A ``.pt2`` file is
+        refused (ValueError) unless it holds only plain tensors and data, because
+        ``torch.export.load`` would unpickle pickled weights and evaluate Python found in the
+        file. Safe to take from strangers: ONNX files (``importNetworkFromONNX``) and ``.pt2``
+        files with tensor weights.
     InputSize : [H W C]
         Image size. Required unless ``PyTorchInputSizes`` is given.
     PyTorchInputSizes : [N C H W]
@@ -70,7 +77,10 @@ def importNetworkFromPyTorch(
         Modules whose outputs are measured, named as ``model.named_modules()`` names them;
         ``""`` is the whole model. A TorchScript model offers only ``""``.
     OutputDataFormats : str or list of str, optional
-        MATLAB format of each output ("BC", "BCSS", ...); default: channels on axis 1.
+        MATLAB format of each output ("BC", "BCSS", "BTC", ...). Default, as far as a module
+        tells: convolution, pooling and normalisation modules are channels-first, other 4-D
+        outputs are in ``InputDataFormats``, 2-D outputs are "BC"; any other rank (a
+        transformer's N×tokens×features) must be given.
     Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
         As in MATLAB's imageInputLayer, with ``Mean``, ``StandardDeviation``, ``Min``, ``Max``
         in raw pixel units.

@@ -26,12 +26,29 @@ from ..backends.engine import Engine, batches_correctly, native_shape
 from ..backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
 from .base import Network, warn_unbatchable
 from .layers import ImageInputLayer, NodeLayer
+from .pt2_archive import check_pt2_archive
 
 __all__ = ["ROOT", "ModuleOutputs", "TorchModuleNetwork", "load_module"]
 
 #: The whole model's output in ``OutputNames`` (``named_modules()`` names the model itself "").
 ROOT = ""
 _FUNCTION = "importNetworkFromPyTorch"
+
+
+#: torch modules whose output is (N, C, spatial...) by definition.
+_CHANNELS_FIRST_MODULES = (
+    torch.nn.modules.conv._ConvNd,
+    torch.nn.modules.batchnorm._BatchNorm,
+    torch.nn.modules.instancenorm._InstanceNorm,
+    torch.nn.modules.pooling._MaxPoolNd,
+    torch.nn.modules.pooling._AvgPoolNd,
+    torch.nn.modules.pooling._AdaptiveAvgPoolNd,
+    torch.nn.modules.pooling._AdaptiveMaxPoolNd,
+    torch.nn.GroupNorm,
+    torch.nn.LocalResponseNorm,
+    torch.nn.PixelShuffle,
+    torch.nn.PixelUnshuffle,
+)
 
 
 class _AllCaptured(Exception):
@@ -155,6 +172,16 @@ class TorchModuleNetwork(Network):
     def _static_shape(self, name: str) -> tuple[int | None, ...] | None:
         return None  # a module states no shapes; the first forward pass tells
 
+    def _derived_format(self, name: str, rank: int) -> str | None:
+        """A module has no graph to follow, so only two things are known: torch's convolution,
+        pooling and normalisation modules return channels-first tensors, and a 4-D output of any
+        other module is taken in the model's input layout (``InputDataFormats``). Any other rank
+        (a transformer's N×tokens×features) needs ``OutputDataFormats``."""
+        module = self._module if name == ROOT else self._modules[name]
+        if isinstance(module, _CHANNELS_FIRST_MODULES):
+            return "BC" + "S" * (rank - 2)
+        return self._input_format if rank == len(self._input_format) else None
+
     def _build_engine(self, environment: str) -> Engine:
         device = torch_device(environment)
         module = self._module if device.type == "cpu" else copy.deepcopy(self._module).to(device)
@@ -172,7 +199,9 @@ def load_module(modelfile: Any) -> tuple[torch.nn.Module, str]:
     """A private inference-mode copy of ``modelfile`` and a name for it.
 
     ``modelfile`` is an ``nn.Module``, a TorchScript file (``torch.jit.save``; MATLAB's
-    traced ``.pt``) or a ``torch.export`` file (``.pt2``).
+    traced ``.pt``) or a ``torch.export`` file (``.pt2``). A ``.pt2`` file is checked first to
+    hold only tensors and data (:func:`.pt2_archive.check_pt2_archive`); a TorchScript file is a
+    program and runs as its author wrote it.
     """
     if isinstance(modelfile, torch.nn.Module):
         module, name = copy.deepcopy(modelfile), type(modelfile).__name__
@@ -180,6 +209,8 @@ def load_module(modelfile: Any) -> tuple[torch.nn.Module, str]:
         path = Path(modelfile)
         if not path.is_file():
             raise ValueError(f"{_FUNCTION}: modelfile {str(path)!r} does not exist or is not a file.")
+        if path.suffix == ".pt2":
+            check_pt2_archive(path)  # torch.export.load would unpickle or evaluate what it finds
         try:
             if path.suffix == ".pt2":
                 module = torch.export.load(str(path)).module()
