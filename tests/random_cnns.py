@@ -4,7 +4,9 @@ A hypothesis strategy draws a stack of layers (convolutions with any kernel, str
 explicit or automatic padding and groups; max and average pooling with ceil mode; Pad nodes;
 batch norm and activations; residual additions and channel concatenations of two branches)
 and a head (global pooling and a dense layer, or the last spatial tensor itself), keeping track
-of the tensor size so that every drawn network is valid.
+of the tensor size so that every drawn network is valid. With ``nhwc`` the network takes an
+NHWC image and transposes it to NCHW first, and a spatial output back to NHWC, as TensorFlow
+exports (tf2onnx) do.
 """
 
 from __future__ import annotations
@@ -144,11 +146,14 @@ def _layer(builder: _Builder, draw) -> None:
 
 
 @st.composite
-def random_cnns(draw) -> tuple[onnx.ModelProto, tuple[int, int, int]]:
-    """A random valid CNN and its input size (H, W, C); its output is [N, K] or [N, C, h, w]."""
+def random_cnns(draw, nhwc: bool = False) -> tuple[onnx.ModelProto, tuple[int, int, int]]:
+    """A random valid CNN and its input size (H, W, C); its output is [N, K] or [N, C, h, w]
+    ([N, h, w, C] with ``nhwc``)."""
     channels = draw(st.sampled_from([1, 3]))
     height, width = draw(st.integers(6, 20)), draw(st.integers(6, 20))
     builder = _Builder(np.random.default_rng(draw(st.integers(0, 2**16))), channels, height, width)
+    if nhwc:
+        builder.tensor = builder.add("Transpose", ["image"], perm=[0, 3, 1, 2])
     for _ in range(draw(st.integers(1, 4))):
         _layer(builder, draw)
     if not builder.nodes:  # every drawn layer would have emptied the tensor
@@ -160,12 +165,16 @@ def random_cnns(draw) -> tuple[onnx.ModelProto, tuple[int, int, int]]:
         dense = builder.constant("dense", builder.rng.normal(size=(builder.channels, classes)).astype(np.float32))
         builder.tensor = builder.add("Gemm", [flat, dense])
         output = helper.make_tensor_value_info(builder.tensor, TensorProto.FLOAT, ["N", classes])
+    elif nhwc:
+        builder.tensor = builder.add("Transpose", [builder.tensor], perm=[0, 2, 3, 1])
+        output = helper.make_tensor_value_info(builder.tensor, TensorProto.FLOAT, ["N", None, None, builder.channels])
     else:
         output = helper.make_tensor_value_info(builder.tensor, TensorProto.FLOAT, ["N", builder.channels, None, None])
+    shape = ["N", height, width, channels] if nhwc else ["N", channels, height, width]
     graph = helper.make_graph(
         builder.nodes,
         "random_cnn",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, height, width])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
         [output],
         initializer=builder.weights,
     )

@@ -56,7 +56,9 @@ def test_unbatchable_warning_from_predict_and_from_the_engine():
 
 
 def test_incremental_fallback_warning():
-    net = importNetworkFromONNX(linear_model(np.ones((2, 3, 8, 8), np.float32), layout="BSSC"))
+    model = linear_model(np.ones((2, 3, 8, 8), np.float32), layout="BSSC")
+    model.graph.node[0].attribute[0].ints[:] = [0, 3, 2, 1]  # NHWC read otherwise than as NCHW: refused
+    net = importNetworkFromONNX(model)
     image = np.zeros((8, 8, 3))
     records, line = caught(lambda: occlusionSensitivity(net, image, 1, MaskSize=3, Stride=2, Incremental="on"))
     assert_points_here(records, line, RuntimeWarning)

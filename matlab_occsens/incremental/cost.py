@@ -50,10 +50,14 @@ class Work:
     boundary: float = 0.0
     """Values entering and leaving the model, which ONNX Runtime converts to and from its
     blocked layout at every call."""
-    nodes: int = 0
+    nodes: float = 0
 
     def __add__(self, other: Work) -> Work:
         return Work(*(mine + theirs for mine, theirs in zip(self.features, other.features)))
+
+    @property
+    def multiply_adds(self) -> float:
+        return self.macs + self.window_macs
 
     @property
     def features(self) -> tuple[float, ...]:
@@ -100,20 +104,16 @@ def node_work(node: onnx.NodeProto, graph: SpatialGraph, fused: bool) -> Work:
         return Work(nodes=1)
     reads = sum(_size(shapes.get(name)) for name in node.input if name in shapes)
     macs, window_macs, rows = 0.0, 0.0, 0.0
-    if node.op_type == "Conv" and out is not None and len(out) == 4:
-        weights = graph.constant_shape(node.input[1])
-        macs = float(np.prod(weights)) * out[2] * out[3] if weights is not None else 0.0
+    if node.op_type in ("Conv", "MaxPool", "AveragePool") and out is not None and len(out) == 4:
+        per_pixel, per_channel = graph.macs_per_pixel(node)
+        macs = float(per_pixel) * out[2] * out[3]
         rows = math.ceil(out[1] / _BLOCK) * out[2]
-        if weights is not None and weights[1] == 1 < out[1]:
+        if per_channel:
             macs, window_macs = 0.0, macs
     elif node.op_type in ("Gemm", "MatMul") and out is not None:
         left = shapes.get(node.input[0]) or graph.constant_shape(node.input[0])
         transposed = any(attribute.name == "transA" and attribute.i for attribute in node.attribute)
         macs = float(_size(out)) * (left[-2] if transposed else left[-1]) if left else 0.0
-    elif node.op_type in ("MaxPool", "AveragePool") and out is not None:
-        kernel = next(list(attribute.ints) for attribute in node.attribute if attribute.name == "kernel_shape")
-        window_macs = float(_size(out)) * float(np.prod(kernel))
-        rows = math.ceil(out[1] / _BLOCK) * out[2]
     return Work(macs, window_macs, reads, _size(out), rows, 0, 1)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -28,6 +29,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from ..backends.ort import session_options
 from .windows import IDENTITY, Window
 
 __all__ = ["LocalNode", "SpatialGraph", "Unsupported"]
@@ -110,19 +112,26 @@ class SpatialGraph:
     Parameters
     ----------
     model : onnx.ModelProto
-        A model with one image input (NCHW, batch axis symbolic) and one output, every node
-        needed for that output (see ``OnnxGraph.selecting``).
+        A model with one image input (batch axis symbolic) and one output, every node needed for
+        that output (see ``OnnxGraph.selecting``).
     input_shape : tuple of int
-        ``(1, C, H, W)``: the full image the map is computed for.
+        ``(1, C, H, W)``, or ``(1, H, W, C)`` for "BSSC": the full image the map is computed for.
+    input_format : {"BCSS", "BSSC"}
+        The input's layout. An NHWC ("BSSC") input must go through a ``Transpose`` to NCHW
+        (perm [0, 3, 1, 2], as tf2onnx and ``permute`` wrappers write it) before anything else
+        reads it; the analysis then starts after that transpose (:attr:`front_perm`).
     """
 
-    def __init__(self, model: onnx.ModelProto, input_shape: tuple[int, int, int, int]) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, input_shape: tuple[int, int, int, int], input_format: str = "BCSS"
+    ) -> None:
         self.model = model
         graph = model.graph
         if len(graph.output) != 1:
             raise Unsupported("the incremental path needs exactly one selected output")
         initializers = {init.name for init in graph.initializer}
-        (self.input,) = [value.name for value in graph.input if value.name not in initializers]
+        (self.source,) = [value.name for value in graph.input if value.name not in initializers]
+        """The model's own input, in the network's layout."""
         self.output = graph.output[0].name
         self._nodes = list(graph.node)
         if any(_has_subgraph(node) for node in self._nodes):
@@ -140,6 +149,12 @@ class SpatialGraph:
                 for name in node.input:
                     self._consumers.setdefault(name, []).append(index)
         self.shapes, self._types = self._infer_shapes(input_shape)
+        self.input = self.source
+        """Where the local part starts: the source, or the NCHW tensor its front transpose makes."""
+        self.front_perm: tuple[int, ...] | None = None
+        """The axes the front transpose takes the source's to (None without one)."""
+        if input_format != "BCSS":
+            self.input, self.front_perm = self._nchw_front()
         self.nodes: list[LocalNode] = []
         self.strides: dict[str, tuple[int, int]] = {self.input: (1, 1)}
         self.stop_reason: str | None = None
@@ -173,14 +188,13 @@ class SpatialGraph:
             model = helper.make_model(graph, opset_imports=self.model.opset_import)
             model.ir_version = self.model.ir_version
             try:
-                values.update(zip(outputs, ReferenceEvaluator(model).run(None, {})))
+                results: Any = ReferenceEvaluator(model).run(None, {})
+                values.update(zip(outputs, results))
             except Exception as error:  # an operator the reference evaluator lacks, for one
                 raise Unsupported(f"its constant subgraphs cannot be evaluated ({error})") from error
         return indices, values
 
-    def _infer_shapes(
-        self, input_shape: tuple[int, ...]
-    ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    def _infer_shapes(self, input_shape: tuple[int, ...]) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
         """Shapes and element types of the data tensors for one full image.
 
         Types come from ONNX shape inference; shapes from running the graph once in ONNX
@@ -192,7 +206,7 @@ class SpatialGraph:
         initializers = [
             numpy_helper.from_array(np.asarray(value), name) for name, value in self._values.items() if name in used
         ]
-        source = helper.make_tensor_value_info(self.input, TensorProto.FLOAT, list(input_shape))
+        source = helper.make_tensor_value_info(self.source, TensorProto.FLOAT, list(input_shape))
         outputs = list(self.model.graph.output)
         graph = helper.make_graph(data_nodes, "shapes", [source], outputs, initializer=initializers)
         model = helper.make_model(graph, opset_imports=self.model.opset_import)
@@ -203,21 +217,33 @@ class SpatialGraph:
             raise Unsupported(f"ONNX shape inference failed ({error})") from error
         infos = [*inferred.graph.value_info, *inferred.graph.output]
         types = {info.name: info.type.tensor_type.elem_type for info in infos}
-        types[self.input] = TensorProto.FLOAT
+        types[self.source] = TensorProto.FLOAT
         names = [name for node in data_nodes for name in node.output if types.get(name)]
         del model.graph.output[:]
         model.graph.output.extend(helper.make_tensor_value_info(name, types[name], None) for name in names)
-        options = ort.SessionOptions()
+        options = session_options()
+        # Unoptimised, so that every intermediate tensor is computed as the graph states it.
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.log_severity_level = 3
         try:
             session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-            values = session.run(names, {self.input: np.zeros(input_shape, np.float32)})
+            values = session.run(names, {self.source: np.zeros(input_shape, np.float32)})
         except Exception as error:  # the runtime's own error types
             raise Unsupported(f"ONNX Runtime could not run the graph on its own ({error})") from error
         shapes = {name: tuple(value.shape) for name, value in zip(names, values)}
-        shapes[self.input] = tuple(input_shape)
+        shapes[self.source] = tuple(input_shape)
         return shapes, types
+
+    def _nchw_front(self) -> tuple[str, tuple[int, ...]]:
+        """The NCHW tensor the NHWC source is transposed to before any other node reads it."""
+        readers = [self._nodes[index] for index in self._consumers.get(self.source, [])]
+        data = [node for node in readers if node.op_type != "Shape"]
+        perm = _attributes(data[0]).get("perm") if len(data) == 1 and data[0].op_type == "Transpose" else None
+        if perm is None or list(perm) != [0, 3, 1, 2]:
+            raise Unsupported(
+                "an NHWC (BSSC) input must first go through a Transpose to NCHW (perm [0, 3, 1, 2]); "
+                "this graph reads it otherwise"
+            )
+        return data[0].output[0], tuple(perm)
 
     # ------------------------------------------------------------------ the local part
     def _find_local_nodes(self) -> None:
@@ -268,11 +294,11 @@ class SpatialGraph:
                 raise Unsupported("its weights are not constant")
             weights = self._values[node.input[1]].shape
             kernel = tuple(attrs.get("kernel_shape", weights[2:]))
-            rows, cols = _sliding_windows(attrs, kernel, shape_in[2:])
-            return rows, cols, int(np.prod(weights)), weights[1] == 1 < shape_in[1]
+            rows, cols = _sliding_windows(attrs, kernel, (shape_in[2], shape_in[3]))
+            return rows, cols, *self.macs_per_pixel(node)
         if op in _POOLS:
-            rows, cols = _sliding_windows(attrs, tuple(attrs["kernel_shape"]), shape_in[2:])
-            return rows, cols, shape_out[1] * int(np.prod(attrs["kernel_shape"])), True
+            rows, cols = _sliding_windows(attrs, tuple(attrs["kernel_shape"]), (shape_in[2], shape_in[3]))
+            return rows, cols, *self.macs_per_pixel(node)
         if op == "Pad":
             return self._pad_windows(node, attrs)
         if op == "Concat":
@@ -327,6 +353,19 @@ class SpatialGraph:
         cols = Window(pad_begin=begin.get(3, 0), pad_end=end.get(3, 0))
         return rows, cols, 0, False
 
+    def macs_per_pixel(self, node: onnx.NodeProto) -> tuple[int, bool]:
+        """Multiply-adds per output pixel (all channels) of a convolution or pooling node, and
+        whether each output channel reads only its own input channel (depthwise convolution,
+        pooling); (0, False) for any other node. The one count of the cost model and the bounds."""
+        if node.op_type == "Conv" and node.input[1] in self._values:
+            weights = self._values[node.input[1]].shape
+            channels_in = self.shapes.get(node.input[0], (0, 0))[1]
+            return int(np.prod(weights)), weights[1] == 1 < channels_in
+        out = self.shapes.get(node.output[0])
+        if node.op_type in _POOLS and out is not None and len(out) == 4:
+            return out[1] * int(np.prod(_attributes(node)["kernel_shape"])), True
+        return 0, False
+
     def data_nodes(self) -> list[tuple[int, onnx.NodeProto]]:
         """The nodes that depend on the image, with their indices, in graph order."""
         return [(index, node) for index, node in enumerate(self._nodes) if index not in self._constant_nodes]
@@ -362,7 +401,7 @@ class SpatialGraph:
         if self._types.get(tensor) != TensorProto.FLOAT:
             return False
         inside = self.ancestors(tensor)
-        made_inside = {self.input} | {name for index in inside for name in self._nodes[index].output}
+        made_inside = {self.source} | {name for index in inside for name in self._nodes[index].output}
         for index, node in enumerate(self._nodes):
             if index in inside or index in self._constant_nodes or node.op_type == "Shape":
                 continue
@@ -417,7 +456,7 @@ class SpatialGraph:
         if cut == self.output:
             return None
         inside = self.ancestors(cut)
-        made_inside = {self.input} | {name for index in inside for name in self._nodes[index].output}
+        made_inside = {self.source} | {name for index in inside for name in self._nodes[index].output}
         nodes: list[onnx.NodeProto] = []
         for index, node in enumerate(self._nodes):
             if index in inside or index in self._constant_nodes:

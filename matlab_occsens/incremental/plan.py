@@ -85,6 +85,13 @@ class Plan:
     def predicted_speedup(self) -> float:
         return self.full_cost / self.predicted_cost
 
+    @property
+    def macs_speedup(self) -> float:
+        """Multiply-adds of a full pass over those of this plan per mask (chunks on their crops,
+        then the suffix): the speed-up if time were multiply-adds."""
+        done = sum((chunk.work for chunk in self.chunks), self.suffix_work)
+        return self.full_work.multiply_adds / max(done.multiply_adds, 1.0)
+
 
 class _Axis:
     """Propagation along one axis (0: rows, 1: columns) for the grid's ranges on that axis."""
@@ -159,12 +166,11 @@ class _Planner:
             return self._chunks[first, last]
         graph, axes = self.graph, self.axes
         if last not in self._required:
-            ancestors = graph.ancestors(last)
-            nodes = [node for node in graph.nodes if node.index in ancestors]
+            nodes = graph.local_nodes_between(graph.input, last)
             self._required[last] = nodes, [axis.required(nodes, last) for axis in axes]
         nodes, required = self._required[last]
         inside = graph.ancestors(last) - graph.ancestors(first)
-        chunk_nodes = [node for node in nodes if node.index in inside]
+        chunk_nodes = graph.local_nodes_between(first, last)
         rows, cols = (axis.crops(first, last, chunk_nodes, need[first]) for axis, need in zip(axes, required))
         fused = fused_nodes(graph, inside)
         work = sum(

@@ -86,12 +86,22 @@ class IncrementalForward:
     workers : int
         Batches computed at the same time, each by its own thread (the engines must allow
         concurrent calls, as ONNX Runtime sessions do).
+    front_perm : tuple of int, optional
+        Axes that take the network's input layout to the chain's NCHW (the graph's own front
+        transpose of an NHWC input, done here once per map); None when the input is NCHW.
     """
 
     def __init__(
-        self, plan: Plan, engines: list[Engine], suffix: Engine | None, batch_size: int, workers: int = 1
+        self,
+        plan: Plan,
+        engines: list[Engine],
+        suffix: Engine | None,
+        batch_size: int,
+        workers: int = 1,
+        front_perm: tuple[int, ...] | None = None,
     ) -> None:
         self.plan = plan
+        self.front_perm = front_perm
         self.batch_size = batch_size
         self.workers = workers
         self._chunks = [_ChunkRun(chunk.rows, chunk.cols, engine) for chunk, engine in zip(plan.chunks, engines)]
@@ -105,17 +115,18 @@ class IncrementalForward:
     def reference(self, base: np.ndarray) -> np.ndarray:
         """The selected output for the unoccluded (native-layout, normalised) image; keeps the
         activation of every cut of the chain for :meth:`outputs`."""
-        self._kept = [base]
+        self._kept = [self._nchw(base)]
         for chunk in self._chunks:
             self._kept.append(chunk.engine.run(self._kept[-1])[0])
         return self._finish(self._kept[-1])
 
+    def _nchw(self, image: np.ndarray) -> np.ndarray:
+        return image if self.front_perm is None else np.ascontiguousarray(image.transpose(self.front_perm))
+
     def _batch(self, fill: np.ndarray, grid: MaskGrid, masks: range) -> np.ndarray:
         """The selected output for the masks ``masks`` (indices in grid order)."""
         rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
-        patches = [
-            fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)
-        ]
+        patches = [fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)]
         for chunk, source in zip(self._chunks, self._kept):
             patches = chunk.run(source, patches, rows, cols)
         activation = np.repeat(self._kept[-1], len(masks), axis=0)
@@ -140,6 +151,7 @@ class IncrementalForward:
         if not self._kept:
             raise RuntimeError("IncrementalForward.reference must run first")
         stop = len(grid) if stop is None else stop
+        fill = self._nchw(fill)
         size = self.batch_size
         batches = [range(start, min(start + size, stop)) for start in range(first, stop, size)]
         if self.workers == 1:

@@ -126,7 +126,6 @@ class Network(ABC):
         self._engines: KeptCache[EngineKey, Engine] = KeptCache(ENGINES_KEPT)
         self._views: KeptCache[tuple[str, ...], Network] = KeptCache(VIEWS_KEPT)
         self._classes: tuple[str, ...] | None = None
-        self._derived: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------------ MATLAB properties
     @property
@@ -162,7 +161,6 @@ class Network(ABC):
             self._check_output_name(str(name))
         self._output_names = [str(name) for name in listed]
         self._engines.clear()
-        self._derived.clear()
         self._views.clear()
 
     @property
@@ -221,7 +219,6 @@ class Network(ABC):
         view._output_formats = dict(self._output_formats)
         view._engines = KeptCache(ENGINES_KEPT)
         view._views = KeptCache(VIEWS_KEPT)
-        view._derived = {}
         view.OutputNames = list(names)
         return view
 
@@ -297,13 +294,6 @@ class Network(ABC):
             return auto if auto is not None and auto.device == environment else self._build_engine(environment)
 
         return self._engines.kept(EngineKey(outputs, environment), build)
-
-    def derived(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-        """Something built from the current output selection once (an analysed graph, engines
-        for parts of it), kept until ``OutputNames`` changes."""
-        if key not in self._derived:
-            self._derived[key] = build()
-        return self._derived[key]
 
     # ------------------------------------------------------------------ backend hooks
     @abstractmethod

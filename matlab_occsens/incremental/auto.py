@@ -1,0 +1,144 @@
+"""``Incremental="auto"``: the faster path, measured on the map's own masks.
+
+Which path is faster depends on the network, the grid, the machine and how busy it is (the
+incremental path's one-thread-per-core sessions hold up better when other processes share the
+cores), which a cost model fitted once cannot know. So, like the batch-size search, "auto" times
+both paths on masks the map needs anyway, in alternating turns so that both meet the same load:
+the ordinary passes take the map's first grid rows from the front, the incremental passes its
+last rows from the back. The faster path then does the rest, and the choice is kept for the
+network, output selection and grid, followed by the next :data:`RECHECK_EVERY` calls without
+timing, then measured again (the better path changes with the machine's load). No forward pass
+is spent on the measurement: every batch of either path is part of the map (the incremental
+path's pass of the unoccluded image, which it needs for its own activations, is the one extra).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..grid import MaskGrid
+from ..network.base import KeptCache
+from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
+from .cache import Choice, grid_key
+from .runner import IncrementalForward
+
+__all__ = ["RECHECK_EVERY", "TURNS", "MeasuredForward", "measured_outputs"]
+
+TURNS = 2
+"""Turns of each path while measuring (each path's time per mask over its turns is compared:
+in alternating turns, a burst of load from other processes falls on both alike)."""
+RECHECK_EVERY = 8
+"""Calls that follow a measured choice before it is measured again."""
+
+Outputs = Iterator[tuple[int, np.ndarray]]
+Key = TypeVar("Key", bound=Hashable)
+
+
+class MeasuredForward(IncrementalForward):
+    """The incremental passes of "auto": :meth:`images` gives a job's images from the path
+    measured faster (see :func:`measured_outputs`), the ordinary passes coming from ``ordinary``.
+
+    ``choices`` keeps, per grid and batch size, what was measured (kept with the network's
+    other derived values, so a second call pays nothing).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        ordinary: Callable[[OcclusionJob], Outputs],
+        choices: KeptCache[tuple[Hashable, int], Choice],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._ordinary = ordinary
+        self._choices = choices
+
+    def images(self, job: OcclusionJob) -> Outputs:
+        key = (grid_key(job.grid), job.batch_size)
+        return measured_outputs(self._ordinary, self, job, self._choices, key)
+
+
+def measured_outputs(
+    ordinary: Callable[[OcclusionJob], Outputs],
+    forward: IncrementalForward,
+    job: OcclusionJob,
+    choices: KeptCache[Key, Choice],
+    key: Key,
+) -> Outputs:
+    """Every image of ``job`` in its numbering, from the path measured faster for ``key``.
+
+    ``ordinary(job)`` streams a job's images through the ordinary passes; it must compute a
+    batch only when asked for it (as CPU engines do), so that a paused stream costs nothing.
+    """
+    choice = choices.get(key)
+    if choice is not None and choice.calls < RECHECK_EVERY:
+        choice.calls += 1
+        return _incremental(forward, job, 0, len(job.grid)) if choice.incremental_wins else ordinary(job)
+    return _measuring(ordinary, forward, job, choices, key)
+
+
+def _incremental(
+    forward: IncrementalForward, job: OcclusionJob, first: int, stop: int, reference: bool = True
+) -> Outputs:
+    """Masks ``first..stop-1`` through the incremental path, numbered as images of ``job``
+    (with the unoccluded image first when ``reference``)."""
+    if reference:
+        yield REFERENCE, forward.reference(job.base)
+    for start, output in forward.outputs(job.fill, job.grid, first, stop):
+        yield image_of_mask(start), output
+
+
+def _measuring(
+    ordinary: Callable[[OcclusionJob], Outputs],
+    forward: IncrementalForward,
+    job: OcclusionJob,
+    choices: KeptCache[Key, Choice],
+    key: Key,
+) -> Outputs:
+    grid = job.grid
+    width = len(grid.cols)
+    turn = 2 * forward.workers * forward.batch_size  # every worker busy for a few batches
+    tail_rows = min(math.ceil(TURNS * turn / width), len(grid.rows) - 1)
+    if tail_rows < 1:  # one grid row: nothing to split, the incremental path was predicted no slower
+        yield from _incremental(forward, job, 0, len(grid))
+        return
+    front_rows = len(grid.rows) - tail_rows
+    front = dataclasses.replace(job, grid=MaskGrid(grid.rows[:front_rows], grid.cols))
+    split = front_rows * width  # masks before this: the ordinary stream; from it on: the incremental trial
+    bounds = np.linspace(split, len(grid), TURNS + 1).round().astype(int).tolist()
+
+    stream = ordinary(front)
+    done = 0  # images the ordinary stream has given
+    seconds = {"ordinary": 0.0, "incremental": 0.0}
+    masks = {"ordinary": 0, "incremental": 0}
+    forward.reference(job.base)  # its output is the reference image, which the ordinary stream gives
+    for first, stop in itertools.pairwise(bounds):
+        target = done + (stop - first)
+        while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
+            start = time.perf_counter()
+            index, output = next(stream)
+            seconds["ordinary"] += time.perf_counter() - start
+            masks["ordinary"] += len(output)
+            done = index + len(output)
+            yield index, output
+        start = time.perf_counter()
+        outputs = list(_incremental(forward, job, first, stop, reference=False))
+        seconds["incremental"] += time.perf_counter() - start
+        masks["incremental"] += stop - first
+        yield from outputs
+    rate = {side: seconds[side] / max(masks[side], 1) for side in seconds}
+    choice = choices[key] = Choice(rate["ordinary"], rate["incremental"])
+    if choice.incremental_wins:
+        close = getattr(stream, "close", None)  # it pauses between batches: nothing is running
+        if close is not None:
+            close()
+        yield from _incremental(forward, job, done - 1, split, reference=False)  # image ``done`` is mask ``done - 1``
+    else:
+        yield from stream
