@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__
+from .datasets.command import add_dataset_flags, is_dataset, run_dataset
 from .imageio import MAX_IMAGE_BYTES, imread
 from .labels import class_channels, read_class_names
 from .network import Network, importNetworkFromONNX
@@ -188,7 +189,9 @@ def _run_parser() -> argparse.ArgumentParser:
         f"Run '{PROG} demo' for a built-in example.",
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX network")
-    parser.add_argument("image", metavar="IMAGE", help="the image file (resized to the network's input size)")
+    parser.add_argument("image", metavar="IMAGE", nargs="+",
+                        help="the image file (resized to the network's input size); several, a folder or a "
+                        "wildcard run a dataset job into one Zarr store in --out")
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--channel",
@@ -198,6 +201,7 @@ def _run_parser() -> argparse.ArgumentParser:
         help="channel(s) to explain, 1-based (default: the top class of a class-score output)",
     )
     target.add_argument("--label", nargs="+", metavar="NAME", help="class name(s) to explain (needs --classes)")
+    add_dataset_flags(parser)
     network = parser.add_argument_group("network (importNetworkFromONNX options)")
     _add_option_flags(network, _IMPORT_OPTIONS)
     _add_option_flags(network, {"OutputNames": None})
@@ -353,9 +357,13 @@ def _run(argv: Sequence[str]) -> int:
         raise UsageError("argument --label: needs --classes FILE (one class name per line)")
     channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _occlusion_kwargs(args)
+    if is_dataset(args.image):
+        return run_dataset(args, _import_options(args), options, channels, classes, console.note, console.result,
+                           console.progress)
+    (image_file,) = args.image
     net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
-    image = imread(args.image, MaxImageBytes=args.max_image_bytes)
-    explain_image(net, image, Path(args.image).stem, channels, classes, options, args.out, console, args.channel_order)
+    image = imread(image_file, MaxImageBytes=args.max_image_bytes)
+    explain_image(net, image, Path(image_file).stem, channels, classes, options, args.out, console, args.channel_order)
     return 0
 
 

@@ -1,0 +1,237 @@
+"""Dataset jobs against the forward-pass limit, a loop of occlusionSensitivity and Captum.
+
+One run, one machine: N images (default 32) at MATLAB's defaults on EfficientNet-Lite0.
+
+* **limit**: the same occluded images of all N images (built beforehand, not timed) through one
+  plain ONNX Runtime session with its default threads, at the best of a few batch sizes;
+* **in-process job** (``workers=0``): images -> store in this process, Incremental off and auto;
+* **the command** (``matlab-occsens MODEL DIR --out ...``) as a subprocess, start-up included,
+  with 2 workers (off and auto), with 1 one-thread worker (``taskset`` to one core) and with 1
+  worker computing on both cores (the alternative to the default of one worker per core);
+* **a loop** of ``occlusionSensitivity`` over the images (Incremental off), and **Captum**'s
+  ``Occlusion`` in a loop on the same torch model (the ``bench`` extra), same windows;
+* **memory**: a worker's peak RSS after 32 and after 1,000 images (coarse grid, one worker).
+
+The machine may be shared: ``uptime``'s load is printed before and after, and each ratio comes
+from runs taken back to back. ``--smoke`` runs every case on a tiny linear network in seconds.
+
+    python benchmarks/dataset.py [--images 32] [--json results.json]
+    python benchmarks/dataset.py --smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's package
+sys.path.insert(0, str(ROOT / "tests"))
+
+from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity  # noqa: E402
+from matlab_occsens.backends.ort import session_options  # noqa: E402
+from matlab_occsens.datasets import occlusionSensitivityDataset  # noqa: E402
+from matlab_occsens.grid import mask_grid  # noqa: E402
+from matlab_occsens.network.base import Network  # noqa: E402
+from matlab_occsens.options import image_argument, occlusion_options  # noqa: E402
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------ cases
+def limit_seconds(net: Network, pictures: list[np.ndarray], sizes: list[int]) -> float:
+    """One plain ONNX Runtime session over every occluded image of every picture: nothing else timed."""
+    import onnxruntime as ort
+
+    model = net.selected_model()  # type: ignore[attr-defined]
+    session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    x = image_argument(pictures[0], net.InputSize)
+    resolved = occlusion_options(x, (), {})
+    grid = mask_grid(x.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
+    base = net.prepare(x[np.newaxis])
+    fill = net.prepare(np.broadcast_to(resolved.mask_value.astype(np.float32), x.shape)[np.newaxis])
+
+    def batches(size: int) -> list[np.ndarray]:
+        job = OcclusionJob(base, fill, grid, net.InputDataFormats, size)
+        return [batch.copy() for _, batch in occluded_batches(job)]
+
+    def one_map(prepared: list[np.ndarray]) -> float:
+        return timed(lambda: [session.run(None, {name: batch}) for batch in prepared])
+
+    best = min(sizes, key=lambda size: min(one_map(batches(size)) for _ in range(2)))
+    prepared = batches(best)  # every picture's occluded images cost the same forward passes
+    return sum(one_map(prepared) for _ in pictures)
+
+
+def command_seconds(model: Path, folder: Path, out: Path, words: list[str], cores: str | None = None) -> float:
+    argv = [sys.executable, "-m", "matlab_occsens", str(model), str(folder), "--out", str(out), "--quiet", *words]
+    if cores is not None:
+        argv = ["taskset", "-c", cores, *argv]
+    shutil.rmtree(out, ignore_errors=True)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, env=environment, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def captum_seconds(pictures: list[np.ndarray], net: Network, window: int, stride: int, target: int) -> float | None:
+    try:
+        import torch
+        from captum.attr import Occlusion
+        from occlusion_benchmark import efficientnet_module
+    except ImportError:
+        return None
+    model = efficientnet_module()
+
+    def run() -> None:
+        occlusion = Occlusion(model)
+        with torch.no_grad():
+            for X in pictures:
+                x = image_argument(X, net.InputSize)
+                fill = x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
+                baseline = torch.from_numpy(net.prepare(np.broadcast_to(fill, x.shape)[np.newaxis]))
+                occlusion.attribute(torch.from_numpy(net.prepare(x[np.newaxis])), baselines=baseline,
+                                    sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
+                                    target=target - 1, perturbations_per_eval=32)
+
+    return timed(run)
+
+
+def worker_peak_rss(model: Path, files: list[str], options: dict[str, object], out: Path,
+                    imports: dict[str, object]) -> float:
+    """Peak RSS (MiB) of one fresh worker process after computing ``files``."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        shutil.rmtree(out, ignore_errors=True)
+        occlusionSensitivityDataset(model, files, 1, out=out, client=client, progress=False, import_options=imports,
+                                    **options)
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return max(peaks.values()) / 1024
+
+
+# ------------------------------------------------------------------------------------------ subject
+def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np.ndarray], dict[str, object]]:
+    if smoke:
+        from onnx_builders import linear_model
+
+        rng = np.random.default_rng(0)
+        model = work / "linear.onnx"
+        model.write_bytes(linear_model(rng.normal(size=(4, 3, 32, 32)).astype(np.float32)).SerializeToString())
+        pictures = [rng.integers(0, 256, (32, 32, 3)).astype(np.uint8) for _ in range(count)]
+        return model, importNetworkFromONNX(model), pictures, {}
+    from skimage import data
+
+    from matlab_occsens import imresize
+    from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+
+    model = EFFICIENTNET_LITE0.onnx_path()
+    base = imresize(data.coffee(), [224, 224])
+    rng = np.random.default_rng(0)
+    pictures = [np.roll(base, int(rng.integers(0, 224)), axis=1) for _ in range(count)]  # distinct images
+    words = []
+    for flag, values in EFFICIENTNET_LITE0.normalization().items():
+        name = {"InputSize": "--input-size", "Normalization": "--normalization", "Mean": "--mean",
+                "StandardDeviation": "--std"}[flag]
+        words += [name, *map(str, np.ravel(values).tolist())]
+    extra = {"words": words, "options": EFFICIENTNET_LITE0.normalization()}
+    return model, importNetworkFromONNX(model, **EFFICIENTNET_LITE0.normalization()), pictures, extra
+
+
+class _Reported(dict):  # type: ignore[type-arg]
+    """Results printed as they come (a full run takes minutes on a shared machine)."""
+
+    def __setitem__(self, name: str, seconds: float | None) -> None:
+        super().__setitem__(name, seconds)
+        shown = "skipped" if seconds is None else f"{seconds:.2f} s"
+        print(f"  ... {name}: {shown}  (load {load()})", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a few seconds on a tiny network (CI)")
+    parser.add_argument("--images", type=int, default=32)
+    parser.add_argument("--memory-images", type=int, default=1000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    count = 4 if args.smoke else args.images
+    print(f"load before: {load()}  cores: {len(os.sched_getaffinity(0))}")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        model, net, pictures, extra = subject(args.smoke, count, work)
+        folder = work / "images"
+        folder.mkdir()
+        for index, picture in enumerate(pictures):
+            imwrite(picture, folder / f"{index:04d}.png")
+        words = list(extra.get("words", []))
+        imports = dict(extra.get("options", {}))  # type: ignore[call-overload]
+        files = sorted(str(path) for path in folder.glob("*.png"))
+        results: dict[str, float | None] = _Reported()
+        results["limit"] = limit_seconds(net, pictures, [8, 16, 32] if not args.smoke else [4])
+        for mode in ("off", "auto"):
+            results[f"in-process job, Incremental {mode}"] = timed(lambda: occlusionSensitivityDataset(
+                model, files, 1, out=work / "inproc", workers=0, restart=True, progress=False,
+                import_options=imports, Incremental=mode))
+        for mode in ("off", "auto")[: 1 if args.smoke else 2]:
+            results[f"command, 2 workers, Incremental {mode}"] = command_seconds(
+                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "2", "--incremental", mode])
+        results["command, 1 one-thread worker, Incremental off"] = command_seconds(
+            model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"],
+            cores=str(min(os.sched_getaffinity(0))))
+        if not args.smoke:  # the default's alternative: one worker computing with every core
+            results["command, 1 two-thread worker, Incremental off"] = command_seconds(
+                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"])
+        results["loop of occlusionSensitivity, Incremental off"] = timed(
+            lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures])
+        results["Captum Occlusion loop (perturbations_per_eval 32)"] = None if args.smoke else captum_seconds(
+            pictures, net, 45, 22, 1)
+        memory_count = 12 if args.smoke else args.memory_images
+        coarse = {"MaskSize": 112, "Stride": 112} if not args.smoke else {}
+        image = [files[0]]
+        small_count = min(32, memory_count // 2)
+        small = worker_peak_rss(model, image * small_count, coarse, work / "mem", imports)
+        large = worker_peak_rss(model, image * memory_count, coarse, work / "mem", imports)
+    limit = results["limit"] or 1.0
+    print(f"{count} images; limit {limit:.2f} s ({limit / count * 1000:.0f} ms an image)")
+    for name, seconds in results.items():
+        if seconds is None:
+            print(f"  {name:<52} skipped")
+        else:
+            print(f"  {name:<52} {seconds:7.2f} s  {seconds / limit:5.2f}x limit  {count / seconds:6.2f} images/s")
+    one = results["command, 1 one-thread worker, Incremental off"]
+    two = results["command, 2 workers, Incremental off"]
+    assert one is not None and two is not None
+    print(f"  2 workers / 1 one-thread worker, images/s: {one / two:.2f}x")
+    print(f"  worker peak RSS: {small:.0f} MiB after {small_count} images, {large:.0f} MiB after {memory_count} "
+          f"({large / small:.3f}x)")
+    print(f"load after: {load()}")
+    if args.json:
+        args.json.write_text(json.dumps({"images": count, "seconds": results, "worker_peak_mib": [small, large],
+                                         "load": load()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

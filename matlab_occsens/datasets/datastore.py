@@ -1,0 +1,169 @@
+"""``imageDatastore``: MATLAB's name for a list of image files, read one at a time.
+
+A migrating script builds one from folders, files or wildcards, often with labels taken from the
+folder names, and then loops over ``numel(imds.Files)`` calling ``readimage``. The parts of
+MATLAB's object such a script uses are here, with MATLAB's defaults: subfolders are left out
+unless asked for, a folder contributes only files with image extensions, and ``Files`` is sorted.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..checks import shown
+from ..imageio import imread
+from ..namevalue import is_text, match_string, parse_name_value
+
+__all__ = ["ImageDatastore", "imageDatastore", "IMAGE_EXTENSIONS"]
+
+_FUNCTION = "imageDatastore"
+
+#: The extensions ``imformats`` lists that OpenCV also decodes (MATLAB's default FileExtensions).
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".jp2", ".pbm", ".pgm", ".png", ".pnm", ".ppm",
+                    ".ras", ".tif", ".tiff", ".webp")
+
+_OPTIONS: dict[str, Any] = {"IncludeSubfolders": False, "FileExtensions": None, "LabelSource": "none",
+                            "Labels": None}
+
+
+def _extensions(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return IMAGE_EXTENSIONS
+    listed = [value] if is_text(value) else list(value)
+    if not listed or not all(is_text(item) and str(item).startswith(".") for item in listed):
+        raise ValueError(
+            f'{_FUNCTION}: FileExtensions must be an extension such as ".png" or a list of them '
+            f"(each starting with a dot); got {shown(value)}."
+        )
+    return tuple(str(item).lower() for item in listed)
+
+
+def _files_at(location: str, subfolders: bool, extensions: tuple[str, ...]) -> list[Path]:
+    """The files one location names: a file, a folder's image files, or a wildcard's matches."""
+    if glob.has_magic(location):
+        matches = sorted(Path(match) for match in glob.glob(location, recursive=True))
+        if not matches:
+            raise ValueError(f"{_FUNCTION}: no file or folder matches {location!r}.")
+        found = []
+        for match in matches:  # a wildcard may match folders: their files count, as in MATLAB
+            found += _files_at(str(match), subfolders, extensions) if match.is_dir() else [match]
+        return [path for path in found if path.suffix.lower() in extensions]
+    path = Path(location)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ValueError(f"{_FUNCTION}: {location!r} is neither a file nor a folder.")
+    pattern = "**/*" if subfolders else "*"
+    return sorted(item for item in path.glob(pattern) if item.is_file() and item.suffix.lower() in extensions)
+
+
+class ImageDatastore:
+    """Image files named once and read one at a time (MATLAB's ``ImageDatastore``).
+
+    Attributes
+    ----------
+    Files : list of str
+        Absolute paths, sorted, as MATLAB lists them.
+    Labels : ndarray of str or None
+        One label per file (``LabelSource="foldernames"``: the name of the file's folder), or None.
+    """
+
+    def __init__(self, files: Sequence[Path], labels: Sequence[str] | None) -> None:
+        self.Files = [str(Path(file).resolve()) for file in files]
+        self.Labels = None if labels is None else np.asarray(labels, dtype=str)
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.Files)
+
+    def __repr__(self) -> str:
+        labels = "none" if self.Labels is None else f"{len(set(self.Labels.tolist()))} labels"
+        return f"<ImageDatastore {len(self.Files)} files, {labels}>"
+
+    def readimage(self, i: int) -> np.ndarray:
+        """Image ``i`` (1-based, as in MATLAB), read with :func:`imread`."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 1 <= i <= len(self.Files):
+            raise ValueError(f"readimage: i must be an integer in 1..{len(self.Files)} (1-based); got {shown(i)}.")
+        return imread(self.Files[int(i) - 1])
+
+    def hasdata(self) -> bool:
+        """True while :meth:`read` has files left."""
+        return self._next < len(self.Files)
+
+    def read(self) -> np.ndarray:
+        """The next image in ``Files`` order; :meth:`reset` starts again."""
+        if not self.hasdata():
+            raise ValueError("read: no more data in the datastore; call reset(imds) to read again.")
+        self._next += 1
+        return self.readimage(self._next)
+
+    def reset(self) -> None:
+        self._next = 0
+
+    def countEachLabel(self) -> dict[str, int]:
+        """Files per label, in sorted label order (MATLAB returns a table)."""
+        if self.Labels is None:
+            raise ValueError("countEachLabel: the datastore has no labels (LabelSource=\"foldernames\").")
+        return dict(sorted(Counter(self.Labels.tolist()).items()))
+
+    def subset(self, indices: Any) -> ImageDatastore:
+        """A datastore of the files at 1-based ``indices`` (or a logical vector)."""
+        chosen = np.asarray(indices)
+        positions = np.flatnonzero(chosen) if chosen.dtype == np.bool_ else chosen.astype(np.int64).ravel() - 1
+        if positions.size and (positions.min() < 0 or positions.max() >= len(self.Files)):
+            raise ValueError(f"subset: indices must lie in 1..{len(self.Files)}; got {shown(indices)}.")
+        labels = None if self.Labels is None else self.Labels[positions].tolist()
+        return ImageDatastore([Path(self.Files[p]) for p in positions.tolist()], labels)
+
+
+def imageDatastore(
+    location: str | os.PathLike | Sequence[str | os.PathLike], *args: Any, **kwargs: Any
+) -> ImageDatastore:
+    """A datastore of the image files at ``location`` (files, folders or wildcards), as in MATLAB.
+
+    Parameters
+    ----------
+    location : path, wildcard, or a list of them
+        A folder contributes its files with an extension in ``FileExtensions``; ``*`` and ``**``
+        wildcards are expanded; files are listed as given.
+    IncludeSubfolders : bool, default False
+        Also take the files of every subfolder of a folder.
+    FileExtensions : str or list of str, default: the image formats
+        Extensions (with the dot) a folder's files must have.
+    LabelSource : {"none", "foldernames"}, default "none"
+        "foldernames" labels each file with the name of the folder it is in.
+    Labels : sequence of str, optional
+        One label per file, given directly.
+
+    Examples
+    --------
+    >>> imds = imageDatastore("photos", IncludeSubfolders=True, LabelSource="foldernames")  # doctest: +SKIP
+    >>> X = imds.readimage(1)                                                               # doctest: +SKIP
+    """
+    options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
+    subfolders = options["IncludeSubfolders"]
+    if not isinstance(subfolders, (bool, np.bool_)):
+        raise TypeError(f"{_FUNCTION}: IncludeSubfolders must be true or false; got {shown(subfolders)}.")
+    extensions = _extensions(options["FileExtensions"])
+    source = match_string(options["LabelSource"], ("none", "foldernames"), "LabelSource", _FUNCTION)
+    locations = [location] if isinstance(location, (str, os.PathLike)) else list(location)
+    if not locations or not all(isinstance(item, (str, os.PathLike)) for item in locations):
+        raise TypeError(f"{_FUNCTION}: location must be a path, a wildcard or a list of them; got {shown(location)}.")
+    files = [file for item in locations for file in _files_at(os.fspath(item), bool(subfolders), extensions)]
+    if not files:
+        raise ValueError(f"{_FUNCTION}: no files with extensions {', '.join(extensions)} at {shown(location)}.")
+    labels = options["Labels"]
+    if labels is not None:
+        labels = [str(label) for label in (labels.tolist() if isinstance(labels, np.ndarray) else labels)]
+        if len(labels) != len(files):
+            raise ValueError(f"{_FUNCTION}: Labels has {len(labels)} entries for {len(files)} files.")
+    elif source == "foldernames":
+        labels = [Path(file).resolve().parent.name for file in files]
+    return ImageDatastore(files, labels)

@@ -1,0 +1,390 @@
+"""Dataset jobs with real parts: a Zarr store on disk, a LocalCluster of worker processes, the
+command as a user runs it. A whole-image linear network (tests/onnx_builders.py) keeps every map
+known in closed form and the suite fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_builders import clipped_ranges, expected_linear_map, linear_model
+
+from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity
+from matlab_occsens.datasets import imageDatastore, occlusionSensitivityMaps
+from matlab_occsens.workflow import fit_image
+
+zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install -e ".[datasets]"')
+distributed = pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')
+
+from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat  # noqa: E402
+from matlab_occsens.datasets.store import STORE_NAME, StoreMismatch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE, CLASSES = 16, 4
+RNG = np.random.default_rng(11)
+WEIGHTS = RNG.normal(size=(CLASSES, 3, SIZE, SIZE)).astype(np.float32)
+BIAS = np.array([0.5, -1.0, 2.0, 0.0], np.float32)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "linear.onnx"
+    path.write_bytes(linear_model(WEIGHTS, BIAS).SerializeToString())
+    return path
+
+
+@pytest.fixture(scope="module")
+def net(model_file):
+    return importNetworkFromONNX(model_file)
+
+
+def images(count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (SIZE, SIZE, 3)).astype(np.uint8) for _ in range(count)]
+
+
+def top_class(X: np.ndarray) -> int:
+    """The linear network's top-1 class, computed here in float64."""
+    return int(np.argmax(np.einsum("kchw,hwc->k", WEIGHTS.astype(np.float64), X.astype(np.float64)) + BIAS)) + 1
+
+
+@pytest.fixture()
+def folder(tmp_path) -> tuple[Path, list[np.ndarray]]:
+    """Six PNGs in two labelled subfolders: cat/0..2.png, dog/3..5.png."""
+    pictures = images(6)
+    for index, picture in enumerate(pictures):
+        label = "cat" if index < 3 else "dog"
+        (tmp_path / "photos" / label).mkdir(parents=True, exist_ok=True)
+        imwrite(picture, tmp_path / "photos" / label / f"{index}.png")
+    return tmp_path / "photos", pictures
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real LocalCluster of two one-thread worker processes, shared by the tests of this file."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as connected:
+            yield connected
+
+
+def stored(out: Path) -> zarr.Group:
+    return zarr.open_group(str(out / STORE_NAME), mode="r")
+
+
+def completed(out: Path) -> int:
+    """Maps complete in the store another process is writing (0 until its arrays exist)."""
+    if not (out / STORE_NAME / "status" / "zarr.json").exists():
+        return 0
+    return int(stored(out)["status"][:].sum())
+
+
+# ------------------------------------------------------------------ imageDatastore
+
+
+def test_image_datastore_reads_folders_with_labels_as_matlab(folder):
+    root, pictures = folder
+    (root / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="no files with extensions"):
+        imageDatastore(root)  # MATLAB's default leaves subfolders out
+    imds = imageDatastore(root, IncludeSubfolders=True, LabelSource="foldernames")
+    assert [Path(file).name for file in imds.Files] == [f"{index}.png" for index in range(6)]
+    assert imds.Labels.tolist() == ["cat"] * 3 + ["dog"] * 3
+    assert imds.countEachLabel() == {"cat": 3, "dog": 3}
+    assert len(imds) == 6
+    np.testing.assert_array_equal(imds.readimage(4), pictures[3])
+    first = imds.read()
+    np.testing.assert_array_equal(first, pictures[0])
+    assert imds.subset([2, 6]).Labels.tolist() == ["cat", "dog"]
+    assert len(imageDatastore(str(root / "*" / "*.png"))) == 6
+    assert len(imageDatastore([root / "cat", root / "dog" / "5.png"])) == 4
+    assert len(imageDatastore(root, "IncludeSubfolders", True, "FileExtensions", [".png", ".jpg"])) == 6
+
+
+def test_image_datastore_errors_name_the_argument(folder):
+    root, _ = folder
+    with pytest.raises(ValueError, match="FileExtensions"):
+        imageDatastore(root, FileExtensions="png")
+    with pytest.raises(ValueError, match="no files with extensions .jpg"):
+        imageDatastore(root, IncludeSubfolders=True, FileExtensions=".jpg")
+    with pytest.raises(ValueError, match="neither a file nor a folder"):
+        imageDatastore(root / "missing")
+    with pytest.raises(ValueError, match=r"readimage: i must be an integer in 1\.\.3"):
+        imageDatastore(root / "cat").readimage(0)
+    with pytest.raises(TypeError, match="IncludeSubfolders"):
+        imageDatastore(root, IncludeSubfolders="yes")
+
+
+# ------------------------------------------------------------------ maps in this process
+
+
+def test_maps_of_several_images_are_each_images_single_image_map(net):
+    pictures = images(5)
+    maps = list(occlusionSensitivityMaps(net, pictures, [3, 1], OutputUpsampling="none"))
+    fill = [X.astype(np.float32).mean(axis=(0, 1)) for X in pictures]
+    ranges = clipped_ranges(SIZE, 3, 2)
+    for scoremap, X, mean in zip(maps, pictures, fill):
+        np.testing.assert_array_equal(scoremap, occlusionSensitivity(net, X, [3, 1], OutputUpsampling="none"))
+        expected = expected_linear_map(WEIGHTS, X.astype(np.float32), mean, ranges, ranges)[:, :, [2, 0]]
+        np.testing.assert_allclose(scoremap, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_per_image_predicted_and_fitted_images(net):
+    pictures = images(3, seed=5)
+    per_image = list(occlusionSensitivityMaps(net, pictures, [[1], [2], [4]]))
+    for scoremap, X, channel in zip(per_image, pictures, [1, 2, 4]):
+        np.testing.assert_array_equal(scoremap, occlusionSensitivity(net, X, channel))
+    for scoremap, X in zip(occlusionSensitivityMaps(net, pictures, "predicted"), pictures):
+        np.testing.assert_array_equal(scoremap, occlusionSensitivity(net, X, top_class(X)))
+    larger = np.random.default_rng(1).integers(0, 256, (23, 30, 3)).astype(np.uint8)
+    (scoremap,) = occlusionSensitivityMaps(net, [larger], 2)
+    np.testing.assert_array_equal(scoremap, occlusionSensitivity(net, fit_image(larger, net.InputSize).pixels, 2))
+
+
+def test_a_stack_in_matlab_layout_and_clear_channel_errors(net):
+    pictures = images(2)
+    stack = np.stack(pictures, axis=3)  # H×W×C×N
+    for scoremap, X in zip(occlusionSensitivityMaps(net, stack, 1), pictures):
+        np.testing.assert_array_equal(scoremap, occlusionSensitivity(net, X, 1))
+    with pytest.raises(ValueError, match=r"channelIdx 5 is out of range.*1\.\.4"):
+        next(occlusionSensitivityMaps(net, pictures, 5))
+    with pytest.raises(ValueError, match="2 rows for 3 images"):
+        next(occlusionSensitivityMaps(net, images(3), [[1], [2]]))
+    with pytest.raises(ValueError, match='"labels" needs images with labels'):
+        next(occlusionSensitivityMaps(net, pictures, "labels"))
+    with pytest.raises(ValueError, match="MaskSize"):
+        next(occlusionSensitivityMaps(net, pictures, 1, MaskSize=0))
+
+
+def test_labels_through_class_names(folder, model_file):
+    root, pictures = folder
+    named = importNetworkFromONNX(model_file, Classes=["cat", "dog", "bird", "fish"])
+    imds = imageDatastore(root, IncludeSubfolders=True, LabelSource="foldernames")
+    for scoremap, X, label in zip(occlusionSensitivityMaps(named, imds, "labels"), pictures, imds.Labels):
+        np.testing.assert_array_equal(scoremap, occlusionSensitivity(named, X, 1 if label == "cat" else 2))
+
+
+def test_memory_does_not_grow_with_the_number_of_images(net, tmp_path):
+    imwrite(images(1)[0], tmp_path / "one.png")
+    files = [str(tmp_path / "one.png")]
+
+    def peak(count: int) -> int:
+        tracemalloc.start()
+        # MiniBatchSize bounds the batch the timing-driven batch-size search may pick, so that the
+        # peaks compare what the number of images adds, not which batch size won.
+        for _ in occlusionSensitivityMaps(net, files * count, [1, 2, 3, 4], MiniBatchSize=16):
+            pass
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    peak(2)  # sessions and caches built
+    few, many = peak(8), peak(80)
+    assert many <= 1.1 * few + 64 * 1024, (few, many)
+
+
+# ------------------------------------------------------------------ the store, in this process
+
+
+def test_the_store_holds_every_map_and_resumes(net, model_file, folder, tmp_path):
+    root, pictures = folder
+    out = tmp_path / "out"
+    summary = occlusionSensitivityDataset(model_file, root / "*" / "*.png", "predicted", out=out, workers=0,
+                                          progress=False)
+    assert (summary.total, summary.computed, summary.skipped, summary.failures) == (6, 6, 0, {})
+    group = stored(out)
+    assert group["maps"].shape == (6, SIZE, SIZE) and group["maps"].chunks == (1, SIZE, SIZE)
+    assert group["maps"].dtype == np.float32
+    assert group["status"][:].tolist() == [1] * 6
+    assert group["predicted"][:].tolist() == [top_class(X) for X in pictures]
+    for index, X in enumerate(pictures):
+        np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, top_class(X)))
+    job = group.attrs["job"]
+    assert [Path(name).name for name in job["images"]] == [f"{index}.png" for index in range(6)]
+    assert job["options"]["MaskSize"] == "auto" and job["options"]["Incremental"] == "auto"
+    assert len(job["model_sha256"]) == 64 and group.attrs["version"]
+    again = occlusionSensitivityDataset(model_file, root / "*" / "*.png", "predicted", out=out, workers=0,
+                                        progress=False)
+    assert (again.computed, again.skipped) == (0, 6)
+
+
+def test_a_store_for_another_job_is_refused_naming_what_differs(model_file, folder, tmp_path):
+    root, _ = folder
+    out = tmp_path / "out"
+    occlusionSensitivityDataset(model_file, root / "cat", 1, out=out, workers=0, progress=False)
+    with pytest.raises(StoreMismatch, match=r"the options \(Stride: 'auto' in the store, 3 now\)"):
+        occlusionSensitivityDataset(model_file, root / "cat", 1, out=out, workers=0, progress=False, Stride=3)
+    with pytest.raises(StoreMismatch, match=r"the image list \(3 images in the store, 6 now"):
+        occlusionSensitivityDataset(model_file, root / "*" / "*.png", 1, out=out, workers=0, progress=False)
+    other = tmp_path / "other.onnx"
+    other.write_bytes(linear_model(WEIGHTS * 2, BIAS).SerializeToString())
+    with pytest.raises(StoreMismatch, match="the model"):
+        occlusionSensitivityDataset(other, root / "cat", 1, out=out, workers=0, progress=False)
+    with pytest.raises(StoreMismatch, match="the channels"):
+        occlusionSensitivityDataset(model_file, root / "cat", 2, out=out, workers=0, progress=False)
+    restarted = occlusionSensitivityDataset(other, root / "cat", 1, out=out, workers=0, progress=False,
+                                            restart=True)
+    assert (restarted.computed, restarted.skipped) == (3, 0)
+
+
+def test_a_torn_map_without_its_completion_record_is_recomputed(net, model_file, folder, tmp_path):
+    root, pictures = folder
+    out = tmp_path / "out"
+    occlusionSensitivityDataset(model_file, root / "cat", 2, out=out, workers=0, progress=False)
+    group = zarr.open_group(str(out / STORE_NAME), mode="r+")
+    group["status"][1] = 0  # as if the process died after writing part of map 1
+    chunk = next(path for path in (out / STORE_NAME / "maps" / "c" / "1").rglob("*") if path.is_file())
+    chunk.write_bytes(chunk.read_bytes()[:7])
+    resumed = occlusionSensitivityDataset(model_file, root / "cat", 2, out=out, workers=0, progress=False)
+    assert (resumed.computed, resumed.skipped) == (1, 2)
+    np.testing.assert_array_equal(stored(out)["maps"][1], occlusionSensitivity(net, pictures[1], 2))
+
+
+def test_bad_files_are_recorded_with_their_reason_and_the_rest_completes(net, model_file, folder, tmp_path, client):
+    root, pictures = folder
+    (root / "cat" / "empty.png").write_bytes(b"")
+    (root / "cat" / "text.png").write_text("not a picture")
+    good = (root / "dog" / "3.png").read_bytes()
+    (root / "dog" / "truncated.png").write_bytes(good[: len(good) // 3])
+    out = tmp_path / "out"
+    summary = occlusionSensitivityDataset(model_file, root / "*" / "*.png", [1, 4], out=out, client=client,
+                                          progress=False)
+    names = [Path(name).name for name in stored(out).attrs["job"]["images"]]
+    failed = {names[index] for index in summary.failures}
+    assert failed == {"empty.png", "text.png", "truncated.png"}
+    assert all("not an image file" in reason for reason in summary.failures.values())
+    group = stored(out)
+    assert group["maps"].shape == (9, SIZE, SIZE, 2)
+    assert sorted(stored(out).attrs["failures"]) == sorted(str(index) for index in summary.failures)
+    for index, name in enumerate(names):
+        if name in failed:
+            assert group["status"][index] == 2 and np.isnan(group["maps"][index]).all()
+        else:
+            X = pictures[int(Path(name).stem)]
+            np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, [1, 4]))
+
+
+def test_a_killed_worker_costs_nothing_every_map_once(model_file, tmp_path, client):
+    pictures = images(24, seed=3)
+    out = tmp_path / "out"
+    options = {"MaskSize": 2, "Stride": 1}  # 225 masks a map: tasks long enough to kill one mid-run
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        outcome["summary"] = occlusionSensitivityDataset(model_file, pictures, 2, out=out, client=client,
+                                                         progress=False, **options)
+
+    job = threading.Thread(target=run)
+    job.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and completed(out) == 0:
+        time.sleep(0.05)
+    done_before = completed(out)
+    pids = client.run(os.getpid)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)
+    job.join(120)
+    summary = outcome["summary"]
+    assert done_before < len(pictures)
+    assert (summary.computed, summary.failures) == (len(pictures), {})
+    group = stored(out)
+    assert group["status"][:].tolist() == [1] * len(pictures)
+    net = importNetworkFromONNX(model_file)
+    for index, X in enumerate(pictures):
+        np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, 2, **options))
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_mat_export_reads_back_in_v5_and_v73(model_file, tmp_path):
+    import h5py
+    import scipy.io
+
+    pictures = images(3)
+    out = tmp_path / "out"
+    occlusionSensitivityDataset(model_file, pictures, [2, 3], out=out, workers=0, progress=False)
+    maps = stored(out)["maps"][:]
+    v5 = scipy.io.loadmat(storeToMat(out, tmp_path / "maps.mat"))
+    np.testing.assert_array_equal(v5["scoreMap"], np.moveaxis(maps, 0, -1))  # H×W×n×N, as MATLAB stacks
+    assert v5["scoreMap"].dtype == np.float32 and v5["channelIdx"].tolist() == [[2, 3]] * 3
+    assert v5["Files"][0, 0][0].startswith("array 1")
+    with h5py.File(storeToMat(out, tmp_path / "maps73.mat", Format="7.3"), "r") as mat:
+        assert mat["scoreMap"].attrs["MATLAB_class"] == b"single"
+        np.testing.assert_array_equal(np.asarray(mat["scoreMap"]).T, np.moveaxis(maps, 0, -1))  # column-major
+        first = mat[mat["Files"][0, 0]]
+        assert "".join(map(chr, np.asarray(first).ravel())).startswith("array 1")
+    assert (tmp_path / "maps73.mat").read_bytes()[:19] == b"MATLAB 7.3 MAT-file"
+
+
+# ------------------------------------------------------------------ the command
+
+
+def command(*words: str, **popen) -> subprocess.Popen:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "matlab_occsens", *words], env=environment, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file, folder, tmp_path):
+    root, pictures = folder
+    (root / "dog" / "broken.png").write_text("nope")
+    out = tmp_path / "out"
+    run = command(str(model_file), str(root / "cat"), str(root / "dog"), "--per-image", "predicted",
+                  "--workers", "2", "--out", str(out), "--overview", "--overlays", "--mat")
+    stdout, stderr = run.communicate(timeout=180)
+    assert run.returncode == 1, stderr  # one image failed, and is listed
+    assert "failed: image 7" in stderr and "broken.png" in stderr and "not an image file" in stderr
+    assert "6 maps computed" in stdout
+    group = stored(out)
+    for index, X in enumerate(pictures):
+        np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, top_class(X)))
+    assert (out / "overview.png").is_file() and (out / "occlusion.mat").is_file()
+    assert len(list((out / "overlays").glob("*.png"))) == 6
+    again = command(str(model_file), str(root / "cat"), str(root / "dog"), "--per-image", "predicted",
+                    "--workers", "0", "--out", str(out))
+    stdout, stderr = again.communicate(timeout=120)
+    assert "resumed: 6 of 7 images were already complete" in stderr
+
+
+def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_path):
+    for index, X in enumerate(images(40, seed=9)):
+        imwrite(X, tmp_path / f"{index:02d}.png")
+    out = tmp_path / "out"
+    words = [str(model_file), str(tmp_path / "*.png"), "--channel", "3", "--mask-size", "2", "--stride", "1",
+             "--workers", "1", "--out", str(out)]
+    run = command(*words)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and completed(out) == 0:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == 130, stderr
+    assert time.monotonic() - started < 10
+    done = int(stored(out)["status"][:].sum())
+    assert 1 <= done < 40
+    rerun = command(*words[:-4], "--workers", "0", "--out", str(out))
+    stdout, stderr = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, stderr
+    assert f"resumed: {done} of 40 images were already complete" in stderr
+    assert f"{40 - done} maps computed" in stdout
+    group = stored(out)
+    assert group["status"][:].tolist() == [1] * 40
+    first = images(40, seed=9)[0]
+    np.testing.assert_array_equal(group["maps"][0], occlusionSensitivity(net, first, 3, MaskSize=2, Stride=1))
+
+
+def test_workers_share_their_machines_cores():
+    from matlab_occsens.datasets.worker import cpu_share, host_shares
+
+    workers = {"a": {"host": "h1", "name": "1"}, "b": {"host": "h1", "name": "0"}, "c": {"host": "h2", "name": "x"}}
+    assert host_shares(workers) == {"0": (0, 2), "1": (1, 2), "x": (0, 1)}
+    allowed = sorted(os.sched_getaffinity(0))
+    assert {cpu for position in range(2) for cpu in cpu_share(position, 2)} == set(allowed)
+    assert cpu_share(0, 1) == allowed
+    assert set(cpu_share(5, 64)) <= set(allowed) and cpu_share(5, 64)  # more workers than cores: one core each
