@@ -105,6 +105,7 @@ def torch_limit(s: Subject, grid: str, environment: str, repeats: int) -> float:
 
     # The same arithmetic as occlusionSensitivity: full FP32 (torch's default lets cuDNN use TF32).
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+
     def run_all() -> None:
         with torch.inference_mode():
             for batch in batches:
@@ -134,7 +135,11 @@ def check_backend(backend: str, net: Network, s: Subject, device: str, grids: li
             else torch_limit(s, grid, device, repeats)
         )
         result[grid] = {"occsens_ms": occsens, "limit_ms": limit, "ratio": occsens / limit}
-        print(f"  {backend:12s} {grid:8s} {device}: {occsens:.3f} ms/img, limit {limit:.3f} ms/img, ratio {occsens / limit:.3f}", flush=True)
+        print(
+            f"  {backend:12s} {grid:8s} {device}: {occsens:.3f} ms/img, limit {limit:.3f} ms/img, "
+            f"ratio {occsens / limit:.3f}",
+            flush=True,
+        )
     return result
 
 
@@ -164,7 +169,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-fine", action="store_true", help="default grid only")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--smoke", action="store_true", help="one repetition, default grid (on --device cpu: checks the script)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one repetition, default grid (on --device cpu: checks the script)"
+    )
     args = parser.parse_args()
     if args.smoke:  # 4 masks, one repetition
         args.repeats, args.no_fine = 1, True

@@ -56,13 +56,13 @@ from matlab_occsens import (  # noqa: E402
     imresize,
     occlusionSensitivity,
 )
+from matlab_occsens.backends.cpu import physical_cores  # noqa: E402
 from matlab_occsens.grid import mask_grid  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.backends.cpu import physical_cores  # noqa: E402
-from matlab_occsens.stream.drive import batch_search  # noqa: E402
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
 from matlab_occsens.options import image_argument, occlusion_options  # noqa: E402
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
+from matlab_occsens.stream.drive import batch_search  # noqa: E402
+from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
 
 T = TypeVar("T")
 ESPRESSO = 968  # 1-based, as MATLAB's find
@@ -81,7 +81,7 @@ class Interference:
     """The share of the machine's CPU time other processes (and the hypervisor) took while the
     block ran, from /proc: busy time of all CPUs minus this process's own."""
 
-    def __enter__(self) -> "Interference":
+    def __enter__(self) -> Interference:
         self._start = self._ticks(), time.perf_counter()
         return self
 
@@ -187,7 +187,9 @@ def occluded_chunks(net: Network, image: np.ndarray, grid: str) -> Iterator[np.n
 
 
 # ---------------------------------------------------------------------------------- timing
-def run_seconds(run: Callable[[np.ndarray], object], chunks: list[np.ndarray] | Iterator[np.ndarray], size: int) -> float:
+def run_seconds(
+    run: Callable[[np.ndarray], object], chunks: list[np.ndarray] | Iterator[np.ndarray], size: int
+) -> float:
     """Time spent in ``run`` alone, for all images in batches of ``size`` (chunks are multiples)."""
     spent = 0.0
     for chunk in chunks:
@@ -199,13 +201,15 @@ def run_seconds(run: Callable[[np.ndarray], object], chunks: list[np.ndarray] | 
     return spent
 
 
-def limit_sweep(run: Callable[[np.ndarray], object], images: list[np.ndarray], repeats: int, sizes=SIZES) -> dict[int, float]:
+def limit_sweep(
+    run: Callable[[np.ndarray], object], images: list[np.ndarray], repeats: int, sizes=SIZES
+) -> dict[int, float]:
     """Median ms per image at each batch size over ``images``, from the least disturbed passes."""
     count = sum(len(chunk) for chunk in images)
     result = {}
     for size in sizes:
         run(images[0][:size])  # first run of a shape: plans memory, picks kernels
-        values, _ = least_disturbed(lambda: 1000 * run_seconds(run, images, size) / count, repeats, tries=2)
+        values, _ = least_disturbed(lambda size=size: 1000 * run_seconds(run, images, size) / count, repeats, tries=2)
         result[size] = statistics.median(values)
     return result
 
@@ -366,7 +370,9 @@ def monai_map(s: Subject, grid: str, n_batch: int) -> int:
     overlap = 1 - (stride + 0.5) / window
     module = torch.nn.Module()
     module.forward = counting  # MONAI wants an nn.Module
-    occlusion = OcclusionSensitivity(module, mask_size=window, n_batch=n_batch, verbose=False, mode="mean_img", overlap=overlap, activate=False)
+    occlusion = OcclusionSensitivity(
+        module, mask_size=window, n_batch=n_batch, verbose=False, mode="mean_img", overlap=overlap, activate=False
+    )
     with torch.no_grad():
         occlusion(tensor)
     return counting.images
@@ -381,7 +387,7 @@ OTHERS = {
 
 def others_section(s: Subject, grids: list[str], repeats: int) -> dict:
     results: dict = {}
-    for name, method in OTHERS.items():
+    for method in OTHERS.values():
         method(s, "default")  # warm-up: the first call of each batch shape is slower
     for grid in grids:
         for name, method in OTHERS.items():
@@ -452,7 +458,11 @@ def memory_section(cases: list[str]) -> dict:
         ).stdout
         results[name] = json.loads(output.strip().splitlines()[-1])
         shown = results[name]
-        print(f"  {name:40s} loaded {shown['loaded_mb']:7.0f} MB, peak {shown['peak_mb']:7.0f} MB (+{shown['growth_mb']:.0f})", flush=True)
+        print(
+            f"  {name:40s} loaded {shown['loaded_mb']:7.0f} MB, peak {shown['peak_mb']:7.0f} MB "
+            f"(+{shown['growth_mb']:.0f})",
+            flush=True,
+        )
     return results
 
 
@@ -461,8 +471,20 @@ def machine() -> dict:
     import onnxruntime
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__}
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "torch": torch.__version__,
+    }
     for package in ("captum", "monai"):
         with contextlib.suppress(ImportError):
             versions[package] = __import__(package).__version__
@@ -487,11 +509,12 @@ def table(results: dict) -> str:
             )
             lines.append(
                 f"| {grid} | occlusionSensitivity, {label} | {count} | {entry[grid]['occsens_ms']:.2f} | "
-                f"{entry[grid]['occsens_ms'] / ort_limit[grid]:.3f}× (paired vs own limit: {entry[grid]['ratio']:.3f}×) | |"
+                f"{entry[grid]['occsens_ms'] / ort_limit[grid]:.3f}× "
+                f"(paired vs own limit: {entry[grid]['ratio']:.3f}×) | |"
             )
             if "incremental_ms" in entry[grid]:
                 lines.append(
-                    f"| {grid} | occlusionSensitivity, {label}, Incremental \"auto\" (the default) | {count} | "
+                    f'| {grid} | occlusionSensitivity, {label}, Incremental "auto" (the default) | {count} | '
                     f"{entry[grid]['incremental_ms']:.2f} | {entry[grid]['incremental_ratio']:.3f}× (paired) | |"
                 )
         for name, entry in results.get("others", {}).get(grid, {}).items():
@@ -502,7 +525,9 @@ def table(results: dict) -> str:
     if results.get("memory"):
         lines += ["", "| memory case | RSS with the model loaded | peak | growth |", "|---|---|---|---|"]
         for name, entry in results["memory"].items():
-            lines.append(f"| {name} | {entry['loaded_mb']:.0f} MB | {entry['peak_mb']:.0f} MB | {entry['growth_mb']:.0f} MB |")
+            lines.append(
+                f"| {name} | {entry['loaded_mb']:.0f} MB | {entry['peak_mb']:.0f} MB | {entry['growth_mb']:.0f} MB |"
+            )
     return "\n".join(lines)
 
 
@@ -518,11 +543,18 @@ def smoke(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fine", action="store_true", help="also MaskSize 15 Stride 4 (3,136 masks; minutes)")
-    parser.add_argument("--memory", action="store_true", help="peak memory, one process per case (50,176 masks: minutes)")
+    parser.add_argument(
+        "--memory", action="store_true", help="peak memory, one process per case (50,176 masks: minutes)"
+    )
     parser.add_argument("--skip-others", action="store_true", help="leave out Captum and MONAI")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (medians are reported)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run (4 masks, one repetition, batch sizes 1 and 4, no waiting for a quiet machine, no Captum/MONAI): checks the script, not the figures")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run (4 masks, one repetition, batch sizes 1 and 4, no waiting for a quiet machine, "
+        "no Captum/MONAI): checks the script, not the figures",
+    )
     parser.add_argument("--memory-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.smoke:
@@ -533,7 +565,10 @@ def main() -> None:
         return
     grids = ["default", "fine"] if args.fine else ["default"]
     results: dict = {"machine": machine(), "load_before": os.getloadavg(), "repeats": args.repeats}
-    print(f"{results['machine']['cpu']}, {results['machine']['physical_cores']} physical cores; load {results['load_before']}")
+    print(
+        f"{results['machine']['cpu']}, {results['machine']['physical_cores']} physical cores; "
+        f"load {results['load_before']}"
+    )
     s = subject()
     print("engines (limit = same images, same session, nothing else; ratios paired per repetition):")
     results["engines"] = engines_section(s, grids, args.repeats)

@@ -49,7 +49,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-fine", action="store_true", help="MATLAB's default grid only")
-    parser.add_argument("--smoke", action="store_true", help="4 masks, one warm-up and one timed call: checks the script")
+    parser.add_argument(
+        "--smoke", action="store_true", help="4 masks, one warm-up and one timed call: checks the script"
+    )
     args = parser.parse_args()
     if args.smoke:  # 4 masks, one repetition
         args.repeats, args.no_fine = 1, True

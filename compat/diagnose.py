@@ -294,11 +294,13 @@ def _fill(case: OcclusionCase, options: OcclusionOptions) -> list[Finding]:
     expected = ", ".join(f"{value:.4f}" for value in ours)
     rounded = np.clip(np.floor(ours + 0.5), 0, 255)
     if case.X.dtype.kind in "iu" and np.allclose(fill, rounded, atol=1e-3):
-        return [Finding(
-            "convert-before-occlusion",
-            f"MATLAB fills the {case.X.dtype.name} image with [{shown}], the fill [{expected}] rounded to "
-            f"{case.X.dtype.name}: it occludes X before converting it to single.",
-        )]
+        return [
+            Finding(
+                "convert-before-occlusion",
+                f"MATLAB fills the {case.X.dtype.name} image with [{shown}], the fill [{expected}] rounded to "
+                f"{case.X.dtype.name}: it occludes X before converting it to single.",
+            )
+        ]
     return [Finding("mask-value", f"MATLAB fills the channels with [{shown}] where this port fills with [{expected}].")]
 
 
@@ -337,7 +339,8 @@ def _channel_order(case: OcclusionCase, ours: np.ndarray) -> list[Finding]:
     found = []
     for slot in range(matlab.shape[2]):
         same = [
-            index for index in range(mine.shape[2])
+            index
+            for index in range(mine.shape[2])
             if np.allclose(matlab[..., slot], mine[..., index], rtol=1e-4, atol=1e-3)
         ]
         if not same:
@@ -351,17 +354,21 @@ def _channel_order(case: OcclusionCase, ours: np.ndarray) -> list[Finding]:
 def _rejections(case: OcclusionCase, replayed: Replay) -> list[Finding]:
     used = exercised_rules(case)
     if case.error and "auto-raise-to-one" in used:
-        return [Finding(
-            "auto-raise-to-one",
-            f"MATLAB raises an error ({case.error}) where the auto MaskSize or Stride round to 0 on this "
-            f"{case.input_size[0]}x{case.input_size[1]} input; this port raises them to 1.",
-        )]
+        return [
+            Finding(
+                "auto-raise-to-one",
+                f"MATLAB raises an error ({case.error}) where the auto MaskSize or Stride round to 0 on this "
+                f"{case.input_size[0]}x{case.input_size[1]} input; this port raises them to 1.",
+            )
+        ]
     if replayed.error and "mask-larger-off-error" in used:
-        return [Finding(
-            "mask-larger-off-error",
-            f"MATLAB returns a {'x'.join(map(str, case.scoreMap.shape))} map where this port raises an error "
-            f"(the mask does not fit the image and MaskClipping is \"off\").",
-        )]
+        return [
+            Finding(
+                "mask-larger-off-error",
+                f"MATLAB returns a {'x'.join(map(str, case.scoreMap.shape))} map where this port raises an error "
+                f'(the mask does not fit the image and MaskClipping is "off").',
+            )
+        ]
     return []
 
 

@@ -92,7 +92,12 @@ def probe_model(weights: dict[str, np.ndarray], size: tuple[int, int, int], prob
     height, width, channels = size
     shapes = weight_shapes(size)
     sources = {
-        "pixels": "input", "rows": "pixels", "rowsum": "rows", "cols": "pixels", "colsum": "cols", "planes": "pixels"
+        "pixels": "input",
+        "rows": "pixels",
+        "rowsum": "rows",
+        "cols": "pixels",
+        "colsum": "cols",
+        "planes": "pixels",
     }
     nodes, initializers = [], []
     for name in PROBE_LAYERS[probe]:

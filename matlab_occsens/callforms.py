@@ -43,9 +43,7 @@ def _is_label_list(value: Any) -> bool:
     return isinstance(value, Sequence) and bool(value) and all(is_text(item) for item in value)
 
 
-def current_call_form(
-    net: Network, target: Any, args: tuple[Any, ...]
-) -> tuple[Network, Any, tuple[Any, ...]]:
+def current_call_form(net: Network, target: Any, args: tuple[Any, ...]) -> tuple[Network, Any, tuple[Any, ...]]:
     """``(network to measure, channelIdx, name-value args)`` for any of MATLAB's call forms.
 
     ``target`` is the third argument: channel indices (current form), class names (the label

@@ -109,7 +109,7 @@ def _score_plane(scoreMap: Any, size: tuple[int, int]) -> np.ndarray:
     if array.shape != size:
         raise ValueError(
             f"{_FUNCTION}: scoreMap is {array.shape[0]}x{array.shape[1]} but X is {size[0]}x{size[1]}; "
-            f"compute it with OutputUpsampling \"bicubic\" or \"nearest\", or resize it with imresize."
+            f'compute it with OutputUpsampling "bicubic" or "nearest", or resize it with imresize.'
         )
     plane = array.astype(np.float64)
     if not np.all(np.isfinite(plane)):
@@ -244,7 +244,7 @@ def _colorbar(height: int, clim: tuple[float, float], colors: np.ndarray) -> np.
     return panel
 
 
-def imshow(I: Any) -> Any:
+def imshow(I: Any) -> Any:  # noqa: E741  (MATLAB's argument name)
     """Show an image in the current matplotlib axes, as MATLAB's ``imshow`` (no axes, true size ratio).
 
     Parameters

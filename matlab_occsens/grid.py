@@ -58,9 +58,7 @@ class MaskGrid:
         width = len(self.cols)
         return self.rows[index // width], self.cols[index % width]
 
-    def windows(
-        self, first: int = 0, stop: int | None = None
-    ) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
+    def windows(self, first: int = 0, stop: int | None = None) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
         """Yield ``((row0, row1), (col0, col1))`` for masks ``first..stop-1``, row-major."""
         width = len(self.cols)
         for index in range(first, len(self) if stop is None else stop):
@@ -69,9 +67,7 @@ class MaskGrid:
             yield (int(row0), int(row1)), (int(col0), int(col1))
 
 
-def mask_grid(
-    size: tuple[int, int], mask: tuple[int, int], stride: tuple[int, int], clipping: bool
-) -> MaskGrid:
+def mask_grid(size: tuple[int, int], mask: tuple[int, int], stride: tuple[int, int], clipping: bool) -> MaskGrid:
     """The grid for an image of ``size`` (H, W) with the given mask size and stride per dimension."""
     return MaskGrid(
         rows=axis_ranges(size[0], mask[0], stride[0], clipping),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -29,7 +29,7 @@ _FUNCTION = "imresize"
 
 Kernel = Callable[[np.ndarray], np.ndarray]
 # How one dimension is resized: source indices (nearest-neighbour path) or a tap matrix.
-Plan = np.ndarray | sparse.csr_matrix
+Plan: TypeAlias = np.ndarray | sparse.csr_matrix
 
 # MATLAB's method names, in MATLAB's order, and the kernel each one uses. "nearest" differs from
 # "box" only in its antialiasing default.
@@ -48,8 +48,7 @@ _KERNEL_OF_METHOD = {
 # The classes MATLAB's imresize accepts (besides logical, handled apart). It rejects int64 and
 # uint64 and has no half precision, so float16 and 64-bit integers are rejected here too.
 _SUPPORTED_DTYPES = tuple(
-    np.dtype(name)
-    for name in ("float64", "float32", "uint8", "uint16", "uint32", "int8", "int16", "int32")
+    np.dtype(name) for name in ("float64", "float32", "uint8", "uint16", "uint32", "int8", "int16", "int32")
 )
 
 _DEFAULTS = {"Antialiasing": None, "Method": None, "OutputSize": None, "Scale": None}
@@ -71,9 +70,9 @@ def _cubic(x: np.ndarray) -> np.ndarray:
     absx = np.abs(x)
     absx2 = absx * absx
     absx3 = absx2 * absx
-    return (1.5 * absx3 - 2.5 * absx2 + 1) * (absx <= 1) + (
-        -0.5 * absx3 + 2.5 * absx2 - 4 * absx + 2
-    ) * ((1 < absx) & (absx <= 2))
+    return (1.5 * absx3 - 2.5 * absx2 + 1) * (absx <= 1) + (-0.5 * absx3 + 2.5 * absx2 - 4 * absx + 2) * (
+        (1 < absx) & (absx <= 2)
+    )
 
 
 def _lanczos(lobes: int) -> Kernel:
@@ -185,9 +184,7 @@ def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
     is_bool = image.dtype == np.bool_
     work = image.astype(np.uint8) * np.uint8(255) if is_bool else image
     for axis in _pass_order(scale):
-        plan = _pass_plan(
-            work.shape[axis], output_size[axis], scale[axis], kernel_name, antialiasing
-        )
+        plan = _pass_plan(work.shape[axis], output_size[axis], scale[axis], kernel_name, antialiasing)
         work = _resize_axis(work, axis, plan)
     if work is image:  # every pass was skipped: still hand back a new array
         work = image.copy()
@@ -202,9 +199,7 @@ def _as_image(A: ArrayLike) -> np.ndarray:
     image = real_array(A, "A", _FUNCTION, "a numeric or logical image array", logical=True)
     if image.dtype != np.bool_ and image.dtype not in _SUPPORTED_DTYPES:
         names = ", ".join(str(dtype) for dtype in _SUPPORTED_DTYPES)
-        raise TypeError(
-            f"{_FUNCTION}: A must have dtype {names} or bool (MATLAB's classes); got {image.dtype}."
-        )
+        raise TypeError(f"{_FUNCTION}: A must have dtype {names} or bool (MATLAB's classes); got {image.dtype}.")
     if image.ndim < 2:
         raise ValueError(
             f"{_FUNCTION}: A must have at least 2 dimensions (rows, columns); got shape "
@@ -243,9 +238,7 @@ def _names_method(text: Any) -> bool:
 
 def _resolve_method(positional: Any, named: Any) -> str:
     if positional is not None and named is not None:
-        raise ValueError(
-            f"{_FUNCTION}: the method is given twice (as {positional!r} and Method={named!r})."
-        )
+        raise ValueError(f"{_FUNCTION}: the method is given twice (as {positional!r} and Method={named!r}).")
     given = positional if positional is not None else named
     if given is None:
         return "bicubic"
@@ -279,17 +272,14 @@ def _resolve_scale_and_size(
             )
     for name, current in (("Scale", scale), ("OutputSize", size)):
         if params[name] is not None and current is not None:
-            raise ValueError(
-                f"{_FUNCTION}: {name} is given twice (positionally and as {name}=...)."
-            )
+            raise ValueError(f"{_FUNCTION}: {name} is given twice (positionally and as {name}=...).")
     if params["Scale"] is not None:
         scale = _checked_scale(_numeric_vector(params["Scale"], "Scale"), "Scale")
     if params["OutputSize"] is not None:
         size = _checked_size(_numeric_vector(params["OutputSize"], "OutputSize"), "OutputSize")
     if scale is None and size is None:
         raise ValueError(
-            f"{_FUNCTION}: give a scale or an output size, e.g. imresize(A, 0.5) or "
-            f"imresize(A, [224, 224])."
+            f"{_FUNCTION}: give a scale or an output size, e.g. imresize(A, 0.5) or imresize(A, [224, 224])."
         )
     return _complete_scale_and_size(scale, size, in_size)
 
@@ -301,8 +291,7 @@ def _numeric_vector(value: Any, argument: str) -> np.ndarray:
 def _checked_scale(values: np.ndarray, argument: str) -> np.ndarray:
     if values.size not in (1, 2) or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(
-            f"{_FUNCTION}: {argument} must be a positive finite scalar or 2-element vector; "
-            f"got {values.tolist()}."
+            f"{_FUNCTION}: {argument} must be a positive finite scalar or 2-element vector; got {values.tolist()}."
         )
     return np.broadcast_to(values, (2,))
 
@@ -331,6 +320,7 @@ def _complete_scale_and_size(
             size[1], given_dim = size[0] * cols / rows, 0
         size = np.ceil(size)
     if scale is None:
+        assert size is not None  # the caller gives at least one of the two
         if given_dim is None:
             scale = size / np.array(in_size, dtype=np.float64)
         else:
@@ -349,9 +339,7 @@ def _pass_order(scale: tuple[float, float]) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _pass_plan(
-    in_length: int, out_length: int, scale: float, kernel_name: str, antialiasing: bool
-) -> Plan:
+def _pass_plan(in_length: int, out_length: int, scale: float, kernel_name: str, antialiasing: bool) -> Plan:
     """How one dimension is resized, cached: an occlusion run resizes many maps alike.
 
     Either the source index of each output, when every output copies one input pixel
@@ -435,9 +423,7 @@ def _tap_matrix(indices: np.ndarray, weights: np.ndarray, in_length: int) -> spa
     """
     out_length, taps = weights.shape
     row_starts = np.arange(0, out_length * taps + 1, taps)
-    return sparse.csr_matrix(
-        (weights.ravel(), indices.ravel(), row_starts), shape=(out_length, in_length)
-    )
+    return sparse.csr_matrix((weights.ravel(), indices.ravel(), row_starts), shape=(out_length, in_length))
 
 
 def _cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -37,9 +37,7 @@ def _class_axis(scores: np.ndarray, class_count: int) -> int:
     return candidates[0]
 
 
-def scores2label(
-    scores: Any, classNames: Sequence[str] | np.ndarray, dim: int | str = "auto"
-) -> tuple[Any, Any]:
+def scores2label(scores: Any, classNames: Sequence[str] | np.ndarray, dim: int | str = "auto") -> tuple[Any, Any]:
     """The label with the highest score along the class dimension, and that score.
 
     Parameters

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .checks import shown
 
 __all__ = ["parse_name_value", "match_string", "is_text"]
@@ -19,7 +21,7 @@ __all__ = ["parse_name_value", "match_string", "is_text"]
 def is_text(value: object) -> bool:
     """Whether ``value`` is a Python string or a 0-d numpy string (MATLAB char or string)."""
     return isinstance(value, str) or (
-        getattr(value, "dtype", None) is not None and value.dtype.kind == "U" and value.ndim == 0
+        isinstance(value, np.ndarray | np.generic) and value.dtype.kind == "U" and value.ndim == 0
     )
 
 
@@ -34,8 +36,7 @@ def _canonical_name(given: str, valid: Sequence[str], function: str) -> str:
     listing = ", ".join(valid)
     if matches:
         raise ValueError(
-            f"{function}: option name {given!r} is ambiguous: it could be {', '.join(matches)}. "
-            f"Valid names: {listing}."
+            f"{function}: option name {given!r} is ambiguous: it could be {', '.join(matches)}. Valid names: {listing}."
         )
     raise ValueError(f"{function}: unknown option {given!r}. Valid names: {listing}.")
 
@@ -46,11 +47,10 @@ def _pairs(args: Sequence[Any], valid: Sequence[str], function: str) -> Iterable
         if is_text(last):  # the usual slip: a name whose value was forgotten
             name = _canonical_name(str(last), valid, function)
             raise ValueError(
-                f"{function}: option {name} has no value; name-value arguments come in pairs "
-                f'("{name}", value).'
+                f'{function}: option {name} has no value; name-value arguments come in pairs ("{name}", value).'
             )
         raise ValueError(
-            f"{function}: name-value arguments must come in pairs (\"Name\", value); "
+            f'{function}: name-value arguments must come in pairs ("Name", value); '
             f"got {len(args)} trailing positional arguments."
         )
     for position in range(0, len(args), 2):
@@ -80,9 +80,7 @@ def parse_name_value(
     for raw_name, value in [*_pairs(args, valid, function), *(kwargs or {}).items()]:
         name = _canonical_name(raw_name, valid, function)
         if name in given:
-            raise ValueError(
-                f"{function}: option {name} is given twice (as {given[name][0]!r} and {raw_name!r})."
-            )
+            raise ValueError(f"{function}: option {name} is given twice (as {given[name][0]!r} and {raw_name!r}).")
         given[name] = (raw_name, value)
     return {name: given[name][1] if name in given else default for name, default in defaults.items()}
 

@@ -203,7 +203,7 @@ def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str
     clipping = _on_off(given["MaskClipping"], "MaskClipping", ("on", "off")) == "on"
     if not clipping and (mask_size[0] > size[0] or mask_size[1] > size[1]):
         raise ValueError(
-            f'{FUNCTION}: MaskSize {list(mask_size)} is larger than the {size[0]}x{size[1]} input, so '
+            f"{FUNCTION}: MaskSize {list(mask_size)} is larger than the {size[0]}x{size[1]} input, so "
             f'with MaskClipping="off" no mask fits. Use a smaller MaskSize or MaskClipping="on".'
         )
     verbose = given["Verbose"]

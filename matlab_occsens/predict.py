@@ -59,10 +59,7 @@ def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tup
     images = _images(X, net.InputSize)
     engine = net.engine(environment)
     batch_size = min(batch_size, engine.max_batch or batch_size)
-    parts = [
-        engine.run(net.prepare(images[first : first + batch_size]))
-        for first in range(0, len(images), batch_size)
-    ]
+    parts = [engine.run(net.prepare(images[first : first + batch_size])) for first in range(0, len(images), batch_size)]
     outputs = []
     for index, name in enumerate(net.OutputNames):
         joined = np.concatenate([part[index] for part in parts])

@@ -50,7 +50,10 @@ def linear_model(
         nodes,
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info(final, TensorProto.FLOAT, out_shape)],
-        [numpy_helper.from_array(weights.astype(np.float32), "W"), numpy_helper.from_array(bias.astype(np.float32), "B")],
+        [
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+            numpy_helper.from_array(bias.astype(np.float32), "B"),
+        ],
     )
 
 
@@ -67,7 +70,10 @@ def spatial_model(kernel: np.ndarray, height: int, width: int, batch: int | str 
         nodes,
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, channels, height, width])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, channels_out])],
-        [numpy_helper.from_array(kernel.astype(np.float32), "K"), numpy_helper.from_array(np.array([2, 3], np.int64), "axes")],
+        [
+            numpy_helper.from_array(kernel.astype(np.float32), "K"),
+            numpy_helper.from_array(np.array([2, 3], np.int64), "axes"),
+        ],
         name="spatial",
     )
 

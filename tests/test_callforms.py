@@ -109,14 +109,20 @@ def test_classes_are_checked_on_import(problem):
 def test_label_form_errors(problem):
     weights, image = problem
     plain = importNetworkFromONNX(linear_model(weights))
-    with pytest.raises(TypeError, match=r"got the class name\(s\) 'dog', but the network has no class names: "
-                       r"import it with importNetworkFromONNX\(\.\.\., Classes=names\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"got the class name\(s\) 'dog', but the network has no class names: "
+        r"import it with importNetworkFromONNX\(\.\.\., Classes=names\)",
+    ):
         occlusionSensitivity(plain, image, "dog")
     net = importNetworkFromONNX(linear_model(weights), Classes=CLASSES)
     with pytest.raises(ValueError, match=r"'Dog' is not one of the 3 class names\. Did you mean 'dog'\?"):
         occlusionSensitivity(net, image, "Dog")
-    with pytest.raises(ValueError, match=r"older form occlusionSensitivity\(net, X, layerName, channelIdx\), but "
-                       r"OutputNames: 'dog' is neither a layer nor a tensor"):
+    with pytest.raises(
+        ValueError,
+        match=r"older form occlusionSensitivity\(net, X, layerName, channelIdx\), but "
+        r"OutputNames: 'dog' is neither a layer nor a tensor",
+    ):
         occlusionSensitivity(net, image, "dog", 2)
 
 

@@ -52,8 +52,19 @@ def model_file(efficientnet) -> str:
 def test_the_command_on_a_real_network_writes_the_map_and_the_overlay(
     model_file, coffee_file, efficientnet, coffee, tmp_path
 ):
-    done = command(model_file, str(coffee_file), "--channel", "968", "--classes", str(LABELS), *NORMALIZATION,
-                   "--stride", "32", "--out", str(tmp_path))
+    done = command(
+        model_file,
+        str(coffee_file),
+        "--channel",
+        "968",
+        "--classes",
+        str(LABELS),
+        *NORMALIZATION,
+        "--stride",
+        "32",
+        "--out",
+        str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     assert "1. espresso" in done.stdout and "(softmax of the output, which holds logits)" in done.stdout
     assert "resized 400x600 to 224x224 with imresize" in done.stderr
@@ -97,8 +108,23 @@ class FakeTerminal(io.StringIO):
 def test_label_and_a_progress_bar_with_eta_on_a_terminal(model_file, coffee_file, tmp_path, monkeypatch, capsys):
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    status = main([model_file, str(coffee_file), "--label", "espresso", "--classes", str(LABELS), *NORMALIZATION,
-                   "--stride", "8", "--incremental", "off", "--out", str(tmp_path)])  # 784 masks: seconds
+    status = main(
+        [
+            model_file,
+            str(coffee_file),
+            "--label",
+            "espresso",
+            "--classes",
+            str(LABELS),
+            *NORMALIZATION,
+            "--stride",
+            "8",
+            "--incremental",
+            "off",
+            "--out",
+            str(tmp_path),
+        ]
+    )  # 784 masks: seconds
     assert status == 0, terminal.getvalue()
     assert "1. espresso" in capsys.readouterr().out
     bar = terminal.getvalue()
@@ -130,10 +156,41 @@ def linear_files(directory: Path, classes: list[str] | None = None) -> tuple[str
 
 def test_label_equals_channel_and_every_option_reaches_occlusion_sensitivity(tmp_path):
     model, image = linear_files(tmp_path, ["cat", "dog", "bird"])
-    options = ["--mask-size", "3", "5", "--stride", "2", "--mask-value", "10", "20", "30", "--output-upsampling",
-               "none", "--mask-clipping", "off", "--mini-batch-size", "7", "--execution-environment", "cpu"]
-    assert main([model, image, "--label", "bird", "--classes", str(tmp_path / "classes.txt"), *options,
-                 "--out", str(tmp_path / "a")]) == 0
+    options = [
+        "--mask-size",
+        "3",
+        "5",
+        "--stride",
+        "2",
+        "--mask-value",
+        "10",
+        "20",
+        "30",
+        "--output-upsampling",
+        "none",
+        "--mask-clipping",
+        "off",
+        "--mini-batch-size",
+        "7",
+        "--execution-environment",
+        "cpu",
+    ]
+    assert (
+        main(
+            [
+                model,
+                image,
+                "--label",
+                "bird",
+                "--classes",
+                str(tmp_path / "classes.txt"),
+                *options,
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     assert main([model, image, "--channel", "3", *options, "--out", str(tmp_path / "b")]) == 0
     by_label = np.load(tmp_path / "a" / "picture_scoreMap.npy")
     np.testing.assert_array_equal(by_label, np.load(tmp_path / "b" / "picture_scoreMap.npy"))
@@ -160,8 +217,11 @@ def test_label_equals_channel_and_every_option_reaches_occlusion_sensitivity(tmp
         (["--channel", "1", "--classes", "MISSING"], r"class names: cannot read '.*missing\.txt'"),
         (["--channel", "1", "--mini-batch-size", "x"], r"argument --mini-batch-size: expected numbers; got 'x'"),
         (["--channel", "1", "--max-image-bytes", "lots"], r"argument --max-image-bytes: expected bytes such as 512M"),
-        (["--channel", "1", "--max-image-bytes", "100"], r"picture\.png' is a 20x24 PNG image with 3 channel\(s\), "
-                                                         r"1\.41 KiB once decoded, more than MaxImageBytes"),
+        (
+            ["--channel", "1", "--max-image-bytes", "100"],
+            r"picture\.png' is a 20x24 PNG image with 3 channel\(s\), "
+            r"1\.41 KiB once decoded, more than MaxImageBytes",
+        ),
     ],
 )
 def test_errors_are_one_line_with_status_2(tmp_path, capsys, words, message):
@@ -184,8 +244,21 @@ def test_a_network_with_several_outputs_asks_for_output_names(tmp_path, capsys):
     imwrite(np.zeros((4, 4), np.uint8), tmp_path / "gray.png")
     assert main([str(tmp_path / "two.onnx"), str(tmp_path / "gray.png"), "--channel", "1"]) == 2
     assert "choose one with --output-names" in capsys.readouterr().err
-    assert main([str(tmp_path / "two.onnx"), str(tmp_path / "gray.png"), "--channel", "1", "--output-names", "conv",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                str(tmp_path / "two.onnx"),
+                str(tmp_path / "gray.png"),
+                "--channel",
+                "1",
+                "--output-names",
+                "conv",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
 
 
 def test_demo_without_its_packages_names_the_one_install_command(tmp_path, monkeypatch, capsys):
@@ -213,8 +286,9 @@ def test_without_a_channel_the_top_class_is_explained_and_named(tmp_path, capsys
     name = ["cat", "dog", "bird"][best - 1]
     assert f"explaining the top class, {name} (channel {best}); choose others with --channel" in shown
     assert main([model, image, "--channel", str(best), "--out", str(tmp_path / "given")]) == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "top" / "picture_scoreMap.npy"),
-                                  np.load(tmp_path / "given" / "picture_scoreMap.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "top" / "picture_scoreMap.npy"), np.load(tmp_path / "given" / "picture_scoreMap.npy")
+    )
     assert scipy.io.loadmat(tmp_path / "top" / "picture_scoreMap.mat")["channelIdx"].tolist() == [[float(best)]]
 
 
@@ -234,18 +308,35 @@ def test_every_matlab_option_is_a_flag_with_its_matlab_name_and_default(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     shown = " ".join(text.split())
-    entries = {" ".join(entry.split()).split()[0].rstrip(","): " ".join(entry.split())
-               for entry in re.split(r"\n  (?=-)", text)[1:]}
+    entries = {
+        " ".join(entry.split()).split()[0].rstrip(","): " ".join(entry.split())
+        for entry in re.split(r"\n  (?=-)", text)[1:]
+    }
     for name, default in {**DEFAULTS, **INPUT_LAYER_OPTIONS}.items():
         if name == "Verbose":  # the command shows a progress bar on a terminal, --quiet turns it off
             continue
         assert flag(name) in entries, name
         if default is not None:
             assert entries[flag(name)].endswith(f"(default: {default})"), entries[flag(name)]
-    expected = ["--mask-size", "--stride", "--mask-value", "--output-upsampling", "--mask-clipping",
-                "--mini-batch-size", "--execution-environment", "--incremental", "--normalization", "--mean",
-                "--standard-deviation", "--std", "--min", "--max", "--input-size", "--input-data-formats",
-                "--output-names"]
+    expected = [
+        "--mask-size",
+        "--stride",
+        "--mask-value",
+        "--output-upsampling",
+        "--mask-clipping",
+        "--mini-batch-size",
+        "--execution-environment",
+        "--incremental",
+        "--normalization",
+        "--mean",
+        "--standard-deviation",
+        "--std",
+        "--min",
+        "--max",
+        "--input-size",
+        "--input-data-formats",
+        "--output-names",
+    ]
     assert all(word in shown for word in expected)
 
 
@@ -263,9 +354,11 @@ def test_standard_deviation_and_its_short_alias_std_are_the_same_option(tmp_path
 def test_an_unwritable_out_fails_at_once_before_any_inference(tmp_path, capsys):
     model, image = linear_files(tmp_path)
     (tmp_path / "file").write_text("in the way")
-    for out, reason in ((tmp_path / "file", r"is a file, not a folder"),
-                        (tmp_path / "file" / "sub", r"cannot write in .* \(Not a directory\)"),
-                        (Path("/proc/version/sub"), r"cannot write in .* \(Not a directory\)")):
+    for out, reason in (
+        (tmp_path / "file", r"is a file, not a folder"),
+        (tmp_path / "file" / "sub", r"cannot write in .* \(Not a directory\)"),
+        (Path("/proc/version/sub"), r"cannot write in .* \(Not a directory\)"),
+    ):
         assert main([model, image, "--channel", "1", "--out", str(out)]) == 2
         captured = capsys.readouterr()
         (line,) = captured.err.splitlines()[-1:]
@@ -301,8 +394,15 @@ def test_the_onnx_path_and_its_command_need_no_torch(tmp_path):
         "                and name.split('.')[0] in ('torch', 'torchvision', 'onnx2torch'))\n"
         "print(scoreMap.shape, loaded)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "(12, 10) []"
     assert (tmp_path / "picture_scoreMap.npy").is_file()
@@ -319,6 +419,9 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_results(tmp_path, capsys)
         capsys.readouterr()
         assert main([*words, "--out", str(disk)]) == 2  # 200x200: 160 kB as .npy and again as .mat
         (line,) = capsys.readouterr().err.splitlines()
-        assert re.fullmatch(r"matlab-occsens: error: cannot write the results in '.*disk' \(No space left on "
-                            r"device\); the files there are unchanged\.", line), line
+        assert re.fullmatch(
+            r"matlab-occsens: error: cannot write the results in '.*disk' \(No space left on "
+            r"device\); the files there are unchanged\.",
+            line,
+        ), line
         assert {path.name: path.read_bytes() for path in disk.iterdir()} == before

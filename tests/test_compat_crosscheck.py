@@ -62,8 +62,10 @@ def rewrite(source: Path, target: Path, **changes) -> Path:
 def test_the_kits_spec7_references_pass():
     outcomes = crosscheck([KIT_REFERENCES])
     assert sorted(outcome.case.name for outcome in outcomes) == [
-        "imresize_spec7_bottomright_up5", "imresize_spec7_small4_aa",
-        "imresize_spec7_small4_noaa", "imresize_spec7_topleft_up5",
+        "imresize_spec7_bottomright_up5",
+        "imresize_spec7_small4_aa",
+        "imresize_spec7_small4_noaa",
+        "imresize_spec7_topleft_up5",
     ]
     assert all(outcome.status == PASS for outcome in outcomes)
     assert all(outcome.tolerance == 1e-6 and outcome.max_abs <= 5.0001e-7 for outcome in outcomes)
@@ -238,12 +240,24 @@ def spans(size, mask, stride, clipping):
 @pytest.mark.parametrize(
     "rows, cols, rule, text",
     [
-        (spans(20, 5, 3, False), spans(24, 5, 3, True), "grid-clipping-on",
-         "rows: MATLAB lays out the masks as: full masks from the first row while they fit."),
-        (spans(20, 7, 3, True), spans(24, 5, 3, True), "grid-clipping-on",
-         "rows: MATLAB's masks use MaskSize 7 where 5 was given."),
-        ([(1, 2), (2, 9)], spans(24, 5, 3, True), "grid-clipping-on",
-         "rows: MATLAB's masks cover 1-2, 2-9; this port's cover 1-3, 2-6, 5-9, 8-12, ... (7 masks)."),
+        (
+            spans(20, 5, 3, False),
+            spans(24, 5, 3, True),
+            "grid-clipping-on",
+            "rows: MATLAB lays out the masks as: full masks from the first row while they fit.",
+        ),
+        (
+            spans(20, 7, 3, True),
+            spans(24, 5, 3, True),
+            "grid-clipping-on",
+            "rows: MATLAB's masks use MaskSize 7 where 5 was given.",
+        ),
+        (
+            [(1, 2), (2, 9)],
+            spans(24, 5, 3, True),
+            "grid-clipping-on",
+            "rows: MATLAB's masks cover 1-2, 2-9; this port's cover 1-3, 2-6, 5-9, 8-12, ... (7 masks).",
+        ),
     ],
 )
 def test_other_mask_layouts_are_described(as_specified, tmp_path, rows, cols, rule, text):
@@ -274,8 +288,10 @@ def test_a_different_network_is_reported_before_any_rule(as_specified, tmp_path)
 
 def test_a_case_matlab_may_reject_is_not_a_failure(as_specified, tmp_path):
     rewrite(
-        as_specified / "time_axis.mat", tmp_path / "c.mat",
-        error_identifier="nnet:occlusionSensitivity:Unsupported", error_message="Time outputs are not supported.",
+        as_specified / "time_axis.mat",
+        tmp_path / "c.mat",
+        error_identifier="nnet:occlusionSensitivity:Unsupported",
+        error_message="Time outputs are not supported.",
     )
     (outcome,) = crosscheck([tmp_path])
     assert outcome.status == SKIP and "stay unconfirmed" in outcome.differences[0]

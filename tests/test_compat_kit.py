@@ -23,7 +23,8 @@ def m_files() -> list[Path]:
     """Every MATLAB file of the project (hidden folders and virtual environments left out)."""
     skipped = {"venv", "site-packages", "node_modules"}
     return sorted(
-        path for path in ROOT.rglob("*.m")
+        path
+        for path in ROOT.rglob("*.m")
         if not any(part.startswith(".") or part in skipped for part in path.relative_to(ROOT).parts)
     )
 
@@ -84,8 +85,9 @@ def test_the_rowtime_probe_has_a_time_axis():
     net = importNetworkFromONNX(probe_model(probe_weights(size, "rowtime"), size, "rowtime"), InputDataFormats="BCSS")
     net.OutputDataFormats = "BCT"
     X = pattern_image(list(size), "integer", "single")
-    one_column = occlusionSensitivity(net, X, np.arange(1, 13), MaskValue=0, MaskSize=[24, 1], Stride=[12, 20],
-                                      OutputUpsampling="none")
+    one_column = occlusionSensitivity(
+        net, X, np.arange(1, 13), MaskValue=0, MaskSize=[24, 1], Stride=[12, 20], OutputUpsampling="none"
+    )
     np.testing.assert_array_equal(one_column[0, 0], X[:, 0].sum(axis=1))
 
 

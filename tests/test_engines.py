@@ -77,7 +77,10 @@ def test_a_size_timed_under_load_gets_another_chance():
 def test_one_lucky_timing_does_not_keep_a_slower_size():
     """8 once ran at half its cost (a quiet moment, a warm cache) while 4 is truly the fastest:
     judged by its latest timings, 8 loses its place once those are ordinary again."""
-    fastest_at_4 = lambda size: 0.010 * (1 + abs(np.log2(size) - 2) / 4)
+
+    def fastest_at_4(size: int) -> float:
+        return 0.010 * (1 + abs(np.log2(size) - 2) / 4)
+
     model = CostModel(fastest_at_4)
     lucky = CostModel(lambda size: fastest_at_4(size) * (0.5 if size == 8 else 1))
     sizer = BatchSizer(memory=model.memory)
@@ -129,7 +132,9 @@ def test_ort_maps_do_not_depend_on_the_batch_size(efficientnet, coffee):
     """ONNX Runtime computes each image of a batch alone: the maps agree to the last bit, and
     with the map computed one occluded image at a time through predict."""
     options = dict(MaskSize=60, Stride=50, OutputUpsampling="none")
-    maps = [occlusionSensitivity(efficientnet, coffee, [968, 505], MiniBatchSize=size, **options) for size in (1, 3, 128)]
+    maps = [
+        occlusionSensitivity(efficientnet, coffee, [968, 505], MiniBatchSize=size, **options) for size in (1, 3, 128)
+    ]
     for other in maps[1:]:
         np.testing.assert_array_equal(other, maps[0])
     image = coffee.astype(np.float32)
@@ -149,12 +154,18 @@ def test_the_search_settles_and_the_maps_stay_the_same(efficientnet, coffee):
     search = batch_search(efficientnet.engine("auto"))
     maps = []
     while not search.settled:
-        maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
-                                         Incremental="off"))
+        maps.append(
+            occlusionSensitivity(
+                efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none", Incremental="off"
+            )
+        )
         assert len(maps) <= 3  # 64 masks a map; the search needs about 100 images
     searched = search.largest_tried
-    maps.append(occlusionSensitivity(efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none",
-                                     Incremental="off"))
+    maps.append(
+        occlusionSensitivity(
+            efficientnet, coffee, 968, MaskSize=45, Stride=28, OutputUpsampling="none", Incremental="off"
+        )
+    )
     assert search.largest_tried == searched  # no new size: only timings refined
     for other in maps[1:]:
         np.testing.assert_array_equal(other, maps[0])

@@ -205,8 +205,9 @@ def test_odd_channel_idx_and_x_name_the_argument(net, image, value):
 
 def test_an_object_array_of_numbers_is_numbers(net, image):
     np.testing.assert_array_equal(
-        occlusionSensitivity(net, image, np.array([2], dtype=object), MaskSize=np.array([5], dtype=object),
-                             OutputUpsampling="none"),
+        occlusionSensitivity(
+            net, image, np.array([2], dtype=object), MaskSize=np.array([5], dtype=object), OutputUpsampling="none"
+        ),
         occlusionSensitivity(net, image, 2, MaskSize=5, OutputUpsampling="none"),
     )
 

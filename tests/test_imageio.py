@@ -140,6 +140,7 @@ def test_floating_point_tiff_stays_float32(tmp_path, rgb):
 
 def zeros_png(path, height: int, width: int) -> None:
     """A real 8-bit gray PNG of zeros, compressed row block by row block (never whole in memory)."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
@@ -173,8 +174,14 @@ def test_a_tiny_png_of_30000x30000_is_refused_from_its_header_with_little_memory
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
     )
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", probe, str(path)], check=False, capture_output=True, text=True,
-                          timeout=120, env=environment)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
     message, growth_mib = done.stdout.splitlines()
     assert message == (
         f"imread: {str(path)!r} is a 30000x30000 PNG image with 1 channel(s), 858 MiB once decoded, more than "
@@ -198,13 +205,23 @@ def test_max_image_bytes_raises_or_lifts_the_limit(tmp_path):
 def big_endian_tiff(rgb: np.ndarray) -> bytes:
     """An uncompressed RGB TIFF in Motorola byte order (BitsPerSample stored out of line)."""
     height, width, _ = rgb.shape
-    entries = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, 3, 8 + 2 + 10 * 12 + 4), (259, 3, 1, 1),
-               (262, 3, 1, 2), (273, 4, 1, 8 + 2 + 10 * 12 + 4 + 6), (277, 3, 1, 3), (278, 3, 1, height),
-               (279, 4, 1, rgb.nbytes), (284, 3, 1, 1)]
+    entries = [
+        (256, 3, 1, width),
+        (257, 3, 1, height),
+        (258, 3, 3, 8 + 2 + 10 * 12 + 4),
+        (259, 3, 1, 1),
+        (262, 3, 1, 2),
+        (273, 4, 1, 8 + 2 + 10 * 12 + 4 + 6),
+        (277, 3, 1, 3),
+        (278, 3, 1, height),
+        (279, 4, 1, rgb.nbytes),
+        (284, 3, 1, 1),
+    ]
     ifd = struct.pack(">H", len(entries))
     for tag, kind, count, value in entries:
-        ifd += struct.pack(">HHI", tag, kind, count) + (struct.pack(">HH", value, 0) if kind == 3 and count == 1
-                                                         else struct.pack(">I", value))
+        ifd += struct.pack(">HHI", tag, kind, count) + (
+            struct.pack(">HH", value, 0) if kind == 3 and count == 1 else struct.pack(">I", value)
+        )
     return b"MM\x00*" + struct.pack(">I", 8) + ifd + struct.pack(">I", 0) + struct.pack(">HHH", 8, 8, 8) + rgb.tobytes()
 
 
@@ -275,15 +292,20 @@ def test_damaged_or_unknown_headers_are_not_guessed(tmp_path):
     if not cv2.haveImageReader(str(tmp_path / "x.png")):
         pytest.skip("this OpenCV has no PNG reader")
     assert cv2.imwrite(str(tmp_path / "x.hdr"), rgb.astype(np.float32))  # Radiance HDR: no header read here
-    with pytest.raises(ValueError, match=r"cannot read the image size of '.*x\.hdr' from its header .* "
-                       r"pass MaxImageBytes=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot read the image size of '.*x\.hdr' from its header .* "
+        r"pass MaxImageBytes=None",
+    ):
         imread(tmp_path / "x.hdr")
     assert imread(tmp_path / "x.hdr", MaxImageBytes=None).shape == (4, 6, 3)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF", b"P6"]),
-       st.binary(max_size=64))
+@given(
+    st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF", b"P6"]),
+    st.binary(max_size=64),
+)
 def test_any_bytes_after_a_known_signature_give_a_header_or_none_never_an_error(signature, rest):
     header = read_header(signature + rest)
     assert header is None or (header.height > 0 and header.width > 0 and header.decoded_bytes > 0)

@@ -234,9 +234,7 @@ def test_float64_matches_the_loop_reference(seed, shape, out, method, antialiasi
     antialiasing=st.booleans(),
     dtype=st.sampled_from([np.float32, np.uint8, np.int16]),
 )
-def test_casting_classes_match_the_loop_reference_exactly(
-    seed, shape, out, method, antialiasing, dtype
-):
+def test_casting_classes_match_the_loop_reference_exactly(seed, shape, out, method, antialiasing, dtype):
     # The reference adds the same doubles in the same order (weights left to right, taps in
     # order), so even the casts after each pass, ties at .5 included, must agree bit for bit.
     A = _image(seed, shape, dtype)
@@ -318,9 +316,7 @@ def test_turning_by_180_degrees_commutes(seed, shape, out, method, antialiasing)
     np.testing.assert_allclose(turned, direct, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "dtype", [np.float64, np.float32, np.uint8, np.uint16, np.uint32, np.int8, np.int16, np.int32]
-)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8, np.uint16, np.uint32, np.int8, np.int16, np.int32])
 @pytest.mark.parametrize("size", [[3, 5], [9, 2], [6, 6]])
 def test_the_class_is_kept(dtype, size):
     A = _image(11, (6, 6), dtype)

@@ -65,8 +65,13 @@ def test_random_cnns_give_the_ordinary_map(network, mask, stride, clipping, batc
     image = np.random.default_rng(seed).uniform(0, 255, (height, width, channels))
     out_channels = net.output_channels(net.OutputNames[0])
     incremental, ordinary = both_maps(
-        net, image, list(range(1, out_channels + 1)), MaskSize=list(mask), Stride=list(stride),
-        MaskClipping=clipping, MiniBatchSize=batch,
+        net,
+        image,
+        list(range(1, out_channels + 1)),
+        MaskSize=list(mask),
+        Stride=list(stride),
+        MaskClipping=clipping,
+        MiniBatchSize=batch,
     )
     assert_same_map(incremental, ordinary)
 
@@ -92,7 +97,9 @@ def test_the_finest_chain_gives_the_ordinary_outputs(network, mask, stride, seed
     engine = net.engine("cpu")
     expected = engine.run(base)[0]
     np.testing.assert_allclose(forward.reference(base), expected, rtol=0, atol=TOLERANCE * np.abs(expected).max())
-    expected = np.concatenate([engine.run(batch)[0] for _, batch in occluded_batches(OcclusionJob(base, fill, grid, net.InputDataFormats, 4))])[1:]
+    expected = np.concatenate(
+        [engine.run(batch)[0] for _, batch in occluded_batches(OcclusionJob(base, fill, grid, net.InputDataFormats, 4))]
+    )[1:]
     outputs = np.concatenate([output.copy() for _, output in forward.outputs(fill, grid)])
     np.testing.assert_allclose(outputs, expected, rtol=0, atol=TOLERANCE * np.abs(expected).max())
 
@@ -243,7 +250,12 @@ def test_the_suffix_recomputes_shapes_read_before_the_cut():
         base = net.prepare(image[np.newaxis].astype(np.float32))
         fill = net.prepare(np.full((1, 24, 20, 3), 50.0, np.float32))
         engine = net.engine("cpu")
-        expected = np.concatenate([engine.run(batch)[0] for _, batch in occluded_batches(OcclusionJob(base, fill, grid, net.InputDataFormats, 4))])[1:]
+        expected = np.concatenate(
+            [
+                engine.run(batch)[0]
+                for _, batch in occluded_batches(OcclusionJob(base, fill, grid, net.InputDataFormats, 4))
+            ]
+        )[1:]
         forward.reference(base)
         outputs = np.concatenate([output.copy() for _, output in forward.outputs(fill, grid)])
         np.testing.assert_allclose(outputs, expected, rtol=0, atol=TOLERANCE * np.abs(expected).max())
@@ -333,7 +345,7 @@ def test_on_a_gpu_it_says_so_and_runs_the_ordinary_passes():
 
 
 def test_auto_measures_wherever_the_plan_can_skip_work(efficientnet):
-    """"auto" rules out by the multiply-add bound only (the cost model's prediction no longer
+    """ "auto" rules out by the multiply-add bound only (the cost model's prediction no longer
     decides: on a busy machine the incremental path's one-thread sessions win even on PP-OCR's
     direction classifier, whose local part is its stem, bound 1.04): EfficientNet-Lite0 and
     PP-OCR are measured, a network whose work is almost all in a dense head is not."""

@@ -53,8 +53,9 @@ def closed_form(seed, channels, mask, stride, fill):
 
 def requests(net, cases=CASES, **options):
     return [
-        map_request(net, image(seed), channels, MaskSize=mask, Stride=stride, MaskValue=fill,
-                    OutputUpsampling="none", **options)
+        map_request(
+            net, image(seed), channels, MaskSize=mask, Stride=stride, MaskValue=fill, OutputUpsampling="none", **options
+        )
         for seed, channels, mask, stride, fill in cases
     ]
 
@@ -104,24 +105,42 @@ def test_a_stream_of_several_images_gives_each_image_its_own_map(path, mini_batc
     mixed = []
     engine = net.engine("cpu")
     with observe_forwards(engine, lambda batch, seconds: mixed.append(len(batch.parts) > 1)):
-        maps = list(score_maps(net, requests(net, cases, MiniBatchSize=mini_batch_size, ExecutionEnvironment="cpu",
-                                             Incremental="off")))
+        maps = list(
+            score_maps(
+                net, requests(net, cases, MiniBatchSize=mini_batch_size, ExecutionEnvironment="cpu", Incremental="off")
+            )
+        )
     assert len(maps) == count
     if mini_batch_size > 1 and path in ("onnx prefix", "torch device"):  # the host paths' sizes are the search's
         assert any(mixed)  # some batch held the end of one image's masks and the start of the next's
     for found, case in zip(maps, cases):
-        alone = occlusionSensitivity(net, image(case[0]), case[1], MaskSize=case[2], Stride=case[3], MaskValue=case[4],
-                                     OutputUpsampling="none", MiniBatchSize=mini_batch_size,
-                                     ExecutionEnvironment="cpu", Incremental="off")
+        alone = occlusionSensitivity(
+            net,
+            image(case[0]),
+            case[1],
+            MaskSize=case[2],
+            Stride=case[3],
+            MaskValue=case[4],
+            OutputUpsampling="none",
+            MiniBatchSize=mini_batch_size,
+            ExecutionEnvironment="cpu",
+            Incremental="off",
+        )
         np.testing.assert_array_equal(found, alone)
         np.testing.assert_array_equal(found, closed_form(*case))  # integers: float32 sums are exact
 
 
 def test_batches_straddle_images_at_every_offset():
     """Each batch boundary falls at a different place in the images: still each image's map."""
-    net = with_engine(importNetworkFromONNX(linear_model(WEIGHTS)),
-                      OrtEngine(importNetworkFromONNX(linear_model(WEIGHTS)).selected_model(), "cpu",
-                                input_size=(H, W, C), occlude_on_device=True))
+    net = with_engine(
+        importNetworkFromONNX(linear_model(WEIGHTS)),
+        OrtEngine(
+            importNetworkFromONNX(linear_model(WEIGHTS)).selected_model(),
+            "cpu",
+            input_size=(H, W, C),
+            occlude_on_device=True,
+        ),
+    )
     cases = [(seed, [1 + seed % 4], 4, 3, float(seed)) for seed in range(6)]  # 4×4 masks: 17 images each
     for size in (2, 3, 5, 16, 18, 35):
         parts: list[list[int]] = []
@@ -139,8 +158,9 @@ def test_batches_straddle_images_at_every_offset():
 def test_requests_that_disagree_on_the_batch_start_a_new_stream():
     net = importNetworkFromONNX(linear_model(WEIGHTS))
     one, two, three = requests(net)
-    other = map_request(net, image(2), [3], MaskSize=[3, 5], Stride=[2, 4], MaskValue=100.0,
-                        OutputUpsampling="none", MiniBatchSize=2)
+    other = map_request(
+        net, image(2), [3], MaskSize=[3, 5], Stride=[2, 4], MaskValue=100.0, OutputUpsampling="none", MiniBatchSize=2
+    )
     maps = list(score_maps(net, [one, other, two, three]))
     for found, case in zip(maps, [CASES[0], CASES[1], CASES[1], CASES[2]]):
         np.testing.assert_array_equal(found, closed_form(*case))
@@ -151,11 +171,19 @@ def test_the_incremental_path_runs_in_its_place_in_the_stream():
     net = importNetworkFromONNX(spatial_model(kernel, 16, 16))
     pictures = [np.random.default_rng(seed).integers(0, 256, (16, 16)).astype(np.float64) for seed in range(3)]
     modes = ["off", "on", "off"]
-    found = list(score_maps(net, [map_request(net, picture, [1, 2], MaskSize=3, Stride=2, Incremental=mode,
-                                              OutputUpsampling="none") for picture, mode in zip(pictures, modes)]))
+    found = list(
+        score_maps(
+            net,
+            [
+                map_request(net, picture, [1, 2], MaskSize=3, Stride=2, Incremental=mode, OutputUpsampling="none")
+                for picture, mode in zip(pictures, modes)
+            ],
+        )
+    )
     for mode, picture, got in zip(modes, pictures, found):
-        alone = occlusionSensitivity(net, picture, [1, 2], MaskSize=3, Stride=2, Incremental=mode,
-                                     OutputUpsampling="none")
+        alone = occlusionSensitivity(
+            net, picture, [1, 2], MaskSize=3, Stride=2, Incremental=mode, OutputUpsampling="none"
+        )
         np.testing.assert_allclose(got, alone, rtol=0, atol=1e-3 * np.abs(alone).max())
 
 

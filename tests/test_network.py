@@ -76,7 +76,8 @@ def dynamic_size_model():
     node = helper.make_node("GlobalAveragePool", ["image"], ["pooled"], name="gap")
     flat = helper.make_node("Flatten", ["pooled"], ["scores"], name="flatten")
     graph = helper.make_graph(
-        [node, flat], "dynamic",
+        [node, flat],
+        "dynamic",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
     )
@@ -92,7 +93,9 @@ def test_dynamic_height_and_width_need_input_size():
     image = np.random.default_rng(2).uniform(0, 1, (6, 8, 3))
     # average pooling: drop = mean over the image of (x - fill) inside the mask
     scoreMap = occlusionSensitivity(net, image, [1, 3], MaskSize=2, Stride=2, MaskValue=0, OutputUpsampling="none")
-    expected = np.add.reduceat(np.add.reduceat(image.astype(np.float32), [0, 1, 3, 5], 0), [0, 1, 3, 5, 7], 1)[:3, :4] / 48
+    expected = (
+        np.add.reduceat(np.add.reduceat(image.astype(np.float32), [0, 1, 3, 5], 0), [0, 1, 3, 5, 7], 1)[:3, :4] / 48
+    )
     np.testing.assert_allclose(scoreMap, expected[..., [0, 2]], rtol=1e-5)
     with pytest.raises(ValueError, match="conflicts"):
         importNetworkFromONNX(dynamic_size_model(), InputSize=[6, 8, 4])
@@ -108,7 +111,8 @@ def unbatchable_model(weights):
         helper.make_node("Reshape", ["conv", "shape"], ["scores"], name="reshape"),
     ]
     graph = helper.make_graph(
-        nodes, "unbatchable",
+        nodes,
+        "unbatchable",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, *weights.shape[1:]])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, channels_out])],
         initializer=[
@@ -172,7 +176,11 @@ def test_output_data_formats_for_a_channel_last_intermediate():
         ("zerocenter", {"Mean": [10, 20, 30]}, lambda x: x - [10, 20, 30]),
         ("zscore", {"Mean": 100, "StandardDeviation": [1, 2, 4]}, lambda x: (x - 100) / [1, 2, 4]),
         ("rescale-zero-one", {"Min": 0, "Max": 255}, lambda x: x / 255),
-        ("rescale-symmetric", {"Min": [0, 10, 20], "Max": 255}, lambda x: 2 * (x - [0, 10, 20]) / (255 - np.array([0, 10, 20])) - 1),
+        (
+            "rescale-symmetric",
+            {"Min": [0, 10, 20], "Max": 255},
+            lambda x: 2 * (x - [0, 10, 20]) / (255 - np.array([0, 10, 20])) - 1,
+        ),
     ],
 )
 def test_input_normalization(weights, normalization, statistics, expected):
@@ -245,7 +253,9 @@ def test_memory_does_not_grow_with_the_number_of_masks():
     net = importNetworkFromONNX(linear_model(weights), InputDataFormats="BCSS")
     batch = 64
     tracemalloc.start()
-    scoreMap = occlusionSensitivity(net, image, 1, MaskSize=1, Stride=1, MaskValue=0, OutputUpsampling="none", MiniBatchSize=batch)
+    scoreMap = occlusionSensitivity(
+        net, image, 1, MaskSize=1, Stride=1, MaskValue=0, OutputUpsampling="none", MiniBatchSize=batch
+    )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     one_image = 224 * 224 * 4

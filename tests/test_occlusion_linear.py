@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx_builders import expected_linear_map, linear_model, spatial_model
 
-from matlab_occsens import imresize, importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
 from matlab_occsens.options import mround
 
 
@@ -56,8 +56,14 @@ def test_raw_map_matches_the_closed_form(height, width, mask, stride, clipping, 
     net = importNetworkFromONNX(linear_model(weights))
     fill = np.array([7.0, 200.0])
     scoreMap = occlusionSensitivity(
-        net, image, [1, 2, 3], MaskSize=list(mask), Stride=list(stride), MaskValue=fill,
-        MaskClipping=clipping, OutputUpsampling="none",
+        net,
+        image,
+        [1, 2, 3],
+        MaskSize=list(mask),
+        Stride=list(stride),
+        MaskValue=fill,
+        MaskClipping=clipping,
+        OutputUpsampling="none",
     )
     rows = ranges(height, mask[0], stride[0], clipping == "on")
     cols = ranges(width, mask[1], stride[1], clipping == "on")
@@ -75,9 +81,7 @@ def test_auto_options_on_a_non_square_image():
     mask = (mround(0.2 * 25), mround(0.2 * 40))  # 5 x 8, per dimension
     stride = (mround(0.1 * 25), mround(0.1 * 40))  # 3 (2.5 rounds up) x 4
     assert mask == (5, 8) and stride == (3, 4)
-    expected = expected_linear_map(
-        weights, image, np.zeros(3), ranges(25, 5, 3, True), ranges(40, 8, 4, True)
-    )[..., 0]
+    expected = expected_linear_map(weights, image, np.zeros(3), ranges(25, 5, 3, True), ranges(40, 8, 4, True))[..., 0]
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
 
@@ -90,7 +94,9 @@ def test_auto_mask_value_is_the_channel_mean_of_the_float32_image():
     as_float = image.astype(np.float32)
     fill = as_float.mean(axis=(0, 1), dtype=np.float64).astype(np.float32).astype(np.float64)
     assert not np.all(fill == np.round(fill))  # unrounded, as SPEC §2 requires for uint8
-    expected = expected_linear_map(weights, as_float.astype(np.float64), fill, ranges(16, 4, 4, True), ranges(16, 4, 4, True))
+    expected = expected_linear_map(
+        weights, as_float.astype(np.float64), fill, ranges(16, 4, 4, True), ranges(16, 4, 4, True)
+    )
     np.testing.assert_allclose(scoreMap, expected[..., 0], rtol=1e-5, atol=1e-3)
 
 
@@ -193,7 +199,9 @@ def test_mini_batch_size_does_not_change_the_map(batch):
     weights, image = integer_problem(rng, 20, 20, channels=3)
     net = importNetworkFromONNX(linear_model(weights))
     reference = occlusionSensitivity(net, image, [1, 2], MaskSize=5, Stride=2, OutputUpsampling="none", MaskValue=1)
-    other = occlusionSensitivity(net, image, [1, 2], MaskSize=5, Stride=2, OutputUpsampling="none", MaskValue=1, MiniBatchSize=batch)
+    other = occlusionSensitivity(
+        net, image, [1, 2], MaskSize=5, Stride=2, OutputUpsampling="none", MaskValue=1, MiniBatchSize=batch
+    )
     np.testing.assert_array_equal(other, reference)
 
 

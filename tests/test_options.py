@@ -24,12 +24,25 @@ def test_keyword_pair_mixed_case_and_prefix_forms_agree(problem):
         net, image, 2, MaskSize=[4, 5], Stride=3, MaskValue=10, OutputUpsampling="nearest", MaskClipping="off"
     )
     variants = [
-        occlusionSensitivity(net, image, 2, "MaskSize", [4, 5], "Stride", 3, "MaskValue", 10,
-                             "OutputUpsampling", "nearest", "MaskClipping", "off"),
-        occlusionSensitivity(net, image, 2, "masksize", [4, 5], "STRIDE", 3, maskvalue=10,
-                             outputup="Nearest", MaskClipping="OFF"),
-        occlusionSensitivity(net, image, 2, "maskS", [4, 5], "str", 3, "MaskV", 10, "outputu", "nea",
-                             "MaskC", False),
+        occlusionSensitivity(
+            net,
+            image,
+            2,
+            "MaskSize",
+            [4, 5],
+            "Stride",
+            3,
+            "MaskValue",
+            10,
+            "OutputUpsampling",
+            "nearest",
+            "MaskClipping",
+            "off",
+        ),
+        occlusionSensitivity(
+            net, image, 2, "masksize", [4, 5], "STRIDE", 3, maskvalue=10, outputup="Nearest", MaskClipping="OFF"
+        ),
+        occlusionSensitivity(net, image, 2, "maskS", [4, 5], "str", 3, "MaskV", 10, "outputu", "nea", "MaskC", False),
     ]
     for variant in variants:
         np.testing.assert_array_equal(variant, reference)

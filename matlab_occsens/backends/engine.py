@@ -53,7 +53,7 @@ class Engine(ABC):
         when the stream is to build them on the host. The values are the same either way."""
         return None
 
-    def release_memory(self) -> None:
+    def release_memory(self) -> None:  # noqa: B027  (a hook: doing nothing is the default)
         """Hook: the stream's batch-size search has settled on sizes smaller than the largest it
         tried. A runtime that keeps memory for the largest batch it ran (ONNX Runtime's arena)
         may hand back, during the next :meth:`run_streamed`, what smaller batches do not need.

@@ -113,9 +113,7 @@ class OrtEngine(Engine):
         self._input = self.session.get_inputs()[0].name
         self._outputs = [output.name for output in self.session.get_outputs()]
         wanted = self.device == "gpu" if occlude_on_device is None else occlude_on_device
-        self._occluding_source = (
-            model if wanted and input_size is not None and onnx_opset(model) >= MIN_OPSET else None
-        )
+        self._occluding_source = model if wanted and input_size is not None and onnx_opset(model) >= MIN_OPSET else None
         self._input_size = input_size
         self._occluders: dict[str, _OrtOccluder] = {}
         self._release = False

@@ -80,9 +80,13 @@ def occluding_model(
     image_shape: list[str | int] = (
         ["jobs", channels, height, width] if input_format == "BCSS" else ["jobs", height, width, channels]
     )
-    row_shape, col_shape = ([-1, 1, height, 1], [-1, 1, 1, width]) if input_format == "BCSS" else (
-        [-1, height, 1, 1],
-        [-1, 1, width, 1],
+    row_shape, col_shape = (
+        ([-1, 1, height, 1], [-1, 1, 1, width])
+        if input_format == "BCSS"
+        else (
+            [-1, height, 1, 1],
+            [-1, 1, width, 1],
+        )
     )
     row_nodes, row_constants, inside_rows = _inside("occsens_row", ROWS, height)
     col_nodes, col_constants, inside_cols = _inside("occsens_col", COLS, width)

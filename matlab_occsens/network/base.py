@@ -90,12 +90,12 @@ def warn_unbatchable(name: str) -> None:
 def check_output_format(fmt: Any, where: str) -> str:
     """Validate a MATLAB data format such as "BC", "BCSS" or "BSSC" for a batch-first tensor."""
     if not is_text(fmt):
-        raise TypeError(f"{where} must be a string such as \"BCSS\"; got {type(fmt).__name__}.")
+        raise TypeError(f'{where} must be a string such as "BCSS"; got {type(fmt).__name__}.')
     text = str(fmt).upper()
     if not text or set(text) - _FORMAT_LETTERS or text[0] != "B" or text.count("B") != 1 or text.count("C") > 1:
         raise ValueError(
             f"{where} must use the letters S, C, B, T, U with B first (ONNX tensors are batch first) "
-            f"and at most one C, e.g. \"BC\", \"BCSS\", \"BSSC\"; got {str(fmt)!r}."
+            f'and at most one C, e.g. "BC", "BCSS", "BSSC"; got {str(fmt)!r}.'
         )
     return text
 
@@ -177,8 +177,7 @@ class Network(ABC):
         listed = [formats] if is_text(formats) else list(formats)
         if len(listed) != len(self._output_names):
             raise ValueError(
-                f"OutputDataFormats needs one format per output name ({len(self._output_names)}); "
-                f"got {len(listed)}."
+                f"OutputDataFormats needs one format per output name ({len(self._output_names)}); got {len(listed)}."
             )
         for name, fmt in zip(self._output_names, listed):
             self._output_formats[name] = check_output_format(fmt, "OutputDataFormats")
@@ -230,8 +229,7 @@ class Network(ABC):
             raise self._format_needed(name, rank)
         if len(fmt) != rank:
             raise ValueError(
-                f"OutputDataFormats {fmt!r} for output {name!r} has {len(fmt)} letters but the "
-                f"tensor has {rank} axes."
+                f"OutputDataFormats {fmt!r} for output {name!r} has {len(fmt)} letters but the tensor has {rank} axes."
             )
         return fmt
 

@@ -20,9 +20,7 @@ INPUT_LAYER_OPTIONS: dict[str, Any] = {
 }
 
 
-def input_layer(
-    options: dict[str, Any], input_size: tuple[int, int, int], name: str, function: str
-) -> ImageInputLayer:
+def input_layer(options: dict[str, Any], input_size: tuple[int, int, int], name: str, function: str) -> ImageInputLayer:
     """The validated input layer from parsed options holding :data:`INPUT_LAYER_OPTIONS`."""
     return ImageInputLayer.create(
         input_size,

@@ -73,7 +73,7 @@ class ImageInputLayer:
         name: str = "input",
         function: str = "imageInputLayer",
         **statistics: Any,
-    ) -> "ImageInputLayer":
+    ) -> ImageInputLayer:
         """Validate the user's Normalization and statistics (given as MATLAB names)."""
         check_input_size(input_size, function)
         method = match_string(normalization, NORMALIZATIONS, "Normalization", function)
@@ -96,7 +96,8 @@ class ImageInputLayer:
             raise ValueError(f"{function}: StandardDeviation must be positive.")
         if "Max" in values and np.any(values["Max"] <= values["Min"]):
             raise ValueError(f"{function}: Max must be greater than Min for every channel.")
-        return cls(tuple(int(v) for v in input_size), method, Name=name, **values)
+        height, width, channels = (int(v) for v in input_size)
+        return cls((height, width, channels), method, Name=name, **values)
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
         """Normalise float32 images whose last three axes are H×W×C; returns a new array."""
@@ -107,6 +108,7 @@ class ImageInputLayer:
             return images - self.Mean
         if method == "zscore":
             return (images - self.Mean) / self.StandardDeviation
+        assert self.Min is not None and self.Max is not None  # from_options sets both for rescaling
         unit = (images - self.Min) / (self.Max - self.Min)
         return unit if method == "rescale-zero-one" else unit * np.float32(2) - np.float32(1)
 

@@ -36,11 +36,12 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
 
 
 def detect_input_format(dims: list[int | None]) -> str | None:
-    """"BCSS" or "BSSC" when the static dimensions tell them apart, else None.
+    """ "BCSS" or "BSSC" when the static dimensions tell them apart, else None.
 
     The channel axis is the one that is static and smaller than both others (a dynamic spatial
     size counts as larger): [N,3,224,224] and [N,3,H,W] are NCHW, [N,224,224,3] is NHWC.
     """
+
     def channel_like(candidate: int | None, *others: int | None) -> bool:
         return candidate is not None and all(other is None or other > candidate for other in others)
 
@@ -70,8 +71,7 @@ class OnnxGraph:
         if len(inputs) != 1:
             names = ", ".join(value.name for value in inputs) or "none"
             raise ValueError(
-                f"{_FUNCTION}: the network must have exactly one image input; this one has "
-                f"{len(inputs)} ({names})."
+                f"{_FUNCTION}: the network must have exactly one image input; this one has {len(inputs)} ({names})."
             )
         self.input = inputs[0]
         dims = _dims(self.input)
@@ -240,4 +240,3 @@ def _outer_names(graph: onnx.GraphProto) -> set[str]:
             for subgraph in [attribute.g, *attribute.graphs]:
                 names |= _outer_names(subgraph)
     return names
-

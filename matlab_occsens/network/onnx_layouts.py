@@ -188,4 +188,3 @@ def _derive(
         two_d = weights is not None and len(weights.dims) == 2
         return [first if two_d and first.endswith("C") else None]  # the feature axis stays last
     return []
-

@@ -50,8 +50,8 @@ def _input_size(options: dict[str, Any], input_format: str) -> tuple[int, int, i
 
 
 def importNetworkFromPyTorch(
-    modelfile: "torch.nn.Module | str | os.PathLike", *args: Any, **kwargs: Any
-) -> "TorchModuleNetwork":
+    modelfile: torch.nn.Module | str | os.PathLike, *args: Any, **kwargs: Any
+) -> TorchModuleNetwork:
     """Wrap a PyTorch model as a MATLAB-style network object (torch backend).
 
     Parameters

@@ -115,7 +115,9 @@ class BatchSizer:
         """The timed size just below or just above ``best``, in turn."""
         sizes = sorted(size for size in self._timings if size <= limit)
         at = sizes.index(best)
-        around = [size for size in (sizes[at - 1] if at else None, sizes[at + 1] if at + 1 < len(sizes) else None) if size]
+        around = [
+            size for size in (sizes[at - 1] if at else None, sizes[at + 1] if at + 1 < len(sizes) else None) if size
+        ]
         return around[(self._chosen // EXPLORE_EVERY) % len(around)] if around else best
 
     def record(self, size: int, seconds: float) -> None:
