@@ -112,23 +112,32 @@ def captum_seconds(pictures: list[np.ndarray], net: Network, window: int, stride
                 x = image_argument(X, net.InputSize)
                 fill = x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
                 baseline = torch.from_numpy(net.prepare(np.broadcast_to(fill, x.shape)[np.newaxis]))
-                occlusion.attribute(torch.from_numpy(net.prepare(x[np.newaxis])), baselines=baseline,
-                                    sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
-                                    target=target - 1, perturbations_per_eval=32)
+                occlusion.attribute(
+                    torch.from_numpy(net.prepare(x[np.newaxis])),
+                    baselines=baseline,
+                    sliding_window_shapes=(3, window, window),
+                    strides=(3, stride, stride),
+                    target=target - 1,
+                    perturbations_per_eval=32,
+                )
 
     return timed(run)
 
 
-def worker_peak_rss(model: Path, files: list[str], options: dict[str, object], out: Path,
-                    imports: dict[str, object]) -> float:
+def worker_peak_rss(
+    model: Path, files: list[str], options: dict[str, object], out: Path, imports: dict[str, object]
+) -> float:
     """Peak RSS (MiB) of one fresh worker process after computing ``files``."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         shutil.rmtree(out, ignore_errors=True)
-        occlusionSensitivityDataset(model, files, 1, out=out, client=client, progress=False, import_options=imports,
-                                    **options)
+        occlusionSensitivityDataset(
+            model, files, 1, out=out, client=client, progress=False, import_options=imports, **options
+        )
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return max(peaks.values()) / 1024
 
@@ -154,8 +163,12 @@ def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np
     pictures = [np.roll(base, int(rng.integers(0, 224)), axis=1) for _ in range(count)]  # distinct images
     words = []
     for flag, values in EFFICIENTNET_LITE0.normalization().items():
-        name = {"InputSize": "--input-size", "Normalization": "--normalization", "Mean": "--mean",
-                "StandardDeviation": "--std"}[flag]
+        name = {
+            "InputSize": "--input-size",
+            "Normalization": "--normalization",
+            "Mean": "--mean",
+            "StandardDeviation": "--std",
+        }[flag]
         words += [name, *map(str, np.ravel(values).tolist())]
     extra = {"words": words, "options": EFFICIENTNET_LITE0.normalization()}
     return model, importNetworkFromONNX(model, **EFFICIENTNET_LITE0.normalization()), pictures, extra
@@ -192,22 +205,40 @@ def main() -> None:
         results: dict[str, float | None] = _Reported()
         results["limit"] = limit_seconds(net, pictures, [8, 16, 32] if not args.smoke else [4])
         for mode in ("off", "auto"):
-            results[f"in-process job, Incremental {mode}"] = timed(lambda: occlusionSensitivityDataset(
-                model, files, 1, out=work / "inproc", workers=0, restart=True, progress=False,
-                import_options=imports, Incremental=mode))
+            results[f"in-process job, Incremental {mode}"] = timed(
+                lambda mode=mode: occlusionSensitivityDataset(
+                    model,
+                    files,
+                    1,
+                    out=work / "inproc",
+                    workers=0,
+                    restart=True,
+                    progress=False,
+                    import_options=imports,
+                    Incremental=mode,
+                )
+            )
         for mode in ("off", "auto")[: 1 if args.smoke else 2]:
             results[f"command, 2 workers, Incremental {mode}"] = command_seconds(
-                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "2", "--incremental", mode])
+                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "2", "--incremental", mode]
+            )
         results["command, 1 one-thread worker, Incremental off"] = command_seconds(
-            model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"],
-            cores=str(min(os.sched_getaffinity(0))))
+            model,
+            folder,
+            work / "cmd",
+            [*words, "--channel", "1", "--workers", "1", "--incremental", "off"],
+            cores=str(min(os.sched_getaffinity(0))),
+        )
         if not args.smoke:  # the default's alternative: one worker computing with every core
             results["command, 1 two-thread worker, Incremental off"] = command_seconds(
-                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"])
+                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"]
+            )
         results["loop of occlusionSensitivity, Incremental off"] = timed(
-            lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures])
-        results["Captum Occlusion loop (perturbations_per_eval 32)"] = None if args.smoke else captum_seconds(
-            pictures, net, 45, 22, 1)
+            lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures]
+        )
+        results["Captum Occlusion loop (perturbations_per_eval 32)"] = (
+            None if args.smoke else captum_seconds(pictures, net, 45, 22, 1)
+        )
         memory_count = 12 if args.smoke else args.memory_images
         coarse = {"MaskSize": 112, "Stride": 112} if not args.smoke else {}
         image = [files[0]]
@@ -225,12 +256,17 @@ def main() -> None:
     two = results["command, 2 workers, Incremental off"]
     assert one is not None and two is not None
     print(f"  2 workers / 1 one-thread worker, images/s: {one / two:.2f}x")
-    print(f"  worker peak RSS: {small:.0f} MiB after {small_count} images, {large:.0f} MiB after {memory_count} "
-          f"({large / small:.3f}x)")
+    print(
+        f"  worker peak RSS: {small:.0f} MiB after {small_count} images, {large:.0f} MiB after {memory_count} "
+        f"({large / small:.3f}x)"
+    )
     print(f"load after: {load()}")
     if args.json:
-        args.json.write_text(json.dumps({"images": count, "seconds": results, "worker_peak_mib": [small, large],
-                                         "load": load()}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"images": count, "seconds": results, "worker_peak_mib": [small, large], "load": load()}, indent=2
+            )
+        )
 
 
 if __name__ == "__main__":

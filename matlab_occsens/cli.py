@@ -189,9 +189,13 @@ def _run_parser() -> argparse.ArgumentParser:
         f"Run '{PROG} demo' for a built-in example.",
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX network")
-    parser.add_argument("image", metavar="IMAGE", nargs="+",
-                        help="the image file (resized to the network's input size); several, a folder or a "
-                        "wildcard run a dataset job into one Zarr store in --out")
+    parser.add_argument(
+        "image",
+        metavar="IMAGE",
+        nargs="+",
+        help="the image file (resized to the network's input size); several, a folder or a "
+        "wildcard run a dataset job into one Zarr store in --out",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--channel",
@@ -358,8 +362,9 @@ def _run(argv: Sequence[str]) -> int:
     channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _occlusion_kwargs(args)
     if is_dataset(args.image):
-        return run_dataset(args, _import_options(args), options, channels, classes, console.note, console.result,
-                           console.progress)
+        return run_dataset(
+            args, _import_options(args), options, channels, classes, console.note, console.result, console.progress
+        )
     (image_file,) = args.image
     net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
     image = imread(image_file, MaxImageBytes=args.max_image_bytes)

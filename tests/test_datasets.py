@@ -196,8 +196,9 @@ def test_memory_does_not_grow_with_the_number_of_images(net, tmp_path):
 def test_the_store_holds_every_map_and_resumes(net, model_file, folder, tmp_path):
     root, pictures = folder
     out = tmp_path / "out"
-    summary = occlusionSensitivityDataset(model_file, root / "*" / "*.png", "predicted", out=out, workers=0,
-                                          progress=False)
+    summary = occlusionSensitivityDataset(
+        model_file, root / "*" / "*.png", "predicted", out=out, workers=0, progress=False
+    )
     assert (summary.total, summary.computed, summary.skipped, summary.failures) == (6, 6, 0, {})
     group = stored(out)
     assert group["maps"].shape == (6, SIZE, SIZE) and group["maps"].chunks == (1, SIZE, SIZE)
@@ -210,8 +211,9 @@ def test_the_store_holds_every_map_and_resumes(net, model_file, folder, tmp_path
     assert [Path(name).name for name in job["images"]] == [f"{index}.png" for index in range(6)]
     assert job["options"]["MaskSize"] == "auto" and job["options"]["Incremental"] == "auto"
     assert len(job["model_sha256"]) == 64 and group.attrs["version"]
-    again = occlusionSensitivityDataset(model_file, root / "*" / "*.png", "predicted", out=out, workers=0,
-                                        progress=False)
+    again = occlusionSensitivityDataset(
+        model_file, root / "*" / "*.png", "predicted", out=out, workers=0, progress=False
+    )
     assert (again.computed, again.skipped) == (0, 6)
 
 
@@ -229,8 +231,7 @@ def test_a_store_for_another_job_is_refused_naming_what_differs(model_file, fold
         occlusionSensitivityDataset(other, root / "cat", 1, out=out, workers=0, progress=False)
     with pytest.raises(StoreMismatch, match="the channels"):
         occlusionSensitivityDataset(model_file, root / "cat", 2, out=out, workers=0, progress=False)
-    restarted = occlusionSensitivityDataset(other, root / "cat", 1, out=out, workers=0, progress=False,
-                                            restart=True)
+    restarted = occlusionSensitivityDataset(other, root / "cat", 1, out=out, workers=0, progress=False, restart=True)
     assert (restarted.computed, restarted.skipped) == (3, 0)
 
 
@@ -254,8 +255,9 @@ def test_bad_files_are_recorded_with_their_reason_and_the_rest_completes(net, mo
     good = (root / "dog" / "3.png").read_bytes()
     (root / "dog" / "truncated.png").write_bytes(good[: len(good) // 3])
     out = tmp_path / "out"
-    summary = occlusionSensitivityDataset(model_file, root / "*" / "*.png", [1, 4], out=out, client=client,
-                                          progress=False)
+    summary = occlusionSensitivityDataset(
+        model_file, root / "*" / "*.png", [1, 4], out=out, client=client, progress=False
+    )
     names = [Path(name).name for name in stored(out).attrs["job"]["images"]]
     failed = {names[index] for index in summary.failures}
     assert failed == {"empty.png", "text.png", "truncated.png"}
@@ -278,8 +280,9 @@ def test_a_killed_worker_costs_nothing_every_map_once(model_file, tmp_path, clie
     outcome: dict[str, object] = {}
 
     def run() -> None:
-        outcome["summary"] = occlusionSensitivityDataset(model_file, pictures, 2, out=out, client=client,
-                                                         progress=False, **options)
+        outcome["summary"] = occlusionSensitivityDataset(
+            model_file, pictures, 2, out=out, client=client, progress=False, **options
+        )
 
     job = threading.Thread(target=run)
     job.start()
@@ -326,16 +329,34 @@ def test_mat_export_reads_back_in_v5_and_v73(model_file, tmp_path):
 
 def command(*words: str, **popen) -> subprocess.Popen:
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "matlab_occsens", *words], env=environment, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "matlab_occsens", *words],
+        env=environment,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
 
 
 def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file, folder, tmp_path):
     root, pictures = folder
     (root / "dog" / "broken.png").write_text("nope")
     out = tmp_path / "out"
-    run = command(str(model_file), str(root / "cat"), str(root / "dog"), "--per-image", "predicted",
-                  "--workers", "2", "--out", str(out), "--overview", "--overlays", "--mat")
+    run = command(
+        str(model_file),
+        str(root / "cat"),
+        str(root / "dog"),
+        "--per-image",
+        "predicted",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--overview",
+        "--overlays",
+        "--mat",
+    )
     stdout, stderr = run.communicate(timeout=180)
     assert run.returncode == 1, stderr  # one image failed, and is listed
     assert "failed: image 7" in stderr and "broken.png" in stderr and "not an image file" in stderr
@@ -345,8 +366,17 @@ def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file,
         np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, top_class(X)))
     assert (out / "overview.png").is_file() and (out / "occlusion.mat").is_file()
     assert len(list((out / "overlays").glob("*.png"))) == 6
-    again = command(str(model_file), str(root / "cat"), str(root / "dog"), "--per-image", "predicted",
-                    "--workers", "0", "--out", str(out))
+    again = command(
+        str(model_file),
+        str(root / "cat"),
+        str(root / "dog"),
+        "--per-image",
+        "predicted",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+    )
     stdout, stderr = again.communicate(timeout=120)
     assert "resumed: 6 of 7 images were already complete" in stderr
 
@@ -355,8 +385,20 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
     for index, X in enumerate(images(40, seed=9)):
         imwrite(X, tmp_path / f"{index:02d}.png")
     out = tmp_path / "out"
-    words = [str(model_file), str(tmp_path / "*.png"), "--channel", "3", "--mask-size", "2", "--stride", "1",
-             "--workers", "1", "--out", str(out)]
+    words = [
+        str(model_file),
+        str(tmp_path / "*.png"),
+        "--channel",
+        "3",
+        "--mask-size",
+        "2",
+        "--stride",
+        "1",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    ]
     run = command(*words)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and completed(out) == 0:

@@ -8,11 +8,21 @@ from typing import Any
 
 from .datastore import ImageDatastore, imageDatastore
 
-__all__ = ["ImageDatastore", "JobSummary", "imageDatastore", "occlusionSensitivityDataset",
-           "occlusionSensitivityMaps", "storeToMat"]
+__all__ = [
+    "ImageDatastore",
+    "JobSummary",
+    "imageDatastore",
+    "occlusionSensitivityDataset",
+    "occlusionSensitivityMaps",
+    "storeToMat",
+]
 
-_LAZY = {"occlusionSensitivityDataset": "api", "occlusionSensitivityMaps": "api", "JobSummary": "job",
-         "storeToMat": "export"}
+_LAZY = {
+    "occlusionSensitivityDataset": "api",
+    "occlusionSensitivityMaps": "api",
+    "JobSummary": "job",
+    "storeToMat": "export",
+}
 
 
 def __getattr__(name: str) -> Any:

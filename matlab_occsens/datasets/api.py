@@ -77,7 +77,7 @@ def occlusionSensitivityDataset(
     classes: list[str] | None = None,
     ChannelOrder: str = "RGB",
     **kwargs: Any,
-) -> "JobSummary":
+) -> JobSummary:
     """Extension: the maps of every image into a Zarr store in ``out``, on a Dask cluster.
 
     Workers (local processes, or those of ``scheduler``/``client``) build the network once each
@@ -118,5 +118,15 @@ def occlusionSensitivityDataset(
     options = job_options(args, kwargs)
     names = classes if classes is not None else built.Classes
     plan = channel_plan(channelIdx, len(listed), built.output_channels(built.OutputNames[0]), listed.labels, names)
-    return run_job(description, listed, plan, options, Path(out), workers=workers, scheduler=scheduler,
-                   client=client, restart=restart, progress=progress)
+    return run_job(
+        description,
+        listed,
+        plan,
+        options,
+        Path(out),
+        workers=workers,
+        scheduler=scheduler,
+        client=client,
+        restart=restart,
+        progress=progress,
+    )

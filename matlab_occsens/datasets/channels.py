@@ -37,7 +37,10 @@ class ChannelPlan:
 
 
 def channel_plan(
-    channelIdx: Any, count: int, channel_count: int | None, labels: tuple[str, ...] | None = None,
+    channelIdx: Any,
+    count: int,
+    channel_count: int | None,
+    labels: tuple[str, ...] | None = None,
     classes: list[str] | None = None,
 ) -> ChannelPlan:
     """Resolve ``channelIdx`` for ``count`` images (errors name the argument, before any inference).
@@ -54,16 +57,21 @@ def channel_plan(
             return ChannelPlan(None, {"rule": PREDICTED})
         if rule == LABELS:
             if labels is None:
-                raise ValueError(f'{FUNCTION}: channelIdx "labels" needs images with labels (an imageDatastore '
-                                 f'with LabelSource="foldernames" or Labels).')
+                raise ValueError(
+                    f'{FUNCTION}: channelIdx "labels" needs images with labels (an imageDatastore '
+                    f'with LabelSource="foldernames" or Labels).'
+                )
             if classes is None:
                 raise ValueError(f'{FUNCTION}: channelIdx "labels" needs the class names (net.Classes or --classes).')
             found = class_channels(list(labels), classes, "channelIdx")
             return ChannelPlan(tuple((int(channel),) for channel in found), {"rule": LABELS})
         raise ValueError(f'{FUNCTION}: channelIdx must be channels, "predicted" or "labels"; got {channelIdx!r}.')
     rows: Any = channelIdx if isinstance(channelIdx, np.ndarray) and channelIdx.ndim == 2 else None
-    if rows is None and isinstance(channelIdx, (list, tuple)) and channelIdx and all(
-        isinstance(item, (list, tuple, np.ndarray)) for item in channelIdx
+    if (
+        rows is None
+        and isinstance(channelIdx, (list, tuple))
+        and channelIdx
+        and all(isinstance(item, (list, tuple, np.ndarray)) for item in channelIdx)
     ):
         rows = list(channelIdx)
     if rows is None:

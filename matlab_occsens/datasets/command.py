@@ -24,20 +24,31 @@ def is_dataset(images: list[str]) -> bool:
 
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("datasets (several images, a folder or a wildcard: one Zarr store in --out)")
-    group.add_argument("--per-image", choices=("predicted", "labels"),
-                       help="channels per image instead of --channel: each image's top-1 class (the default "
-                       "without --channel or --label), or its folder name looked up in --classes")
-    group.add_argument("--workers", type=int, metavar="K",
-                       help="local worker processes, each pinned to its cores (default: one per physical core; "
-                       "0: in this process)")
+    group.add_argument(
+        "--per-image",
+        choices=("predicted", "labels"),
+        help="channels per image instead of --channel: each image's top-1 class (the default "
+        "without --channel or --label), or its folder name looked up in --classes",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="K",
+        help="local worker processes, each pinned to its cores (default: one per physical core; 0: in this process)",
+    )
     group.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
-    group.add_argument("--restart", action="store_true",
-                       help="start over a store in --out that holds another job (otherwise refused)")
+    group.add_argument(
+        "--restart", action="store_true", help="start over a store in --out that holds another job (otherwise refused)"
+    )
     group.add_argument("--overlays", action="store_true", help="also write one overlay PNG per image and channel")
-    group.add_argument("--overview", action="store_true",
-                       help="also write overview.png: a sheet of the overlays with each image's class and score")
-    group.add_argument("--mat", action="store_true",
-                       help="also write occlusion.mat for MATLAB's load (v7.3 when large)")
+    group.add_argument(
+        "--overview",
+        action="store_true",
+        help="also write overview.png: a sheet of the overlays with each image's class and score",
+    )
+    group.add_argument(
+        "--mat", action="store_true", help="also write occlusion.mat for MATLAB's load (v7.3 when large)"
+    )
 
 
 def run_dataset(
@@ -64,25 +75,44 @@ def run_dataset(
 
     given_output = getattr(args, "OutputNames", None)
     output_names = None if given_output is None else [given_output]
-    description = describe_network(args.model, output_names=output_names, channel_order=args.channel_order,
-                                   **import_options)
+    description = describe_network(
+        args.model, output_names=output_names, channel_order=args.channel_order, **import_options
+    )
     net = description.build()
     if len(net.OutputNames) != 1:
-        raise ValueError(f"the network has {len(net.OutputNames)} outputs ({', '.join(net.OutputNames)}); "
-                         f"choose one with --output-names.")
+        raise ValueError(
+            f"the network has {len(net.OutputNames)} outputs ({', '.join(net.OutputNames)}); "
+            f"choose one with --output-names."
+        )
     images = image_list(list(args.image))
     options = job_options((), occlusion_kwargs)
     if args.per_image == LABELS:
         images = image_list(imageDatastore(list(args.image), LabelSource="foldernames"))
-    plan = channel_plan((args.per_image or PREDICTED) if channels is None else channels, len(images),
-                        net.output_channels(net.OutputNames[0]), images.labels, classes)
+    plan = channel_plan(
+        (args.per_image or PREDICTED) if channels is None else channels,
+        len(images),
+        net.output_channels(net.OutputNames[0]),
+        images.labels,
+        classes,
+    )
     say(f"matlab-occsens: {len(images)} images into {Path(args.out) / 'occlusion.zarr'}")
-    summary = run_job(description, images, plan, options, args.out, workers=args.workers,
-                                  scheduler=args.scheduler, restart=args.restart, progress=progress)
+    summary = run_job(
+        description,
+        images,
+        plan,
+        options,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        restart=args.restart,
+        progress=progress,
+    )
     if summary.skipped:
         say(f"matlab-occsens: resumed: {summary.skipped} of {summary.total} images were already complete")
-    result(f"wrote {summary.store} ({summary.computed} maps computed, {summary.skipped} already there, "
-           f"{len(summary.failures)} failed)")
+    result(
+        f"wrote {summary.store} ({summary.computed} maps computed, {summary.skipped} already there, "
+        f"{len(summary.failures)} failed)"
+    )
     store = MapStore(summary.store, mode="r")
     if args.overlays:
         for path in write_overlays(store, images.entries, images.names, net.InputSize, Path(args.out) / "overlays"):

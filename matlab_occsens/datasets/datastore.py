@@ -26,11 +26,24 @@ __all__ = ["ImageDatastore", "imageDatastore", "IMAGE_EXTENSIONS"]
 _FUNCTION = "imageDatastore"
 
 #: The extensions ``imformats`` lists that OpenCV also decodes (MATLAB's default FileExtensions).
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".jp2", ".pbm", ".pgm", ".png", ".pnm", ".ppm",
-                    ".ras", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (
+    ".bmp",
+    ".gif",
+    ".jpeg",
+    ".jpg",
+    ".jp2",
+    ".pbm",
+    ".pgm",
+    ".png",
+    ".pnm",
+    ".ppm",
+    ".ras",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
 
-_OPTIONS: dict[str, Any] = {"IncludeSubfolders": False, "FileExtensions": None, "LabelSource": "none",
-                            "Labels": None}
+_OPTIONS: dict[str, Any] = {"IncludeSubfolders": False, "FileExtensions": None, "LabelSource": "none", "Labels": None}
 
 
 def _extensions(value: Any) -> tuple[str, ...]:
@@ -110,7 +123,7 @@ class ImageDatastore:
     def countEachLabel(self) -> dict[str, int]:
         """Files per label, in sorted label order (MATLAB returns a table)."""
         if self.Labels is None:
-            raise ValueError("countEachLabel: the datastore has no labels (LabelSource=\"foldernames\").")
+            raise ValueError('countEachLabel: the datastore has no labels (LabelSource="foldernames").')
         return dict(sorted(Counter(self.Labels.tolist()).items()))
 
     def subset(self, indices: Any) -> ImageDatastore:

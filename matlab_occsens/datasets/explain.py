@@ -66,7 +66,11 @@ def _top_class(net: Network, pixels: np.ndarray, environment: str) -> tuple[int,
 
 
 def _prepare(
-    net: Network, index: int, entry: ImageEntry, channels: tuple[int, ...] | None, channel_order: str,
+    net: Network,
+    index: int,
+    entry: ImageEntry,
+    channels: tuple[int, ...] | None,
+    channel_order: str,
     options: dict[str, Any],
 ) -> _Prepared:
     item = _Prepared(index)
@@ -75,8 +79,10 @@ def _prepare(
         item.predicted, item.score = _top_class(net, fitted.pixels, options.get("ExecutionEnvironment", "auto"))
         if channels is None:
             if item.predicted == 0:
-                raise ValueError(f"output {net.OutputNames[0]!r} is not a class-score vector, so it has no "
-                                 f"predicted class; give channelIdx")
+                raise ValueError(
+                    f"output {net.OutputNames[0]!r} is not a class-score vector, so it has no "
+                    f"predicted class; give channelIdx"
+                )
             channels = (item.predicted,)
         item.channels = channels
         item.request = map_request(net, fitted.pixels, list(channels), **options)

@@ -68,8 +68,13 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
     # every 10 ms, taking the GIL from the compute thread (docs/datasets.md: up to ~8 % more CPU a map
     # in a worker whose other threads were not pinned with it).
     quiet = dask.config.set({"distributed.worker.profile.enabled": False})
-    with quiet, LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                             silence_logs=logging.ERROR) as cluster, Client(cluster) as local:
+    with (
+        quiet,
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster) as local,
+    ):
         yield _pinned(local)
 
 
@@ -81,7 +86,7 @@ def _pinned(client: Any) -> Any:
 
 
 def _tasks(items: list[Any], per_task: int) -> list[list[Any]]:
-    return [items[first:first + per_task] for first in range(0, len(items), per_task)]
+    return [items[first : first + per_task] for first in range(0, len(items), per_task)]
 
 
 def run_job(
@@ -104,10 +109,15 @@ def run_job(
     """
     net = description.build()
     shape = map_shape(net, options, plan.width)
-    recorded = {**options, "ImportOptions": description.import_options, "OutputNames": net.OutputNames,
-                "ChannelOrder": description.channel_order}  # all that changes a map besides the model file
-    identity = StoreIdentity(images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()},
-                             plan.rule, shape)
+    recorded = {
+        **options,
+        "ImportOptions": description.import_options,
+        "OutputNames": net.OutputNames,
+        "ChannelOrder": description.channel_order,
+    }  # all that changes a map besides the model file
+    identity = StoreIdentity(
+        images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()}, plan.rule, shape
+    )
     store = MapStore.open_for(out, identity, restart)
     todo = np.flatnonzero(store.status() != DONE).tolist()
     summary = JobSummary(store.path, len(images), len(images) - len(todo))
@@ -118,8 +128,15 @@ def run_job(
     masks = len(job_grid(net, options)[0]) + 1
     per_task = max(1, min(math.ceil(_MASKS_PER_TASK / masks), len(todo) // (4 * max(count, 1))))
     items = [(index, images.entries[index], plan.of(index)) for index in todo]
-    bar = tqdm(total=len(images), initial=summary.skipped, unit="image", desc=FUNCTION, disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(images),
+        initial=summary.skipped,
+        unit="image",
+        desc=FUNCTION,
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     try:
         if workers == 0 and scheduler is None and client is None:
             for index, error in write_results(store, explain_images(net, items, options, description.channel_order)):
@@ -142,8 +159,15 @@ def _count(summary: JobSummary, store: MapStore, bar: tqdm, outcome: list[tuple[
 
 
 def _follow(
-    client: Any, description: NetworkDescription, store_path: str, items: list[Any], options: dict[str, Any],
-    per_task: int, summary: JobSummary, store: MapStore, bar: tqdm,
+    client: Any,
+    description: NetworkDescription,
+    store_path: str,
+    items: list[Any],
+    options: dict[str, Any],
+    per_task: int,
+    summary: JobSummary,
+    store: MapStore,
+    bar: tqdm,
 ) -> None:
     """Keep a few tasks per worker in flight and count each finished one."""
     from distributed import as_completed

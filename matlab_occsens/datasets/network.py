@@ -82,11 +82,21 @@ def describe_network(
         path = Path(net).resolve()
         if not path.is_file():
             raise ValueError(f"model file {str(path)!r} does not exist.")
-        description = NetworkDescription(str(path), _file_sha256(path), dict(import_options),
-                                         None if output_names is None else tuple(output_names), channel_order)
+        description = NetworkDescription(
+            str(path),
+            _file_sha256(path),
+            dict(import_options),
+            None if output_names is None else tuple(output_names),
+            channel_order,
+        )
     elif isinstance(net, bytes):
-        description = NetworkDescription(net, hashlib.sha256(net).hexdigest(), dict(import_options),
-                                         None if output_names is None else tuple(output_names), channel_order)
+        description = NetworkDescription(
+            net,
+            hashlib.sha256(net).hexdigest(),
+            dict(import_options),
+            None if output_names is None else tuple(output_names),
+            channel_order,
+        )
     else:
         raise TypeError(f"net must be a network object, an ONNX file path or its bytes; got {shown(net)}.")
     description.build()

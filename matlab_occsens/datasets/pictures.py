@@ -38,8 +38,13 @@ def overlays(
             yield index, int(channel), overlayScoreMap(display, plane, Colorbar=False)
 
 
-def write_overlays(store: MapStore, entries: tuple[ImageEntry, ...], names: tuple[str, ...],
-                   input_size: tuple[int, int, int], folder: Path) -> list[Path]:
+def write_overlays(
+    store: MapStore,
+    entries: tuple[ImageEntry, ...],
+    names: tuple[str, ...],
+    input_size: tuple[int, int, int],
+    folder: Path,
+) -> list[Path]:
     """One PNG per image and channel in ``folder``: ``<position>_<file stem>_<channel>.png``."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -52,14 +57,26 @@ def write_overlays(store: MapStore, entries: tuple[ImageEntry, ...], names: tupl
 
 def _caption(tile: np.ndarray, text: str) -> np.ndarray:
     band = np.full((_CAPTION, tile.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text[: max(tile.shape[1] // 7, 4)], (3, _CAPTION - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        band,
+        text[: max(tile.shape[1] // 7, 4)],
+        (3, _CAPTION - 7),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     return np.concatenate([tile, band])
 
 
 def overview(
-    store: MapStore, entries: tuple[ImageEntry, ...], input_size: tuple[int, int, int],
-    classes: list[str] | None = None, tile: int = 160, limit: int = 64,
+    store: MapStore,
+    entries: tuple[ImageEntry, ...],
+    input_size: tuple[int, int, int],
+    classes: list[str] | None = None,
+    tile: int = 160,
+    limit: int = 64,
 ) -> np.ndarray:
     """A sheet of the first ``limit`` overlays (first channel of each image), ``tile`` pixels wide,
     in rows of ceil(sqrt(n)) like ``imtile``; under each: the class shown, and its score when it is the
@@ -85,5 +102,5 @@ def overview(
     sheet = np.full((rows * height, columns * tile, 3), 255, np.uint8)
     for position, (_, picture) in enumerate(tiles):
         row, column = divmod(position, columns)
-        sheet[row * height: row * height + picture.shape[0], column * tile: (column + 1) * tile] = picture
+        sheet[row * height : row * height + picture.shape[0], column * tile : (column + 1) * tile] = picture
     return sheet

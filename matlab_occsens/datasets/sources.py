@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from .datastore import ImageDatastore, imageDatastore
 
 __all__ = ["ImageEntry", "ImageList", "image_list", "load_image"]
 
-ImageEntry = Union[str, np.ndarray]
+ImageEntry = str | np.ndarray
 """A path to read, or the image itself (H×W or H×W×C, any real numeric class)."""
 
 

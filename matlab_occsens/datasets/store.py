@@ -54,28 +54,44 @@ class StoreIdentity:
     map_shape: tuple[int, ...]
 
     def record(self) -> dict[str, Any]:
-        return {"images": list(self.images), "model_sha256": self.model_sha256, "options": self.options,
-                "channels": self.channels, "map_shape": list(self.map_shape)}
+        return {
+            "images": list(self.images),
+            "model_sha256": self.model_sha256,
+            "options": self.options,
+            "channels": self.channels,
+            "map_shape": list(self.map_shape),
+        }
 
 
 def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     said = []
     if stored.get("model_sha256") != wanted["model_sha256"]:
-        said.append(f"the model (SHA-256 {str(stored.get('model_sha256'))[:12]}... in the store, "
-                    f"{wanted['model_sha256'][:12]}... now)")
+        said.append(
+            f"the model (SHA-256 {str(stored.get('model_sha256'))[:12]}... in the store, "
+            f"{wanted['model_sha256'][:12]}... now)"
+        )
     if stored.get("options") != wanted["options"]:
-        changed = sorted(name for name in set(stored.get("options", {})) | set(wanted["options"])
-                         if stored.get("options", {}).get(name) != wanted["options"].get(name))
-        said.append("the options (" + ", ".join(
-            f"{name}: {stored.get('options', {}).get(name)!r} in the store, {wanted['options'].get(name)!r} now"
-            for name in changed) + ")")
+        changed = sorted(
+            name
+            for name in set(stored.get("options", {})) | set(wanted["options"])
+            if stored.get("options", {}).get(name) != wanted["options"].get(name)
+        )
+        said.append(
+            "the options ("
+            + ", ".join(
+                f"{name}: {stored.get('options', {}).get(name)!r} in the store, {wanted['options'].get(name)!r} now"
+                for name in changed
+            )
+            + ")"
+        )
     if stored.get("channels") != wanted["channels"]:
         said.append(f"the channels ({stored.get('channels')!r} in the store, {wanted['channels']!r} now)")
     if stored.get("images") != wanted["images"]:
         old, new = stored.get("images", []), wanted["images"]
         first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
-        said.append(f"the image list ({len(old)} images in the store, {len(new)} now; first difference at "
-                    f"image {first + 1})")
+        said.append(
+            f"the image list ({len(old)} images in the store, {len(new)} now; first difference at image {first + 1})"
+        )
     if stored.get("map_shape") != wanted["map_shape"] and not said:
         said.append(f"the map size ({stored.get('map_shape')} in the store, {wanted['map_shape']} now)")
     return said
@@ -103,8 +119,11 @@ class MapStore:
                 raise StoreMismatch(f"{path} is not a store made by matlab-occsens; choose another --out DIR.")
             said = _differences(stored, wanted)
             if said:
-                raise StoreMismatch(f"{path} holds another job: it differs in " + "; ".join(said)
-                                    + ". Use another --out DIR, or start it over with --restart.")
+                raise StoreMismatch(
+                    f"{path} holds another job: it differs in "
+                    + "; ".join(said)
+                    + ". Use another --out DIR, or start it over with --restart."
+                )
             return store
         Path(directory).mkdir(parents=True, exist_ok=True)
         group = zarr.open_group(str(path), mode="w")
@@ -115,8 +134,9 @@ class MapStore:
         group.create_array("predicted", shape=(count,), chunks=(1,), dtype="int32", fill_value=0)
         group.create_array("score", shape=(count,), chunks=(1,), dtype="float32", fill_value=np.nan)
         group.create_array("status", shape=(count,), chunks=(1,), dtype="int8", fill_value=PENDING)
-        group.attrs.update({"format": _FORMAT, "package": "matlab-occsens", "version": __version__,
-                            "job": wanted, "failures": {}})
+        group.attrs.update(
+            {"format": _FORMAT, "package": "matlab-occsens", "version": __version__, "job": wanted, "failures": {}}
+        )
         return cls(path)
 
     def __len__(self) -> int:
@@ -156,8 +176,9 @@ class MapStore:
         self.group.attrs["failures"] = failures
 
     def clear_failures(self, indices: list[int]) -> None:
-        failures = {key: value for key, value in dict(self.attribute("failures", {})).items()
-                    if int(key) not in set(indices)}
+        failures = {
+            key: value for key, value in dict(self.attribute("failures", {})).items() if int(key) not in set(indices)
+        }
         self.group.attrs["failures"] = failures
 
     def failures(self) -> dict[int, str]:

@@ -65,8 +65,7 @@ def host_shares(workers: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]
     by_host: dict[str, list[str]] = {}
     for info in workers.values():
         by_host.setdefault(str(info.get("host")), []).append(str(info.get("name")))
-    return {name: (position, len(names)) for names in by_host.values()
-            for position, name in enumerate(sorted(names))}
+    return {name: (position, len(names)) for names in by_host.values() for position, name in enumerate(sorted(names))}
 
 
 _STORES: dict[str, MapStore] = {}
