@@ -203,7 +203,7 @@ def main() -> None:
         imports = dict(extra.get("options", {}))  # type: ignore[call-overload]
         files = sorted(str(path) for path in folder.glob("*.png"))
         results: dict[str, float | None] = _Reported()
-        results["limit"] = limit_seconds(net, pictures, [8, 16, 32] if not args.smoke else [4])
+        results["limit"] = limit_seconds(net, pictures, [2, 4, 8, 16, 32] if not args.smoke else [4])
         for mode in ("off", "auto"):
             results[f"in-process job, Incremental {mode}"] = timed(
                 lambda mode=mode: occlusionSensitivityDataset(
