@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .job import JobSummary
 from .channels import channel_plan
 from .explain import explain_images, job_options, map_shape
-from .network import describe_network
+from .network import built_network, describe_network
 from .sources import image_list
 
 __all__ = ["occlusionSensitivityDataset", "occlusionSensitivityMaps"]
@@ -114,7 +114,7 @@ def occlusionSensitivityDataset(
 
     description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
     listed = image_list(images)
-    built = description.build()
+    built = built_network(description)
     options = job_options(args, kwargs)
     names = classes if classes is not None else built.Classes
     plan = channel_plan(channelIdx, len(listed), built.output_channels(built.OutputNames[0]), listed.labels, names)

@@ -68,7 +68,7 @@ def run_dataset(
     from .explain import job_options
     from .export import storeToMat
     from .job import run_job
-    from .network import describe_network
+    from .network import built_network, describe_network
     from .pictures import overview, write_overlays
     from .sources import image_list
     from .store import MapStore
@@ -78,7 +78,7 @@ def run_dataset(
     description = describe_network(
         args.model, output_names=output_names, channel_order=args.channel_order, **import_options
     )
-    net = description.build()
+    net = built_network(description)
     if len(net.OutputNames) != 1:
         raise ValueError(
             f"the network has {len(net.OutputNames)} outputs ({', '.join(net.OutputNames)}); "

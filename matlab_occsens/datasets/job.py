@@ -25,7 +25,7 @@ from ..backends.cpu import physical_cores
 from ..options import FUNCTION
 from .channels import ChannelPlan
 from .explain import explain_images, job_grid, map_shape
-from .network import NetworkDescription
+from .network import NetworkDescription, built_network
 from .sources import ImageList
 from .store import DONE, MapStore, StoreIdentity, json_value
 from .worker import CorePinning, host_shares, run_task, write_results
@@ -107,7 +107,7 @@ def run_job(
 
     ``workers=0`` computes in this process, without Dask.
     """
-    net = description.build()
+    net = built_network(description)
     shape = map_shape(net, options, plan.width)
     recorded = {
         **options,

@@ -69,7 +69,8 @@ def describe_network(
     """A description of ``net``: a network object, or an ONNX file (path or bytes) with the
     :func:`importNetworkFromONNX` options it is imported with.
 
-    The model is imported here once as well, so a bad file or option fails before any worker starts.
+    The model is imported here once as well (and kept, see :func:`built_network`), so a bad file
+    or option fails before any worker starts.
     """
     if isinstance(net, Network):
         if import_options:
@@ -99,7 +100,7 @@ def describe_network(
         )
     else:
         raise TypeError(f"net must be a network object, an ONNX file path or its bytes; got {shown(net)}.")
-    description.build()
+    built_network(description)
     return description
 
 
@@ -107,7 +108,8 @@ _BUILT: dict[str, Network] = {}
 
 
 def built_network(description: NetworkDescription) -> Network:
-    """The network of ``description``, built on this process's first use and kept."""
+    """The network of ``description``, built on this process's first use and kept (a worker's for
+    every task, the client's for every check before the job starts)."""
     if description.key not in _BUILT:
         _BUILT.clear()  # a worker serves one job's network at a time
         _BUILT[description.key] = description.build()
