@@ -166,6 +166,48 @@ def test_auto_remembers_its_choice_and_measures_again_now_and_then():
     assert again is not first and again.calls == 0
 
 
+def test_a_confirmed_choice_is_measured_less_often_and_an_overturned_one_soon_again():
+    net = conv_net()
+    engine = net.engine("cpu")
+    grid = mask_grid((20, 24), (3, 3), (2, 2), True)  # 120 masks
+    job = _job(net, grid)
+    forward = incremental_forward(net, engine, grid, "auto", 8, "test")
+    assert forward is not None
+    slow = {"side": "ordinary"}
+
+    def ordinary(job):
+        for first, output in _ordinary(engine)(job):
+            if slow["side"] == "ordinary":
+                time.sleep(0.02)
+            yield first, output
+
+    class Switchable(IncrementalForward):
+        def _batch(self, *args):
+            if slow["side"] == "incremental":
+                time.sleep(0.02)
+            return super()._batch(*args)
+
+    forward.__class__ = Switchable
+    choices: KeptCache = KeptCache(4)
+
+    def measured_call():
+        for _ in auto.measured_outputs(ordinary, forward, job, choices, "grid"):
+            pass
+        return choices.get("grid")
+
+    intervals = []
+    for _ in range(5):
+        choice = measured_call()
+        assert choice.incremental_wins and choice.calls == 0
+        intervals.append(choice.interval)
+        choice.calls = choice.interval  # the calls that follow without measuring
+    assert intervals == [min(auto.RECHECK_EVERY * 2**k, auto.RECHECK_MOST) for k in range(5)]
+    assert intervals[-1] == auto.RECHECK_MOST
+    slow["side"] = "incremental"  # the load changed: the other path is faster now
+    choice = measured_call()
+    assert not choice.incremental_wins and choice.interval == auto.RECHECK_EVERY
+
+
 def test_small_maps_keep_the_ordinary_path_without_analysis():
     net = conv_net()
     grid = mask_grid((20, 24), (8, 8), (6, 6), True)  # 16 masks

@@ -7,7 +7,10 @@ both paths on masks the map needs anyway, in alternating turns so that both meet
 the ordinary passes take the map's first grid rows from the front, the incremental passes its
 last rows from the back. The faster path then does the rest, and the choice is kept for the
 network, output selection and grid, followed by the next :data:`RECHECK_EVERY` calls without
-timing, then measured again (the better path changes with the machine's load). No forward pass
+timing, then measured again (the better path changes with the machine's load). A measurement
+costs the slower path's share of a map, so each one that confirms the choice doubles the calls
+before the next, up to :data:`RECHECK_MOST`; one that overturns it starts again from
+:data:`RECHECK_EVERY`. No forward pass
 is spent on the measurement: every batch of either path is part of the map (the incremental
 path's pass of the unoccluded image, which it needs for its own activations, is the one extra).
 """
@@ -29,13 +32,17 @@ from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .cache import Choice, grid_key
 from .runner import IncrementalForward
 
-__all__ = ["RECHECK_EVERY", "TURNS", "MeasuredForward", "measured_outputs"]
+__all__ = ["RECHECK_EVERY", "RECHECK_MOST", "TURNS", "MeasuredForward", "measured_outputs"]
 
 TURNS = 2
 """Turns of each path while measuring (each path's time per mask over its turns is compared:
 in alternating turns, a burst of load from other processes falls on both alike)."""
 RECHECK_EVERY = 8
-"""Calls that follow a measured choice before it is measured again."""
+"""Calls that follow a new choice before it is measured again."""
+RECHECK_MOST = 64
+"""The most calls that follow a choice confirmed again and again before it is measured again
+(a measurement then costs a few per cent of a map per call, on EfficientNet-Lite0 at MATLAB's
+defaults: docs/incremental.md)."""
 
 Outputs = Iterator[tuple[int, np.ndarray]]
 Key = TypeVar("Key", bound=Hashable)
@@ -78,10 +85,10 @@ def measured_outputs(
     batch only when asked for it (as CPU engines do), so that a paused stream costs nothing.
     """
     choice = choices.get(key)
-    if choice is not None and choice.calls < RECHECK_EVERY:
+    if choice is not None and choice.calls < choice.interval:
         choice.calls += 1
         return _incremental(forward, job, 0, len(job.grid)) if choice.incremental_wins else ordinary(job)
-    return _measuring(ordinary, forward, job, choices, key)
+    return _measuring(ordinary, forward, job, choices, key, choice)
 
 
 def _incremental(
@@ -101,6 +108,7 @@ def _measuring(
     job: OcclusionJob,
     choices: KeptCache[Key, Choice],
     key: Key,
+    previous: Choice | None,
 ) -> Outputs:
     grid = job.grid
     width = len(grid.cols)
@@ -134,7 +142,9 @@ def _measuring(
         masks["incremental"] += stop - first
         yield from outputs
     rate = {side: seconds[side] / max(masks[side], 1) for side in seconds}
-    choice = choices[key] = Choice(rate["ordinary"], rate["incremental"])
+    choice = choices[key] = Choice(rate["ordinary"], rate["incremental"], RECHECK_EVERY)
+    if previous is not None and previous.incremental_wins == choice.incremental_wins:
+        choice.interval = min(2 * previous.interval, RECHECK_MOST)
     if choice.incremental_wins:
         close = getattr(stream, "close", None)  # it pauses between batches: nothing is running
         if close is not None:

@@ -52,6 +52,8 @@ class Choice:
 
     ordinary: float
     incremental: float
+    interval: int
+    """Calls to follow it before it is measured again (see :mod:`.auto`)."""
     calls: int = 0
     """Calls that followed this choice without measuring again."""
 
