@@ -106,6 +106,7 @@ def _exported(build: Callable[[], object], side: int, nhwc: bool = False, layer:
         net = importNetworkFromONNX(buffer.getvalue(), InputDataFormats="BSSC" if nhwc else "BCSS")
         if layer is not None:
             net.OutputNames = layer
+            net.OutputDataFormats = "BTC"  # a transformer's tokens: the layout is lost at its Expand
         return net
 
     return load

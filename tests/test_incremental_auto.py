@@ -208,6 +208,24 @@ def test_a_confirmed_choice_is_measured_less_often_and_an_overturned_one_soon_ag
     assert not choice.incremental_wins and choice.interval == auto.RECHECK_EVERY
 
 
+def test_incremental_batches_start_on_multiples_of_the_batch_size():
+    """A measuring turn that starts mid-grid runs the batch shapes of a whole map (a new shape
+    costs every engine a first run's planning), and an empty range runs nothing."""
+    net = conv_net()
+    grid = mask_grid((20, 24), (3, 3), (2, 2), True)  # 120 masks
+    job = _job(net, grid)
+    forward = incremental_forward(net, net.engine("cpu"), grid, "on", 8, "test")
+    assert forward is not None and forward.batch_size == 8
+    forward.reference(job.base)
+    assert [(first, len(output)) for first, output in forward.outputs(job.fill, grid, 5, 30)] == [
+        (5, 3),
+        (8, 8),
+        (16, 8),
+        (24, 6),
+    ]
+    assert list(forward.outputs(job.fill, grid, 7, 7)) == []
+
+
 def test_small_maps_keep_the_ordinary_path_without_analysis():
     net = conv_net()
     grid = mask_grid((20, 24), (8, 8), (6, 6), True)  # 16 masks

@@ -34,9 +34,10 @@ from .runner import IncrementalForward
 
 __all__ = ["RECHECK_EVERY", "RECHECK_MOST", "TURNS", "MeasuredForward", "measured_outputs"]
 
-TURNS = 2
-"""Turns of each path while measuring (each path's time per mask over its turns is compared:
-in alternating turns, a burst of load from other processes falls on both alike)."""
+TURNS = 3
+"""Turns of each path while measuring; each path's least time per mask over its turns is
+compared (in alternating turns, a burst of load from other processes falls on both alike, and
+the least of a few turns is the one it spared)."""
 RECHECK_EVERY = 8
 """Calls that follow a new choice before it is measured again."""
 RECHECK_MOST = 64
@@ -120,28 +121,33 @@ def _measuring(
     front_rows = len(grid.rows) - tail_rows
     front = dataclasses.replace(job, grid=MaskGrid(grid.rows[:front_rows], grid.cols))
     split = front_rows * width  # masks before this: the ordinary stream; from it on: the incremental trial
-    bounds = np.linspace(split, len(grid), TURNS + 1).round().astype(int).tolist()
+    # Turns end on whole batches of the grid (see IncrementalForward.outputs): a batch of a size
+    # not seen before costs each engine a first run's planning, which would be charged to the trial.
+    size = forward.batch_size
+    inner = [min(math.ceil(bound / size) * size, len(grid)) for bound in np.linspace(split, len(grid), TURNS + 1)[1:-1]]
+    bounds = list(dict.fromkeys([split, *inner, len(grid)]))  # no empty turn
 
     stream = ordinary(front)
     done = 0  # images the ordinary stream has given
-    seconds = {"ordinary": 0.0, "incremental": 0.0}
-    masks = {"ordinary": 0, "incremental": 0}
+    rates: dict[str, list[float]] = {"ordinary": [], "incremental": []}  # seconds per image of each turn
     forward.reference(job.base)  # its output is the reference image, which the ordinary stream gives
     for first, stop in itertools.pairwise(bounds):
         target = done + (stop - first)
+        seconds, images = 0.0, 0
         while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
             start = time.perf_counter()
             index, output = next(stream)
-            seconds["ordinary"] += time.perf_counter() - start
-            masks["ordinary"] += len(output)
+            seconds += time.perf_counter() - start
+            images += len(output)
             done = index + len(output)
             yield index, output
+        if images:
+            rates["ordinary"].append(seconds / images)
         start = time.perf_counter()
         outputs = list(_incremental(forward, job, first, stop, reference=False))
-        seconds["incremental"] += time.perf_counter() - start
-        masks["incremental"] += stop - first
+        rates["incremental"].append((time.perf_counter() - start) / (stop - first))
         yield from outputs
-    rate = {side: seconds[side] / max(masks[side], 1) for side in seconds}
+    rate = {side: min(values, default=math.inf) for side, values in rates.items()}  # interference only adds time
     choice = choices[key] = Choice(rate["ordinary"], rate["incremental"], RECHECK_EVERY)
     if previous is not None and previous.incremental_wins == choice.incremental_wins:
         choice.interval = min(2 * previous.interval, RECHECK_MOST)

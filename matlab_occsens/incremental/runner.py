@@ -10,6 +10,7 @@ activation where the suffix starts, and the suffix runs on those as on ordinary 
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -146,14 +147,18 @@ class IncrementalForward:
         self, fill: np.ndarray, grid: MaskGrid, first: int = 0, stop: int | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first mask index, selected output)`` per batch of masks, in grid order, for
-        the masks ``first`` to ``stop`` (default: all). ``fill`` is the fill image in the
-        network's native layout. All work is done when the iteration ends."""
+        the masks ``first`` to ``stop`` (default: all), in batches that start on multiples of
+        the batch size. ``fill`` is the fill image in the network's native layout. All work is
+        done when the iteration ends."""
         if not self._kept:
             raise RuntimeError("IncrementalForward.reference must run first")
         stop = len(grid) if stop is None else stop
+        if first >= stop:
+            return
         fill = self._nchw(fill)
-        size = self.batch_size
-        batches = [range(start, min(start + size, stop)) for start in range(first, stop, size)]
+        size = self.batch_size  # batches on the grid's multiples of it: the shapes a whole map runs
+        edges = [first, *range((first // size + 1) * size, stop, size), stop]
+        batches = [range(start, end) for start, end in itertools.pairwise(edges)]
         if self.workers == 1:
             for masks in batches:
                 yield masks.start, self._batch(fill, grid, masks)
