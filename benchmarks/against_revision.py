@@ -68,7 +68,8 @@ def main() -> None:
                     seconds = turn(sides[name], args.calls, args.incremental)
                     first[name].append(seconds[0])
                     later[name].extend(seconds[1:])
-                    print(f"  turn {number + 1}, {name}: first {seconds[0]:.3f} s, then {statistics.median(seconds[1:]):.3f} s")
+                    later_median = statistics.median(seconds[1:])
+                    print(f"  turn {number + 1}, {name}: first {seconds[0]:.3f} s, then {later_median:.3f} s")
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(earlier)], check=True)
     print(f"\nIncremental={args.incremental!r}, MATLAB defaults, EfficientNet-Lite0, medians over {args.turns} turns:")
