@@ -1,6 +1,9 @@
 """Dataset jobs against the forward-pass limit, a loop of occlusionSensitivity and Captum.
 
-One run, one machine: N images (default 32) at MATLAB's defaults on EfficientNet-Lite0.
+One run, one machine: N images (default 32) at MATLAB's defaults on EfficientNet-Lite0. The
+cases the targets compare (the limit, the in-process job, the command with 2 workers and with
+1 one-thread worker) run in turns, ``--repeats`` times (rotated), and each is the median of its
+turns; the others run once.
 
 * **limit**: the same occluded images of all N images (built beforehand, not timed) through one
   plain ONNX Runtime session with its default threads, at the best of a few batch sizes;
@@ -15,7 +18,7 @@ One run, one machine: N images (default 32) at MATLAB's defaults on EfficientNet
 The machine may be shared: ``uptime``'s load is printed before and after, and each ratio comes
 from runs taken back to back. ``--smoke`` runs every case on a tiny linear network in seconds.
 
-    python benchmarks/dataset.py [--images 32] [--json results.json]
+    python benchmarks/dataset.py [--images 32] [--repeats 3] [--json results.json]
     python benchmarks/dataset.py --smoke
 """
 
@@ -26,6 +29,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -187,6 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds on a tiny network (CI)")
     parser.add_argument("--images", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="turns of the cases the ratios compare (median)")
     parser.add_argument("--memory-images", type=int, default=1000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -202,11 +207,11 @@ def main() -> None:
         words = list(extra.get("words", []))
         imports = dict(extra.get("options", {}))  # type: ignore[call-overload]
         files = sorted(str(path) for path in folder.glob("*.png"))
-        results: dict[str, float | None] = _Reported()
-        results["limit"] = limit_seconds(net, pictures, [2, 4, 8, 16, 32] if not args.smoke else [4])
-        for mode in ("off", "auto"):
-            results[f"in-process job, Incremental {mode}"] = timed(
-                lambda mode=mode: occlusionSensitivityDataset(
+        one_core = str(min(os.sched_getaffinity(0)))
+
+        def in_process(mode: str) -> float:
+            return timed(
+                lambda: occlusionSensitivityDataset(
                     model,
                     files,
                     1,
@@ -218,21 +223,32 @@ def main() -> None:
                     Incremental=mode,
                 )
             )
-        for mode in ("off", "auto")[: 1 if args.smoke else 2]:
-            results[f"command, 2 workers, Incremental {mode}"] = command_seconds(
-                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "2", "--incremental", mode]
-            )
-        results["command, 1 one-thread worker, Incremental off"] = command_seconds(
-            model,
-            folder,
-            work / "cmd",
-            [*words, "--channel", "1", "--workers", "1", "--incremental", "off"],
-            cores=str(min(os.sched_getaffinity(0))),
-        )
+
+        def command(workers: int, mode: str, cores: str | None = None) -> float:
+            flags = [*words, "--channel", "1", "--workers", str(workers), "--incremental", mode]
+            return command_seconds(model, folder, work / "cmd", flags, cores)
+
+        sizes = [2, 4, 8, 16, 32] if not args.smoke else [4]
+        rotated: dict[str, Callable[[], float]] = {  # the ratios' cases, taken in turns
+            "limit": lambda: limit_seconds(net, pictures, sizes),
+            "in-process job, Incremental off": lambda: in_process("off"),
+            "in-process job, Incremental auto": lambda: in_process("auto"),
+            "command, 2 workers, Incremental off": lambda: command(2, "off"),
+            "command, 2 workers, Incremental auto": lambda: command(2, "auto"),
+            "command, 1 one-thread worker, Incremental off": lambda: command(1, "off", one_core),
+        }
+        repeats = 1 if args.smoke else args.repeats
+        runs: dict[str, list[float]] = {name: [] for name in rotated}
+        for repeat in range(repeats):
+            names = list(rotated)
+            for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+                runs[name].append(rotated[name]())
+                print(f"  ... {name}: {runs[name][-1]:.2f} s  (load {load()})", flush=True)
+        results: dict[str, float | None] = _Reported()
+        for name, seconds in runs.items():
+            results[name] = statistics.median(seconds)
         if not args.smoke:  # the default's alternative: one worker computing with every core
-            results["command, 1 two-thread worker, Incremental off"] = command_seconds(
-                model, folder, work / "cmd", [*words, "--channel", "1", "--workers", "1", "--incremental", "off"]
-            )
+            results["command, 1 two-thread worker, Incremental off"] = command(1, "off")
         results["loop of occlusionSensitivity, Incremental off"] = timed(
             lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures]
         )

@@ -115,8 +115,8 @@ def test_onnx_runtime_missing_or_without_cuda_prints_commands_that_fit_this_copy
 
 def test_the_readme_installs_only_extras_and_modules_that_exist():
     import re
+    import tomllib
 
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = [line for block in re.findall(r"```bash\n(.*?)```", readme, re.S) for line in block.splitlines()]
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
