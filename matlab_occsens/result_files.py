@@ -16,10 +16,10 @@ import os
 import signal
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["check_writable", "write_together"]
+__all__ = ["check_writable", "replaced_together", "write_together"]
 
 
 def _reason(error: OSError) -> str:
@@ -114,6 +114,36 @@ def _commit(pairs: list[tuple[Path, Path]], token: str) -> None:
                 backup.unlink()
 
 
+def _fsync_file(path: Path) -> None:
+    with open(path, "r+b") as file:
+        os.fsync(file.fileno())
+
+
+@contextlib.contextmanager
+def replaced_together(directory: str | os.PathLike, names: Sequence[str]) -> Iterator[list[Path]]:
+    """Temporary paths in ``directory`` for the files ``names``, for a writer that streams them.
+
+    When the block ends without error they are flushed to disk and renamed over ``names`` as one
+    set; on any error (the block's or a rename's) they are removed and the folder holds exactly
+    the files it held before.
+    """
+    folder = Path(directory)
+    token = f"{os.getpid()}.{uuid.uuid4().hex}"
+    pairs = [(folder / f".{name}.{token}.tmp", folder / name) for name in names]
+    try:
+        yield [temporary for temporary, _ in pairs]
+        for temporary, _ in pairs:
+            _fsync_file(temporary)
+        with _interrupts_held():
+            _commit(pairs, token)
+    finally:
+        for temporary, _ in pairs:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # durability only: the set is already whole
+        _fsync_directory(folder)
+
+
 def write_together(directory: str | os.PathLike, contents: Mapping[str, bytes]) -> list[Path]:
     """Write ``contents`` (file name -> bytes) into ``directory`` as one set; return the paths.
 
@@ -124,24 +154,13 @@ def write_together(directory: str | os.PathLike, contents: Mapping[str, bytes]) 
         holds exactly the files it held before.
     """
     folder = Path(directory)
-    token = f"{os.getpid()}.{uuid.uuid4().hex}"
-    pairs = [(folder / f".{name}.{token}.tmp", folder / name) for name in contents]
     try:
-        for (temporary, _), data in zip(pairs, contents.values()):
-            with open(temporary, "xb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-        with _interrupts_held():
-            _commit(pairs, token)
+        with replaced_together(folder, list(contents)) as temporaries:
+            for temporary, data in zip(temporaries, contents.values()):
+                with open(temporary, "xb") as file:
+                    file.write(data)
     except OSError as error:
         raise OSError(
             f"cannot write the results in {str(folder)!r} ({_reason(error)}); the files there are unchanged."
         ) from error
-    finally:
-        for temporary, _ in pairs:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # durability only: the set is already whole
-        _fsync_directory(folder)
-    return [target for _, target in pairs]
+    return [folder / name for name in contents]

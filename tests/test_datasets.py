@@ -4,6 +4,7 @@ known in closed form and the suite fast."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install
 distributed = pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')
 
 from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat  # noqa: E402
-from matlab_occsens.datasets.store import STORE_NAME, StoreMismatch  # noqa: E402
+from matlab_occsens.datasets.store import STORE_NAME, MapStore, StoreIdentity, StoreMismatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE, CLASSES = 16, 4
@@ -322,6 +323,128 @@ def test_mat_export_reads_back_in_v5_and_v73(model_file, tmp_path):
         first = mat[mat["Files"][0, 0]]
         assert "".join(map(chr, np.asarray(first).ravel())).startswith("array 1")
     assert (tmp_path / "maps73.mat").read_bytes()[:19] == b"MATLAB 7.3 MAT-file"
+
+
+def written_store(out: Path, maps: np.ndarray, done: int | None = None) -> Path:
+    """A store holding ``maps`` (N×H×W or N×H×W×n) written directly, no inference: images from
+    ``done`` on are left pending (NaN). Returns the store's folder."""
+    count, shape = len(maps), maps.shape[1:]
+    width = 1 if len(shape) == 2 else shape[2]
+    identity = StoreIdentity(
+        images=tuple(f"image{index}.png" for index in range(count)),
+        model_sha256="0" * 64,
+        options={},
+        channels={"rule": "fixed"},
+        map_shape=shape,
+    )
+    store = MapStore.open_for(out, identity)
+    for index in range(count if done is None else done):
+        store.write(index, maps[index], np.arange(1, width + 1), 1, 0.5)
+    return out
+
+
+@pytest.mark.parametrize("channels", [2, [1, 4]])
+def test_the_streamed_v73_file_reads_back_as_matlab_stacks_the_maps(model_file, folder, tmp_path, channels):
+    import h5py
+    import hdf5storage
+
+    root, _ = folder
+    (root / "cat" / "empty.png").write_bytes(b"")  # a failed image: NaN in the store
+    out = tmp_path / "out"
+    occlusionSensitivityDataset(model_file, root / "*" / "*.png", channels, out=out, workers=0, progress=False)
+    maps = stored(out)["maps"][:]
+    failed = int(np.flatnonzero(stored(out)["status"][:] == 2)[0])
+    path = storeToMat(out, tmp_path / "maps.mat", Format="7.3")
+    mat = hdf5storage.loadmat(str(path))
+    assert mat["scoreMap"].dtype == np.float32
+    np.testing.assert_array_equal(mat["scoreMap"], np.moveaxis(maps, 0, -1))  # NaN equals NaN here
+    assert np.isnan(mat["scoreMap"][..., failed]).all() and not np.isnan(np.delete(maps, failed, axis=0)).any()
+    assert mat["done"][:, 0].tolist() == [index != failed for index in range(len(maps))]
+    hdf5storage.savemat(
+        str(tmp_path / "reference.mat"),
+        {"scoreMap": np.moveaxis(maps, 0, -1)},
+        format="7.3",
+        oned_as="column",
+        store_python_metadata=False,
+    )
+    with h5py.File(path, "r") as streamed, h5py.File(tmp_path / "reference.mat", "r") as reference:
+        ours, theirs = streamed["scoreMap"], reference["scoreMap"]
+        assert ours.shape == theirs.shape == maps.shape[:1] + maps.shape[:0:-1] and ours.chunks == (1, *ours.shape[1:])
+        assert dict(ours.attrs) == dict(theirs.attrs)
+        kind, expected = ours.attrs.get_id("MATLAB_class"), theirs.attrs.get_id("MATLAB_class")
+        assert kind.get_type() == expected.get_type() and kind.shape == expected.shape == ()
+    assert path.read_bytes()[:19] == b"MATLAB 7.3 MAT-file"
+
+
+def _export_peak(out: Path, target: Path, fmt: str) -> int:
+    tracemalloc.start()
+    try:
+        storeToMat(out, target, Format=fmt)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_v73_export_holds_one_image_not_the_stack(tmp_path):
+    import hdf5storage
+
+    maps = np.random.default_rng(4).random((400, 64, 64), dtype=np.float32)
+    out = written_store(tmp_path / "out", maps)
+    storeToMat(out, tmp_path / "warm.mat", Format="7.3")  # imports and caches built
+    streamed = _export_peak(out, tmp_path / "maps.mat", "7.3")
+    in_memory = _export_peak(out, tmp_path / "maps5.mat", "5")
+    assert streamed < maps.nbytes / 4, (streamed, maps.nbytes)
+    assert in_memory > maps.nbytes, (in_memory, maps.nbytes)  # tracemalloc sees the numpy arrays
+    np.testing.assert_array_equal(hdf5storage.loadmat(str(tmp_path / "maps.mat"))["scoreMap"], np.moveaxis(maps, 0, -1))
+
+
+def test_auto_writes_v5_only_for_a_small_stack(tmp_path, monkeypatch):
+    import scipy.io
+
+    from matlab_occsens.datasets import export
+
+    maps = np.random.default_rng(5).random((3, 8, 8, 2), dtype=np.float32)
+    out = written_store(tmp_path / "out", maps, done=2)
+    small = storeToMat(out, tmp_path / "small.mat")
+    assert small.read_bytes()[:19] == b"MATLAB 5.0 MAT-file"
+    monkeypatch.setattr(export, "V5_IN_MEMORY", maps.nbytes)
+    large = storeToMat(out, tmp_path / "large.mat")
+    assert large.read_bytes()[:19] == b"MATLAB 7.3 MAT-file"
+    expected = np.moveaxis(np.concatenate([maps[:2], np.full_like(maps[2:], np.nan)]), 0, -1)
+    np.testing.assert_array_equal(scipy.io.loadmat(small)["scoreMap"], expected)
+
+
+def test_format_5_above_its_limit_is_refused_before_writing(tmp_path, monkeypatch):
+    from matlab_occsens.datasets import export
+
+    maps = np.zeros((3, 8, 8), np.float32)
+    out = written_store(tmp_path / "out", maps)
+    monkeypatch.setattr(export, "V5_LIMIT", maps.nbytes)
+    with pytest.raises(
+        ValueError,
+        match=rf'storeToMat: Format "5" must have maps below {maps.nbytes} bytes.*got maps of {maps.nbytes} bytes',
+    ):
+        storeToMat(out, tmp_path / "maps.mat", Format="5")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_failed_export_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    maps = np.random.default_rng(6).random((5, 8, 8), dtype=np.float32)
+    out = written_store(tmp_path / "out", maps)
+    target = storeToMat(out, tmp_path / "maps.mat", Format="7.3")
+    before = target.read_bytes()
+    real_read = MapStore.read
+
+    def read(self, name, index=None):
+        if name == "maps" and index == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_read(self, name, index)
+
+    monkeypatch.setattr(MapStore, "read", read)
+    with pytest.raises(OSError, match="Input/output error"):
+        storeToMat(out, target, Format="7.3")
+    assert target.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["maps.mat", "out"]
 
 
 # ------------------------------------------------------------------ the command

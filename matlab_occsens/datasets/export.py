@@ -1,8 +1,12 @@
 """A store as a ``.mat`` file MATLAB can ``load``: the maps with the image axis last, as MATLAB
 stacks observations (H×W×N, or H×W×n×N), and one row per image for everything else.
 
-MATLAB's v5 format (scipy) holds variables below 2 GiB; larger map stacks are written as v7.3
-(HDF5, through hdf5storage, which follows MATLAB's conventions for it).
+Memory must not grow with the number of images, but MATLAB's v5 format (scipy) is written from
+arrays in memory. So "auto" writes v5 only for small map stacks; any other stack is written as
+v7.3 (HDF5): the small variables through hdf5storage, which follows MATLAB's conventions for
+them, then ``scoreMap`` streamed from the store one image at a time, in the layout hdf5storage
+gives a single array. The file is written under a temporary name and renamed over the target at
+the end, so a failure leaves the old file (or none), never a torn one.
 """
 
 from __future__ import annotations
@@ -15,23 +19,27 @@ import numpy as np
 import scipy.io
 
 from ..namevalue import match_string
+from ..result_files import replaced_together
 from .store import STORE_NAME, MapStore
 
-__all__ = ["storeToMat", "V5_LIMIT"]
+__all__ = ["storeToMat", "V5_IN_MEMORY", "V5_LIMIT"]
 
 #: The largest variable a v5 MAT-file holds (its sizes are 32-bit), less room for the header.
 V5_LIMIT = 2**31 - 2**20
 
+#: The largest map stack "auto" writes as v5: scipy writes v5 only from the whole stack in memory,
+#: so beyond this the export streams v7.3 instead, whose memory is one image whatever N is.
+V5_IN_MEMORY = 256 * 2**20
 
-def _variables(store: MapStore) -> dict[str, Any]:
-    maps = store.read("maps")
+
+def _small_variables(store: MapStore) -> dict[str, Any]:
+    """Everything but the maps: one row per image, small whatever the map size."""
     files = np.empty((len(store), 1), dtype=object)
     files[:, 0] = store.job["images"]
     failures = store.failures()
     reasons = np.empty((len(store), 1), dtype=object)
     reasons[:, 0] = [failures.get(index, "") for index in range(len(store))]
     return {
-        "scoreMap": np.moveaxis(maps, 0, -1),
         "Files": files,
         "channelIdx": store.read("channels").astype(np.float64),
         "predicted": store.read("predicted").astype(np.float64)[:, np.newaxis],
@@ -41,6 +49,51 @@ def _variables(store: MapStore) -> dict[str, Any]:
     }
 
 
+def _maps_bytes(store: MapStore) -> int:
+    maps = store.array("maps")
+    return int(np.prod(maps.shape)) * maps.dtype.itemsize
+
+
+def _write_v5(store: MapStore, path: Path) -> None:
+    """The whole stack in memory: scipy writes v5 only from arrays."""
+    variables = {"scoreMap": np.moveaxis(store.read("maps"), 0, -1), **_small_variables(store)}
+    with open(path, "xb") as file:
+        scipy.io.savemat(file, variables, do_compression=False, oned_as="column")
+
+
+def _write_v73(store: MapStore, path: Path) -> None:
+    """The small variables by hdf5storage, then ``scoreMap`` one image (one chunk) at a time.
+
+    MATLAB reads HDF5 in column-major order, so its H×W×N (H×W×n×N) array is a dataset of the
+    reversed shape N×W×H (N×n×W×H), and each image's map goes in transposed.
+    """
+    import h5py
+    import hdf5storage
+
+    hdf5storage.savemat(
+        str(path), _small_variables(store), format="7.3", oned_as="column", store_python_metadata=False, appendmat=False
+    )
+    shape = tuple(reversed(store.array("maps").shape[1:]))
+    with h5py.File(path, "a") as mat:
+        scoremap = mat.create_dataset("scoreMap", shape=(len(store), *shape), chunks=(1, *shape), dtype=np.float32)
+        scoremap.attrs["MATLAB_class"] = np.bytes_(b"single")  # the attribute as hdf5storage writes it
+        for index in range(len(store)):
+            scoremap[index] = store.read("maps", index).T
+
+
+def _format(requested: str, store: MapStore) -> str:
+    """The format to write: "auto" resolved, and a v5 request the stack cannot fit refused."""
+    size = _maps_bytes(store)
+    if requested == "auto":
+        return "5" if size < V5_IN_MEMORY else "7.3"
+    if requested == "5" and size >= V5_LIMIT:
+        raise ValueError(
+            f'storeToMat: Format "5" must have maps below {V5_LIMIT} bytes (a v5 MAT-file\'s sizes are 32-bit); '
+            f'got maps of {size} bytes. Use Format "7.3" or "auto".'
+        )
+    return requested
+
+
 def storeToMat(store: str | os.PathLike, filename: str | os.PathLike, Format: str = "auto") -> Path:
     """Extension: write the store in folder ``store`` as MAT-file ``filename``; returns its path.
 
@@ -48,19 +101,15 @@ def storeToMat(store: str | os.PathLike, filename: str | os.PathLike, Format: st
     (N×1 cell), ``channelIdx`` (N×n), ``predicted`` and ``score`` (N×1), ``done`` (N×1 logical),
     ``failure`` (N×1 cell of reasons, empty where the image did not fail).
 
-    ``Format``: "auto" (v5 while the maps fit, else v7.3), "5" or "7.3".
+    ``Format``: "auto" (v5 below :data:`V5_IN_MEMORY` of maps, else v7.3, streamed with memory
+    bounded by one image), "7.3", or "5" (for maps below :data:`V5_LIMIT`; it reads the whole map
+    stack into memory). An existing ``filename`` is replaced only once the new file is whole.
     """
     fmt = match_string(str(Format), ("auto", "5", "7.3"), "Format", "storeToMat")
     root = Path(store)
     opened = MapStore(root / STORE_NAME if (root / STORE_NAME).exists() else root, mode="r")
-    variables = _variables(opened)
-    if fmt == "auto":
-        fmt = "5" if variables["scoreMap"].nbytes < V5_LIMIT else "7.3"
+    fmt = _format(fmt, opened)
     target = Path(filename)
-    if fmt == "5":
-        scipy.io.savemat(target, variables, do_compression=False, oned_as="column")
-    else:
-        import hdf5storage
-
-        hdf5storage.savemat(str(target), variables, format="7.3", oned_as="column", store_python_metadata=False)
+    with replaced_together(target.parent, [target.name]) as (temporary,):
+        (_write_v5 if fmt == "5" else _write_v73)(opened, temporary)
     return target
