@@ -187,7 +187,9 @@ def test_memory_does_not_grow_with_the_number_of_images(net, tmp_path):
         return top
 
     peak(2)  # sessions and caches built
-    few, many = peak(8), peak(80)
+    # the least of two runs each: the batch-size search keeps re-timing sizes, and a run in which
+    # it tried its largest size for a batch peaks higher whatever the number of images
+    few, many = min(peak(8), peak(8)), min(peak(80), peak(80))
     assert many <= 1.1 * few + 64 * 1024, (few, many)
 
 
