@@ -38,8 +38,10 @@ TURNS = 3
 """Turns of each path while measuring; each path's least time per mask over its turns is
 compared (in alternating turns, a burst of load from other processes falls on both alike, and
 the least of a few turns is the one it spared)."""
-RECHECK_EVERY = 8
-"""Calls that follow a new choice before it is measured again."""
+RECHECK_EVERY = 16
+"""Calls that follow a new choice before it is measured again (as the batch-size search runs a
+size next to its choice once in 16 batches; in a dataset job a measurement costs a worker about
+a third of a map at MATLAB's defaults, so once in 8 maps was 4% of its time)."""
 RECHECK_MOST = 64
 """The most calls that follow a choice confirmed again and again before it is measured again
 (a measurement then costs a few per cent of a map per call, on EfficientNet-Lite0 at MATLAB's
