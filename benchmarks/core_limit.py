@@ -4,7 +4,8 @@ What a dataset job's workers can at best reach: each core runs its own process, 
 with a one-thread ONNX Runtime session and nothing else, over its share of N maps' forward
 passes at MATLAB's defaults on EfficientNet-Lite0 (122 occluded images and the unoccluded one a
 map), at several batch sizes. The plain two-thread session of ``benchmarks/dataset.py``'s limit
-is printed beside it, on the same images. Inputs are random (the passes cost the same).
+is printed beside it, on the same images, and one core's share computed by its process alone
+(how much the cores slow each other down). Inputs are random (the passes cost the same).
 
     python benchmarks/core_limit.py [--maps 32] [--sizes 1 2 4 8 16]
     python benchmarks/core_limit.py --smoke     # seconds, for CI
@@ -62,9 +63,8 @@ def _pinned(core: int, maps: int, size: int, ready: object, go: object, results:
     results.put(maps_seconds(maps, size, 1))  # type: ignore[attr-defined]
 
 
-def per_core_seconds(maps: int, size: int) -> float:
-    """Wall time for ``maps`` maps split over one pinned one-thread process per core."""
-    cores = sorted(os.sched_getaffinity(0))
+def per_core_seconds(maps: int, size: int, cores: list[int]) -> float:
+    """Wall time for ``maps`` maps split over one pinned one-thread process per core of ``cores``."""
     context = multiprocessing.get_context("spawn")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
     shares = [maps // len(cores) + (index < maps % len(cores)) for index in range(len(cores))]
@@ -93,12 +93,17 @@ def main() -> None:
         args.maps, args.sizes = 2, [4]
     cores = len(os.sched_getaffinity(0))
     print(f"{args.maps} maps of {IMAGES_PER_MAP} passes, {cores} cores; load {os.getloadavg()[0]:.2f}")
-    print("| batch size | one pinned one-thread process per core | one session, a thread per core |")
-    print("|---|---|---|")
+    allowed = sorted(os.sched_getaffinity(0))
+    print(
+        "| batch size | one pinned one-thread process per core | one session, a thread per core | "
+        "one core's share, that process alone (the others idle) |"
+    )
+    print("|---|---|---|---|")
     for size in args.sizes:
-        split = per_core_seconds(args.maps, size)
+        split = per_core_seconds(args.maps, size, allowed)
         shared = maps_seconds(args.maps, size, cores)
-        print(f"| {size} | {split:.2f} s | {shared:.2f} s |", flush=True)
+        alone = per_core_seconds(args.maps // cores, size, allowed[:1])
+        print(f"| {size} | {split:.2f} s | {shared:.2f} s | {alone:.2f} s |", flush=True)
 
 
 if __name__ == "__main__":
