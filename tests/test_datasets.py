@@ -503,7 +503,8 @@ def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file,
         str(out),
     )
     stdout, stderr = again.communicate(timeout=120)
-    assert "resumed: 6 of 7 images were already complete" in stderr
+    assert "matlab-occsens: resumed: 6 of 7 images were already complete" in stderr
+    assert "matlab-occsens: matlab-occsens" not in stderr  # the command's prefix, once
 
 
 def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_path):

@@ -95,7 +95,7 @@ def run_dataset(
         images.labels,
         classes,
     )
-    say(f"matlab-occsens: {len(images)} images into {Path(args.out) / 'occlusion.zarr'}")
+    say(f"{len(images)} images into {Path(args.out) / 'occlusion.zarr'}")
     summary = run_job(
         description,
         images,
@@ -108,7 +108,7 @@ def run_dataset(
         progress=progress,
     )
     if summary.skipped:
-        say(f"matlab-occsens: resumed: {summary.skipped} of {summary.total} images were already complete")
+        say(f"resumed: {summary.skipped} of {summary.total} images were already complete")
     result(
         f"wrote {summary.store} ({summary.computed} maps computed, {summary.skipped} already there, "
         f"{len(summary.failures)} failed)"
@@ -124,5 +124,5 @@ def run_dataset(
     if args.mat:
         result(f"wrote {storeToMat(args.out, Path(args.out) / 'occlusion.mat')}")
     for index, reason in sorted(summary.failures.items()):
-        say(f"matlab-occsens: failed: image {index + 1} ({images.names[index]}): {reason}")
+        say(f"failed: image {index + 1} ({images.names[index]}): {reason}")
     return 1 if summary.failures else 0
