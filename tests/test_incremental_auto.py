@@ -125,16 +125,22 @@ def _slow_ordinary(engine):
     return images
 
 
+def _measured_setup():
+    """A 120-mask job on a small convolutional network, with its engine and its "auto" passes."""
+    net = conv_net()
+    engine = net.engine("cpu")
+    grid = mask_grid((20, 24), (3, 3), (2, 2), True)
+    job = _job(net, grid)
+    forward = incremental_forward(net, engine, grid, "auto", 8, "test")
+    assert forward is not None
+    return engine, job, forward
+
+
 @pytest.mark.parametrize("slow", ["ordinary", "incremental"])
 def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow):
     """Whichever path wins, the map is split between the two without a gap or a repeat, and
     the faster is remembered."""
-    net = conv_net()
-    engine = net.engine("cpu")
-    grid = mask_grid((20, 24), (3, 3), (2, 2), True)  # 120 masks
-    job = _job(net, grid)
-    forward = incremental_forward(net, engine, grid, "auto", 8, "test")
-    assert forward is not None
+    engine, job, forward = _measured_setup()
     if slow == "incremental":
         forward.__class__ = _SlowIncremental
     ordinary = _slow_ordinary(engine) if slow == "ordinary" else _ordinary(engine)
@@ -167,12 +173,7 @@ def test_auto_remembers_its_choice_and_measures_again_now_and_then():
 
 
 def test_a_confirmed_choice_is_measured_less_often_and_an_overturned_one_soon_again():
-    net = conv_net()
-    engine = net.engine("cpu")
-    grid = mask_grid((20, 24), (3, 3), (2, 2), True)  # 120 masks
-    job = _job(net, grid)
-    forward = incremental_forward(net, engine, grid, "auto", 8, "test")
-    assert forward is not None
+    engine, job, forward = _measured_setup()
     slow = {"side": "ordinary"}
 
     def ordinary(job):
