@@ -71,8 +71,11 @@ def _pretrained(name: str) -> Callable[[], Network]:
     return load
 
 
-def _exported(build: Callable[[], object], side: int, nhwc: bool = False, layer: str | None = None):
-    """A random-weight torch module exported to ONNX here (legacy exporter, opset 17)."""
+def _exported(
+    build: Callable[[], object], side: int, nhwc: bool = False, layer: str | None = None, layout: str | None = None
+):
+    """A random-weight torch module exported to ONNX here (legacy exporter, opset 17), measured at
+    ``layer`` (an output name) with that output's ``layout`` where the graph does not tell it."""
 
     def load() -> Network:
         import torch
@@ -106,7 +109,8 @@ def _exported(build: Callable[[], object], side: int, nhwc: bool = False, layer:
         net = importNetworkFromONNX(buffer.getvalue(), InputDataFormats="BSSC" if nhwc else "BCSS")
         if layer is not None:
             net.OutputNames = layer
-            net.OutputDataFormats = "BTC"  # a transformer's tokens: the layout is lost at its Expand
+        if layout is not None:
+            net.OutputDataFormats = layout
         return net
 
     return load
@@ -162,7 +166,9 @@ CASES = {
         Case("mobilenetv3-small", _exported(_timm("mobilenetv3_small_100"), 224), ("mask 15, stride 8",)),
         Case(
             "vit-tiny (blocks.5 qkv)",
-            _exported(_timm("vit_tiny_patch16_224"), 224, layer="/blocks/blocks.5/attn/qkv/Add"),
+            _exported(  # a transformer's tokens: the layout is lost at its Expand
+                _timm("vit_tiny_patch16_224"), 224, layer="/blocks/blocks.5/attn/qkv/Add", layout="BTC"
+            ),
             ("mask 15, stride 8",),
         ),
         Case("lraspp-mobilenetv3", _exported(_segmentation, 224), ("mask 15, stride 8",)),

@@ -40,12 +40,11 @@ compared (in alternating turns, a burst of load from other processes falls on bo
 the least of a few turns is the one it spared)."""
 RECHECK_EVERY = 16
 """Calls that follow a new choice before it is measured again (as the batch-size search runs a
-size next to its choice once in 16 batches; in a dataset job a measurement costs a worker about
-a third of a map at MATLAB's defaults, so once in 8 maps was 4% of its time)."""
+size next to its choice once in 16 batches). A measurement costs a fifth to a third of a map at
+MATLAB's defaults on EfficientNet-Lite0 (docs/incremental.md), so once in 8 calls was 2-4%."""
 RECHECK_MOST = 64
 """The most calls that follow a choice confirmed again and again before it is measured again
-(a measurement then costs a few per cent of a map per call, on EfficientNet-Lite0 at MATLAB's
-defaults: docs/incremental.md)."""
+(a measurement's cost spread over them is then under 1% of a map per call)."""
 
 Outputs = Iterator[tuple[int, np.ndarray]]
 Key = TypeVar("Key", bound=Hashable)
