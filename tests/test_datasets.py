@@ -5,6 +5,7 @@ known in closed form and the suite fast."""
 from __future__ import annotations
 
 import errno
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install
 distributed = pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')
 
 from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat  # noqa: E402
+from matlab_occsens.datasets.job import local_cluster  # noqa: E402
 from matlab_occsens.datasets.store import STORE_NAME, MapStore, StoreIdentity, StoreMismatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,10 +72,10 @@ def folder(tmp_path) -> tuple[Path, list[np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def client():
-    """A real LocalCluster of two one-thread worker processes, shared by the tests of this file."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
+    """The job's own embedded cluster (a real LocalCluster of two one-thread worker processes,
+    forked from the package's fork server where there is one), shared by the tests of this file."""
+    with local_cluster(2) as connected:
+        yield connected
 
 
 def stored(out: Path) -> zarr.Group:
@@ -305,6 +307,17 @@ def test_a_killed_worker_costs_nothing_every_map_once(model_file, tmp_path, clie
     for index, X in enumerate(pictures):
         np.testing.assert_array_equal(group["maps"][index], occlusionSensitivity(net, X, 2, **options))
     client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods() or not Path("/proc/self").exists(),
+    reason="the fork server is a POSIX start method; the check reads /proc",
+)
+def test_workers_are_forked_from_a_server_that_imported_the_package(client):
+    parents = client.run(lambda: Path(f"/proc/{os.getppid()}/cmdline").read_bytes())
+    assert len(parents) == 2
+    for cmdline in parents.values():
+        assert b"multiprocessing.forkserver" in cmdline and b"matlab_occsens.datasets.worker" in cmdline
 
 
 def test_mat_export_reads_back_in_v5_and_v73(model_file, tmp_path):

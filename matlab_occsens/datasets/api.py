@@ -19,6 +19,7 @@ from .channels import channel_plan
 from .explain import explain_images, job_options, map_shape
 from .network import built_network, describe_network
 from .sources import image_list
+from .worker_start import start_local_workers_early
 
 __all__ = ["occlusionSensitivityDataset", "occlusionSensitivityMaps"]
 
@@ -112,6 +113,7 @@ def occlusionSensitivityDataset(
     """
     from .job import run_job  # Dask and Zarr: the [datasets] extra
 
+    start_local_workers_early(workers, scheduler, client)
     description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
     listed = image_list(images)
     built = built_network(description)

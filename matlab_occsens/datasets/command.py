@@ -62,6 +62,9 @@ def run_dataset(
     progress: bool,
 ) -> int:
     """Run the job; exit status 0, or 1 when some images failed (they are listed)."""
+    from .worker_start import start_local_workers_early
+
+    start_local_workers_early(args.workers, args.scheduler, None)
     from ..imageio import imwrite  # Zarr and Dask are the [datasets] extra: imported only when used
     from .channels import LABELS, PREDICTED, channel_plan
     from .datastore import imageDatastore

@@ -29,8 +29,9 @@ from .network import NetworkDescription, built_network
 from .sources import ImageList
 from .store import DONE, MapStore, StoreIdentity, json_value
 from .worker import CorePinning, host_shares, run_task, write_results
+from .worker_start import worker_start_method
 
-__all__ = ["JobSummary", "run_job"]
+__all__ = ["JobSummary", "local_cluster", "run_job"]
 
 #: Forward passes a task should hold at least, so that several small maps share batches (a map at
 #: MATLAB's defaults, 122, is a task of its own); tasks stay at least 4 per worker, so that no worker
@@ -54,8 +55,7 @@ class JobSummary:
 @contextmanager
 def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
     """The given client, one to ``scheduler``, or an embedded LocalCluster of ``workers`` processes."""
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if client is not None:
         yield _pinned(client)
@@ -64,18 +64,38 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
         with Client(scheduler) as connected:
             yield _pinned(connected)
         return
-    # Dask's statistical profiler (for its dashboard, not started here) samples every thread's stack
-    # every 10 ms, taking the GIL from the compute thread (docs/datasets.md: up to ~8 % more CPU a map
-    # in a worker whose other threads were not pinned with it).
-    quiet = dask.config.set({"distributed.worker.profile.enabled": False})
+    with local_cluster(workers) as local:
+        yield _pinned(local)
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A client of the job's embedded cluster: a LocalCluster of ``workers`` one-thread worker
+    processes, forked from a server that has imported the package (:mod:`.worker_start`), with
+    Dask's bookkeeping that only a dashboard would show turned down."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    settings = dask.config.set(
+        {
+            # Dask's statistical profiler (for its dashboard, not started here) samples every thread's
+            # stack every 10 ms, taking the GIL from the compute thread (docs/datasets.md: up to ~8 %
+            # more CPU a map in a worker whose other threads were not pinned with it).
+            "distributed.worker.profile.enabled": False,
+            # Every event loop checks 50 times a second whether it was blocked, only to log it: half
+            # of an idle cluster's CPU (docs/datasets.md).
+            "distributed.admin.tick.interval": "1s",
+            "distributed.worker.multiprocessing-method": worker_start_method(),
+        }
+    )
     with (
-        quiet,
+        settings,
         LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
         ) as cluster,
         Client(cluster) as local,
     ):
-        yield _pinned(local)
+        yield local
 
 
 def _pinned(client: Any) -> Any:
