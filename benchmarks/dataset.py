@@ -15,8 +15,10 @@ turns; the others run once.
   ``Occlusion`` in a loop on the same torch model (the ``bench`` extra), same windows;
 * **memory**: a worker's peak RSS after 32 and after 1,000 images (coarse grid, one worker).
 
-The machine may be shared: ``uptime``'s load is printed before and after, and each ratio comes
-from runs taken back to back. ``--smoke`` runs every case on a tiny linear network in seconds.
+The machine may be shared: ``uptime``'s load is printed before and after. A case of the turns is
+compared with the limit of its own turn, and its ratio is the median of those per-turn ratios: a
+slow spell of the machine then tends to fall on both sides of a ratio.
+``--smoke`` runs every case on a tiny linear network in seconds.
 
     python benchmarks/dataset.py [--images 32] [--repeats 3] [--json results.json]
     python benchmarks/dataset.py --smoke
@@ -178,6 +180,11 @@ def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np
     return model, importNetworkFromONNX(model, **EFFICIENTNET_LITE0.normalization()), pictures, extra
 
 
+def paired_ratio(cases: list[float], limits: list[float]) -> float:
+    """The median over turns of a case's seconds over its own turn's limit."""
+    return statistics.median(case / limit for case, limit in zip(cases, limits))
+
+
 class _Reported(dict):  # type: ignore[type-arg]
     """Results printed as they come (a full run takes minutes on a shared machine)."""
 
@@ -262,16 +269,17 @@ def main() -> None:
         small = worker_peak_rss(model, image * small_count, coarse, work / "mem", imports)
         large = worker_peak_rss(model, image * memory_count, coarse, work / "mem", imports)
     limit = results["limit"] or 1.0
+    ratios = {name: paired_ratio(runs[name], runs["limit"]) for name in rotated}
     print(f"{count} images; limit {limit:.2f} s ({limit / count * 1000:.0f} ms an image)")
     for name, seconds in results.items():
         if seconds is None:
             print(f"  {name:<52} skipped")
-        else:
-            print(f"  {name:<52} {seconds:7.2f} s  {seconds / limit:5.2f}x limit  {count / seconds:6.2f} images/s")
-    one = results["command, 1 one-thread worker, Incremental off"]
-    two = results["command, 2 workers, Incremental off"]
-    assert one is not None and two is not None
-    print(f"  2 workers / 1 one-thread worker, images/s: {one / two:.2f}x")
+            continue
+        ratio = ratios.get(name, seconds / limit)
+        print(f"  {name:<52} {seconds:7.2f} s  {ratio:5.2f}x limit  {count / seconds:6.2f} images/s")
+    one, two = runs["command, 1 one-thread worker, Incremental off"], runs["command, 2 workers, Incremental off"]
+    scaling = paired_ratio(one, two)
+    print(f"  2 workers / 1 one-thread worker, images/s: {scaling:.2f}x")
     print(
         f"  worker peak RSS: {small:.0f} MiB after {small_count} images, {large:.0f} MiB after {memory_count} "
         f"({large / small:.3f}x)"
@@ -280,7 +288,15 @@ def main() -> None:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"images": count, "seconds": results, "worker_peak_mib": [small, large], "load": load()}, indent=2
+                {
+                    "images": count,
+                    "seconds": results,
+                    "turns": runs,
+                    "ratios_to_limit": ratios,
+                    "worker_peak_mib": [small, large],
+                    "load": load(),
+                },
+                indent=2,
             )
         )
 

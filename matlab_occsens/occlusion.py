@@ -2,7 +2,8 @@
 
 Internally a map is a :class:`MapRequest` (validated, no inference yet), and
 :func:`score_maps` computes any number of requests as one stream of occluded images, so that
-the masks of consecutive small maps share batches.
+the masks of consecutive small maps share batches (:func:`map_results` gives each map with the
+network's output for the unoccluded image).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .activations import channel_axis, channel_totals
+from .activations import channel_axis, channel_totals, to_matlab_layout
 from .backends.engine import Engine
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
@@ -34,10 +35,10 @@ from .options import (
     occlusion_options,
 )
 from .stream.drive import occluded_outputs
-from .stream.job import OcclusionJob
+from .stream.job import REFERENCE, OcclusionJob
 from .stream.sequence import ImageStream
 
-__all__ = ["MapRequest", "map_request", "occlusionSensitivity", "score_maps"]
+__all__ = ["MapRequest", "MapResult", "map_request", "map_results", "occlusionSensitivity", "score_maps"]
 
 
 def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -165,9 +166,27 @@ def _check_one_output(net: Network) -> None:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class MapResult:
+    """A finished map and the network's output for the unoccluded image, which every map
+    computes as its reference (so the image's prediction costs no forward pass of its own)."""
+
+    scoremap: np.ndarray
+    """Upsampled, float32, as :func:`occlusionSensitivity` returns it."""
+    reference: np.ndarray
+    """The selected output for the unoccluded image in MATLAB's layout (1×C for class scores)."""
+
+
 def score_maps(net: Network, requests: Iterable[MapRequest]) -> Iterator[np.ndarray]:
-    """The finished map (upsampled, float32) of each request, in request order, each as soon as
-    its last forward pass is done.
+    """The finished map of each request, in request order: :func:`map_results` without the
+    references."""
+    for result in map_results(net, requests):
+        yield result.scoremap
+
+
+def map_results(net: Network, requests: Iterable[MapRequest]) -> Iterator[MapResult]:
+    """The finished map (upsampled, float32) of each request, with its reference output, in
+    request order, each as soon as its last forward pass is done.
 
     The occluded images of consecutive requests form one stream: a batch may hold the end of one
     image's masks and the start of the next one's. Requests share a stream while they agree on
@@ -196,6 +215,7 @@ class _MapInProgress:
         self.totals = np.empty((len(job), len(self.wanted)))
         self.done = 0
         self._fmt: str | None = None  # the output's layout, read off the first output
+        self._reference: np.ndarray | None = None
 
     def add(self, first: int, output: np.ndarray) -> None:
         """The outputs of images ``first..first + len(output) - 1`` of the job."""
@@ -204,18 +224,23 @@ class _MapInProgress:
             self._fmt = self.net.output_format(name, output.ndim)
             check_channel_range(self.request.channels + 1, output.shape[channel_axis(self._fmt, name)], name)
         self.totals[first : first + len(output)] = channel_totals(output, self._fmt, self.wanted, name)
+        if first == REFERENCE:
+            self._reference = np.array(to_matlab_layout(output[:1], self._fmt))  # a copy, not a view of the batch
         self.done += len(output)
 
     @property
     def complete(self) -> bool:
         return self.done == len(self.job)
 
-    def finished(self) -> np.ndarray:
+    def finished(self) -> MapResult:
         """The upsampled map: the drop of each mask's totals from the reference's."""
         reference, occluded = self.totals[0], self.totals[1:]
         grid = self.request.grid
         raw = (reference - occluded)[:, self.position].reshape(*grid.shape, len(self.request.channels))
-        return _upsampled(raw.astype(np.float32), self.request.image.shape[:2], self.request.options.output_upsampling)
+        size, method = self.request.image.shape[:2], self.request.options.output_upsampling
+        scoremap = _upsampled(raw.astype(np.float32), size, method)
+        assert self._reference is not None  # every job's image 0
+        return MapResult(scoremap, self._reference)
 
 
 def _job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
@@ -226,7 +251,7 @@ def _job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
     return OcclusionJob(base, fill, request.grid, net.InputDataFormats, batch_size)
 
 
-def _stream_maps(net: Network, requests: Iterator[MapRequest]) -> Iterator[np.ndarray]:
+def _stream_maps(net: Network, requests: Iterator[MapRequest]) -> Iterator[MapResult]:
     """The maps of requests that agree on the stream key, in order."""
     first = next(requests)
     options = first.options
@@ -254,7 +279,7 @@ def _with_forwards(
 
 def _incremental_map(
     net: Network, request: MapRequest, forward: IncrementalForward, limit: int, progress: tqdm
-) -> np.ndarray:
+) -> MapResult:
     job = _job(net, request, limit)
     state = _MapInProgress(net, request, job)
     progress.total += len(request.grid)
@@ -270,7 +295,7 @@ def _shared_stream(
     requests: Iterator[MapRequest],
     limit: int,
     progress: tqdm,
-) -> Iterator[np.ndarray]:
+) -> Iterator[MapResult]:
     """The maps of requests whose images share one stream of batches."""
     maps: deque[_MapInProgress] = deque()  # the requests the stream has taken and not finished
 

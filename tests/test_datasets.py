@@ -222,6 +222,21 @@ def test_the_store_holds_every_map_and_resumes(net, model_file, folder, tmp_path
     assert (again.computed, again.skipped) == (0, 6)
 
 
+def test_given_channels_store_each_images_prediction_from_its_maps_own_pass(folder, model_file, tmp_path):
+    """With channelIdx given, the top-1 class and its probability come from the map's pass of
+    the unoccluded image, not a pass of their own: the same as the linear network says."""
+    root, pictures = folder
+    out = tmp_path / "out"
+    summary = occlusionSensitivityDataset(model_file, root / "*" / "*.png", 2, out=out, workers=0, progress=False)
+    assert summary.computed == 6
+    group = stored(out)
+    logits = [np.einsum("kchw,hwc->k", WEIGHTS.astype(np.float64), X.astype(np.float64)) + BIAS for X in pictures]
+    probabilities = [np.exp(row - row.max()) / np.exp(row - row.max()).sum() for row in logits]
+    assert group["channels"][:].ravel().tolist() == [2] * 6
+    assert group["predicted"][:].tolist() == [top_class(X) for X in pictures]
+    np.testing.assert_allclose(group["score"][:], [row.max() for row in probabilities], rtol=1e-5)
+
+
 def test_a_store_for_another_job_is_refused_naming_what_differs(model_file, folder, tmp_path):
     root, _ = folder
     out = tmp_path / "out"

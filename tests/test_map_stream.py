@@ -18,11 +18,11 @@ from onnx_builders import (
     spatial_model,
 )
 
-from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens import importNetworkFromONNX, occlusionSensitivity, predict
 from matlab_occsens.backends.ort import OrtEngine
 from matlab_occsens.grid import mask_grid
 from matlab_occsens.network.base import EngineKey
-from matlab_occsens.occlusion import MapRequest, map_request, score_maps
+from matlab_occsens.occlusion import MapRequest, map_request, map_results, score_maps
 from matlab_occsens.stream.drive import observe_forwards
 from matlab_occsens.stream.job import OcclusionJob
 from matlab_occsens.stream.sequence import ImageStream
@@ -264,3 +264,24 @@ def test_a_stream_numbers_every_image_of_every_job_once_in_order(masks, limit, s
             np.testing.assert_array_equal(batch.cols[part.slot : part.slot + len(part)], cols)
             seen += [(part.serial, image) for image in range(part.first, part.stop)]
     assert seen == [(serial, image) for serial, job in enumerate(jobs) for image in range(len(job))]
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # "on" must not fall back to the ordinary path
+@pytest.mark.parametrize("incremental", ["off", "on"])
+@pytest.mark.parametrize("output", ["scores", "local"])
+def test_each_map_comes_with_the_output_for_the_unoccluded_image(incremental, output):
+    """The reference every map computes is what predict gives for the image, in MATLAB's layout
+    (N×C for class scores, H×W×C×N for a spatial layer), on the ordinary and incremental paths."""
+    kernel = np.random.default_rng(8).normal(size=(4, C, 3, 3))
+    net = importNetworkFromONNX(spatial_model(kernel, H, W))
+    if output == "local":
+        net.OutputNames = ["local"]
+    pictures = [image(seed) for seed in (1, 2, 3)]
+    wanted = [map_request(net, X, [2], MaskSize=3, Stride=2, Incremental=incremental) for X in pictures]
+    results = list(map_results(net, wanted))
+    assert len(results) == 3
+    for result, X, request in zip(results, pictures, wanted):
+        expected = predict(net, X)
+        assert result.reference.shape == expected.shape
+        np.testing.assert_allclose(result.reference, expected, rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(result.scoremap, next(score_maps(net, [request])))

@@ -1,7 +1,8 @@
 """Images to maps, one after another in input order, for one process (a worker or the caller).
 
-Every image is read, fitted to the network as the single-image command fits it, classified, and
-turned into a map request; the requests flow through one occlusion stream, so the masks of
+Every image is read, fitted to the network as the single-image command fits it, and turned into
+a map request (classified first when its channel is its prediction, else by the map's own pass
+of the unoccluded image); the requests flow through one occlusion stream, so the masks of
 several small maps share batches. A file that cannot be read or fitted, or a request that does
 not validate, becomes a failed result with its reason instead of stopping the others.
 """
@@ -18,7 +19,7 @@ import numpy as np
 from ..grid import MaskGrid, mask_grid
 from ..namevalue import parse_name_value
 from ..network.base import Network
-from ..occlusion import map_request, score_maps
+from ..occlusion import map_request, map_results
 from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
 from ..predict import predict
 from ..workflow import fit_image, rank_classes
@@ -52,13 +53,15 @@ class _Prepared:
     channels: tuple[int, ...] = ()
     predicted: int = 0
     score: float = float("nan")
+    classified: bool = False
+    """Whether ``predicted`` and ``score`` are known already (else they come with the map)."""
     request: Any = None
     error: str | None = None
 
 
-def _top_class(net: Network, pixels: np.ndarray, environment: str) -> tuple[int, float]:
-    scores = predict(net, pixels, ExecutionEnvironment=environment)
-    assert isinstance(scores, np.ndarray)  # one selected output
+def _top_class(scores: np.ndarray) -> tuple[int, float]:
+    """The 1-based top-1 class and its probability from one image's output in MATLAB's layout;
+    ``(0, NaN)`` when the output is not a class-score vector."""
     if scores.ndim != 2 or scores.shape[1] < 2:
         return 0, float("nan")
     ranking = rank_classes(scores, 1)
@@ -76,8 +79,11 @@ def _prepare(
     item = _Prepared(index)
     try:
         fitted = fit_image(load_image(entry), net.InputSize, channel_order)  # type: ignore[arg-type]
-        item.predicted, item.score = _top_class(net, fitted.pixels, options.get("ExecutionEnvironment", "auto"))
-        if channels is None:
+        if channels is None:  # the map's channel is the prediction: one forward pass before the map
+            scores = predict(net, fitted.pixels, ExecutionEnvironment=options.get("ExecutionEnvironment", "auto"))
+            assert isinstance(scores, np.ndarray)  # one selected output
+            item.predicted, item.score = _top_class(scores)
+            item.classified = True
             if item.predicted == 0:
                 raise ValueError(
                     f"output {net.OutputNames[0]!r} is not a class-score vector, so it has no "
@@ -101,6 +107,7 @@ def explain_images(
 
     ``channels`` are 1-based, or None for the image's top-1 class; ``options`` are
     ``occlusionSensitivity``'s name-value options. Memory holds the stream's look-ahead only.
+    With given channels, the prediction is read off the map's own pass of the unoccluded image.
     """
     pending: deque[_Prepared] = deque()
 
@@ -111,15 +118,18 @@ def explain_images(
             if item.error is None:
                 yield item.request
 
-    def finished(item: _Prepared, scoremap: np.ndarray | None) -> ImageResult:
-        return ImageResult(item.index, scoremap, item.channels, item.predicted, item.score, item.error)
+    def failed(item: _Prepared) -> ImageResult:
+        return ImageResult(item.index, None, item.channels, item.predicted, item.score, item.error)
 
-    for scoremap in score_maps(net, requests()):
+    for result in map_results(net, requests()):
         while pending[0].error is not None:
-            yield finished(pending.popleft(), None)
-        yield finished(pending.popleft(), scoremap)
+            yield failed(pending.popleft())
+        item = pending.popleft()
+        if not item.classified:
+            item.predicted, item.score = _top_class(result.reference)
+        yield ImageResult(item.index, result.scoremap, item.channels, item.predicted, item.score)
     while pending:
-        yield finished(pending.popleft(), None)
+        yield failed(pending.popleft())
 
 
 def job_options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
