@@ -1,12 +1,13 @@
 """Dataset jobs against the forward-pass limit, a loop of occlusionSensitivity and Captum.
 
 One run, one machine: N images (default 32) at MATLAB's defaults on EfficientNet-Lite0. The
-cases the targets compare (the limit, the in-process job, the command with 2 workers and with
-1 one-thread worker) run in turns, ``--repeats`` times (rotated), and each is the median of its
-turns; the others run once.
+cases the targets compare (the in-process job, the command with 2 workers and with 1 one-thread
+worker) run in turns, ``--repeats`` times (rotated), and each is the median of its turns; the
+others run once.
 
 * **limit**: the same occluded images of all N images (built beforehand, not timed) through one
-  plain ONNX Runtime session with its default threads, at the best of a few batch sizes;
+  plain ONNX Runtime session with its default threads, at the best of a few batch sizes (every
+  image's occluded images cost the same passes, so one image's batches run N times);
 * **in-process job** (``workers=0``): images -> store in this process, Incremental off and auto;
 * **the command** (``matlab-occsens MODEL DIR --out ...``) as a subprocess, start-up included,
   with 2 workers (off and auto), with 1 one-thread worker (``taskset`` to one core) and with 1
@@ -15,9 +16,14 @@ turns; the others run once.
   ``Occlusion`` in a loop on the same torch model (the ``bench`` extra), same windows;
 * **memory**: a worker's peak RSS after 32 and after 1,000 images (coarse grid, one worker).
 
-The machine may be shared: ``uptime``'s load is printed before and after. A case of the turns is
-compared with the limit of its own turn, and its ratio is the median of those per-turn ratios: a
-slow spell of the machine then tends to fall on both sides of a ratio.
+The machine may be shared: ``uptime``'s load is printed before and after. Its speed drifts by
+±15 % within minutes (a virtual machine on a busy host), so each run of a compared case is
+bracketed by the limit: a quarter of the maps' passes just before it and a quarter just after,
+scaled to N maps; its ratio is the median over turns of its seconds over its own bracket's limit,
+and the limit's row is the median of all brackets. A slow spell then falls on both sides of a ratio.
+The machine this was written on also flips between two speeds for tens of seconds at a time (the
+limit's map 0.55-0.60 s or 0.78-0.90 s), and a case can straddle a flip, so a second ratio is
+printed: a case's fastest turn over the fastest bracket, both most likely in the fast state.
 ``--smoke`` runs every case on a tiny linear network in seconds.
 
     python benchmarks/dataset.py [--images 32] [--repeats 3] [--json results.json]
@@ -66,29 +72,37 @@ def timed(run: Callable[[], object]) -> float:
 
 
 # ------------------------------------------------------------------------------------------ cases
-def limit_seconds(net: Network, pictures: list[np.ndarray], sizes: list[int]) -> float:
-    """One plain ONNX Runtime session over every occluded image of every picture: nothing else timed."""
-    import onnxruntime as ort
+class Limit:
+    """One plain ONNX Runtime session over one picture's occluded images, at the best of ``sizes``:
+    every picture's occluded images cost the same forward passes, so N maps cost N such runs."""
 
-    model = net.selected_model()  # type: ignore[attr-defined]
-    session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    x = image_argument(pictures[0], net.InputSize)
-    resolved = occlusion_options(x, (), {})
-    grid = mask_grid(x.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
-    base = net.prepare(x[np.newaxis])
-    fill = net.prepare(np.broadcast_to(resolved.mask_value.astype(np.float32), x.shape)[np.newaxis])
+    def __init__(self, net: Network, picture: np.ndarray, sizes: list[int]) -> None:
+        import onnxruntime as ort
 
-    def batches(size: int) -> list[np.ndarray]:
-        job = OcclusionJob(base, fill, grid, net.InputDataFormats, size)
-        return [batch.copy() for _, batch in occluded_batches(job)]
+        model = net.selected_model()  # type: ignore[attr-defined]
+        options = session_options()
+        self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self._name = self._session.get_inputs()[0].name
+        x = image_argument(picture, net.InputSize)
+        resolved = occlusion_options(x, (), {})
+        grid = mask_grid(x.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
+        base = net.prepare(x[np.newaxis])
+        fill = net.prepare(np.broadcast_to(resolved.mask_value.astype(np.float32), x.shape)[np.newaxis])
 
-    def one_map(prepared: list[np.ndarray]) -> float:
-        return timed(lambda: [session.run(None, {name: batch}) for batch in prepared])
+        def batches(size: int) -> list[np.ndarray]:
+            job = OcclusionJob(base, fill, grid, net.InputDataFormats, size)
+            return [batch.copy() for _, batch in occluded_batches(job)]
 
-    best = min(sizes, key=lambda size: min(one_map(batches(size)) for _ in range(2)))
-    prepared = batches(best)  # every picture's occluded images cost the same forward passes
-    return sum(one_map(prepared) for _ in pictures)
+        self._batches = batches(sizes[0])
+        best = min(sizes, key=lambda size: min(self._one_map(batches(size)) for _ in range(2)))
+        self._batches = batches(best)
+
+    def _one_map(self, prepared: list[np.ndarray]) -> float:
+        return timed(lambda: [self._session.run(None, {self._name: batch}) for batch in prepared])
+
+    def seconds(self, maps: int) -> float:
+        """Seconds for ``maps`` maps' passes."""
+        return sum(self._one_map(self._batches) for _ in range(maps))
 
 
 def command_seconds(model: Path, folder: Path, out: Path, words: list[str], cores: str | None = None) -> float:
@@ -181,17 +195,8 @@ def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np
 
 
 def paired_ratio(cases: list[float], limits: list[float]) -> float:
-    """The median over turns of a case's seconds over its own turn's limit."""
+    """The median over turns of a case's seconds over the limit measured around it."""
     return statistics.median(case / limit for case, limit in zip(cases, limits))
-
-
-class _Reported(dict):  # type: ignore[type-arg]
-    """Results printed as they come (a full run takes minutes on a shared machine)."""
-
-    def __setitem__(self, name: str, seconds: float | None) -> None:
-        super().__setitem__(name, seconds)
-        shown = "skipped" if seconds is None else f"{seconds:.2f} s"
-        print(f"  ... {name}: {shown}  (load {load()})", flush=True)
 
 
 def main() -> None:
@@ -236,47 +241,60 @@ def main() -> None:
             return command_seconds(model, folder, work / "cmd", flags, cores)
 
         sizes = [2, 4, 8, 16, 32] if not args.smoke else [4]
+        limit = Limit(net, pictures[0], sizes)
+        bracket = max(1, count // 4)
+        runs: dict[str, list[float]] = {}
+        limits: dict[str, list[float]] = {}
+
+        def measure(name: str, case: Callable[[], float | None]) -> None:
+            """Run ``case`` between two quarters of the limit; keep both, scaled to N maps."""
+            before = limit.seconds(bracket)
+            seconds = case()
+            around = (before + limit.seconds(bracket)) / (2 * bracket) * count
+            if seconds is None:
+                print(f"  ... {name}: skipped", flush=True)
+                return
+            runs.setdefault(name, []).append(seconds)
+            limits.setdefault(name, []).append(around)
+            print(f"  ... {name}: {seconds:.2f} s, limit around it {around:.2f} s  (load {load()})", flush=True)
+
         rotated: dict[str, Callable[[], float]] = {  # the ratios' cases, taken in turns
-            "limit": lambda: limit_seconds(net, pictures, sizes),
             "in-process job, Incremental off": lambda: in_process("off"),
             "in-process job, Incremental auto": lambda: in_process("auto"),
             "command, 2 workers, Incremental off": lambda: command(2, "off"),
             "command, 2 workers, Incremental auto": lambda: command(2, "auto"),
             "command, 1 one-thread worker, Incremental off": lambda: command(1, "off", one_core),
         }
-        repeats = 1 if args.smoke else args.repeats
-        runs: dict[str, list[float]] = {name: [] for name in rotated}
-        for repeat in range(repeats):
+        for repeat in range(1 if args.smoke else args.repeats):
             names = list(rotated)
             for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
-                runs[name].append(rotated[name]())
-                print(f"  ... {name}: {runs[name][-1]:.2f} s  (load {load()})", flush=True)
-        results: dict[str, float | None] = _Reported()
-        for name, seconds in runs.items():
-            results[name] = statistics.median(seconds)
+                measure(name, rotated[name])
         if not args.smoke:  # the default's alternative: one worker computing with every core
-            results["command, 1 two-thread worker, Incremental off"] = command(1, "off")
-        results["loop of occlusionSensitivity, Incremental off"] = timed(
-            lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures]
+            measure("command, 1 two-thread worker, Incremental off", lambda: command(1, "off"))
+        measure(
+            "loop of occlusionSensitivity, Incremental off",
+            lambda: timed(lambda: [occlusionSensitivity(net, X, 1, Incremental="off") for X in pictures]),
         )
-        results["Captum Occlusion loop (perturbations_per_eval 32)"] = (
-            None if args.smoke else captum_seconds(pictures, net, 45, 22, 1)
-        )
+        if not args.smoke:
+            measure(
+                "Captum Occlusion loop (perturbations_per_eval 32)",
+                lambda: captum_seconds(pictures, net, 45, 22, 1),
+            )
         memory_count = 12 if args.smoke else args.memory_images
         coarse = {"MaskSize": 112, "Stride": 112} if not args.smoke else {}
         image = [files[0]]
         small_count = min(32, memory_count // 2)
         small = worker_peak_rss(model, image * small_count, coarse, work / "mem", imports)
         large = worker_peak_rss(model, image * memory_count, coarse, work / "mem", imports)
-    limit = results["limit"] or 1.0
-    ratios = {name: paired_ratio(runs[name], runs["limit"]) for name in rotated}
-    print(f"{count} images; limit {limit:.2f} s ({limit / count * 1000:.0f} ms an image)")
+    brackets = [seconds for around in limits.values() for seconds in around]
+    limit_row = statistics.median(brackets)
+    print(f"{count} images; limit {limit_row:.2f} s (median of its brackets; fastest {min(brackets):.2f} s)")
+    results = {name: statistics.median(seconds) for name, seconds in runs.items()}
+    ratios = {name: paired_ratio(runs[name], limits[name]) for name in runs}
+    fastest = {name: min(seconds) / min(brackets) for name, seconds in runs.items()}
+    print(f"  {'case':<52} {'median':>9}  {'x limit':>7}  {'fastest':>7}  images/s")
     for name, seconds in results.items():
-        if seconds is None:
-            print(f"  {name:<52} skipped")
-            continue
-        ratio = ratios.get(name, seconds / limit)
-        print(f"  {name:<52} {seconds:7.2f} s  {ratio:5.2f}x limit  {count / seconds:6.2f} images/s")
+        print(f"  {name:<52} {seconds:7.2f} s  {ratios[name]:7.2f}  {fastest[name]:7.2f}  {count / seconds:8.2f}")
     one, two = runs["command, 1 one-thread worker, Incremental off"], runs["command, 2 workers, Incremental off"]
     scaling = paired_ratio(one, two)
     print(f"  2 workers / 1 one-thread worker, images/s: {scaling:.2f}x")
@@ -290,9 +308,12 @@ def main() -> None:
             json.dumps(
                 {
                     "images": count,
+                    "limit": limit_row,
                     "seconds": results,
                     "turns": runs,
+                    "limits_around_turns": limits,
                     "ratios_to_limit": ratios,
+                    "fastest_to_fastest_limit": fastest,
                     "worker_peak_mib": [small, large],
                     "load": load(),
                 },
