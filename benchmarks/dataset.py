@@ -9,6 +9,9 @@ others run once.
   plain ONNX Runtime session with its default threads, at the best of a few batch sizes (every
   image's occluded images cost the same passes, so one image's batches run N times);
 * **in-process job** (``workers=0``): images -> store in this process, Incremental off and auto;
+  and with off once more in pieces of 4 images, each piece right after the limit's passes for 4
+  maps: each pair is seconds apart, so a slow spell of the machine seldom splits one (the job's
+  fixed costs are then paid once a piece, a stricter test);
 * **the command** (``matlab-occsens MODEL DIR --out ...``) as a subprocess, start-up included,
   with 2 workers (off and auto), with 1 one-thread worker (``taskset`` to one core) and with 1
   worker computing on both cores (the alternative to the default of one worker per core);
@@ -16,14 +19,16 @@ others run once.
   ``Occlusion`` in a loop on the same torch model (the ``bench`` extra), same windows;
 * **memory**: a worker's peak RSS after 32 and after 1,000 images (coarse grid, one worker).
 
-The machine may be shared: ``uptime``'s load is printed before and after. Its speed drifts by
-±15 % within minutes (a virtual machine on a busy host), so each run of a compared case is
-bracketed by the limit: a quarter of the maps' passes just before it and a quarter just after,
-scaled to N maps; its ratio is the median over turns of its seconds over its own bracket's limit,
-and the limit's row is the median of all brackets. A slow spell then falls on both sides of a ratio.
-The machine this was written on also flips between two speeds for tens of seconds at a time (the
-limit's map 0.55-0.60 s or 0.78-0.90 s), and a case can straddle a flip, so a second ratio is
-printed: a case's fastest turn over the fastest bracket, both most likely in the fast state.
+The machine may be shared: ``uptime``'s load is printed before and after. Each run of a
+compared case is bracketed by the limit: a quarter of the maps' passes just before it and a
+quarter just after, scaled to N maps; its ratio is the median over turns of its seconds over its
+own bracket's limit, and the limit's row is the median of all brackets. On the machine this was
+written on, a process that frees gigabytes (a command's workers exiting, each after a 1-2 GB
+runtime) slowed the limit's two-thread session for tens of seconds (0.6 s a map became
+0.75-1.0 s), which the two one-thread workers did not feel, so the limit around a command read
+slow and flattered it. So every bracket and every case starts on a settled machine: idle until a
+map of the limit runs within 15 % of the fastest seen (the seconds waited are printed). A second
+ratio is printed too: a case's fastest turn over the fastest bracket.
 ``--smoke`` runs every case on a tiny linear network in seconds.
 
     python benchmarks/dataset.py [--images 32] [--repeats 3] [--json results.json]
@@ -72,6 +77,12 @@ def timed(run: Callable[[], object]) -> float:
 
 
 # ------------------------------------------------------------------------------------------ cases
+#: The better of two maps of the limit this close to the fastest seen (or within
+#: :data:`SETTLED_SECONDS` of it, for tiny maps) means the machine has settled.
+SETTLED = 1.15
+SETTLED_SECONDS = 0.005
+
+
 class Limit:
     """One plain ONNX Runtime session over one picture's occluded images, at the best of ``sizes``:
     every picture's occluded images cost the same forward passes, so N maps cost N such runs."""
@@ -93,16 +104,34 @@ class Limit:
             job = OcclusionJob(base, fill, grid, net.InputDataFormats, size)
             return [batch.copy() for _, batch in occluded_batches(job)]
 
+        self.fastest = float("inf")
+        """The fastest map seen, in seconds."""
         self._batches = batches(sizes[0])
+        self.settle()
         best = min(sizes, key=lambda size: min(self._one_map(batches(size)) for _ in range(2)))
         self._batches = batches(best)
 
-    def _one_map(self, prepared: list[np.ndarray]) -> float:
-        return timed(lambda: [self._session.run(None, {self._name: batch}) for batch in prepared])
+    def _one_map(self, prepared: list[np.ndarray] | None = None) -> float:
+        seconds = timed(lambda: [self._session.run(None, {self._name: batch}) for batch in prepared or self._batches])
+        self.fastest = min(self.fastest, seconds)
+        return seconds
 
     def seconds(self, maps: int) -> float:
         """Seconds for ``maps`` maps' passes."""
-        return sum(self._one_map(self._batches) for _ in range(maps))
+        return sum(self._one_map() for _ in range(maps))
+
+    def settle(self, most: float = 60.0) -> float:
+        """Wait, idle, until a map runs within :data:`SETTLED` of the fastest seen (at most ``most``
+        seconds); return the seconds waited (the probes included). On the machine this was written on, a process that
+        frees gigabytes (a command's workers exiting) slows a two-thread session for tens of
+        seconds (0.6 s a map became 0.75-1.0 s), while a busy core that frees nothing does not."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < most:
+            probe = min(self._one_map(), self._one_map())
+            if probe <= max(SETTLED * self.fastest, self.fastest + SETTLED_SECONDS):
+                break
+            time.sleep(5)
+        return time.perf_counter() - start
 
 
 def command_seconds(model: Path, folder: Path, out: Path, words: list[str], cores: str | None = None) -> float:
@@ -194,6 +223,9 @@ def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np
     return model, importNetworkFromONNX(model, **EFFICIENTNET_LITE0.normalization()), pictures, extra
 
 
+INTERLEAVED = "in-process job, Incremental off, in 4-image pieces"
+
+
 def paired_ratio(cases: list[float], limits: list[float]) -> float:
     """The median over turns of a case's seconds over the limit measured around it."""
     return statistics.median(case / limit for case, limit in zip(cases, limits))
@@ -221,11 +253,11 @@ def main() -> None:
         files = sorted(str(path) for path in folder.glob("*.png"))
         one_core = str(min(os.sched_getaffinity(0)))
 
-        def in_process(mode: str) -> float:
+        def in_process(mode: str, some: list[str] | None = None) -> float:
             return timed(
                 lambda: occlusionSensitivityDataset(
                     model,
-                    files,
+                    files if some is None else some,
                     1,
                     out=work / "inproc",
                     workers=0,
@@ -247,16 +279,23 @@ def main() -> None:
         limits: dict[str, list[float]] = {}
 
         def measure(name: str, case: Callable[[], float | None]) -> None:
-            """Run ``case`` between two quarters of the limit; keep both, scaled to N maps."""
+            """Run ``case`` between two quarters of the limit, each on a settled machine; keep both,
+            scaled to N maps."""
+            waited = limit.settle()
             before = limit.seconds(bracket)
             seconds = case()
+            waited += limit.settle()
             around = (before + limit.seconds(bracket)) / (2 * bracket) * count
             if seconds is None:
                 print(f"  ... {name}: skipped", flush=True)
                 return
             runs.setdefault(name, []).append(seconds)
             limits.setdefault(name, []).append(around)
-            print(f"  ... {name}: {seconds:.2f} s, limit around it {around:.2f} s  (load {load()})", flush=True)
+            print(
+                f"  ... {name}: {seconds:.2f} s, limit around it {around:.2f} s  (settling {waited:.0f} s; "
+                f"load {load()})",
+                flush=True,
+            )
 
         rotated: dict[str, Callable[[], float]] = {  # the ratios' cases, taken in turns
             "in-process job, Incremental off": lambda: in_process("off"),
@@ -269,6 +308,15 @@ def main() -> None:
             names = list(rotated)
             for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
                 measure(name, rotated[name])
+        # The same job in small pieces, each between the limit's maps for as many images: pairs
+        # seconds apart, which a 20-second run cannot be, at the price of the job's fixed costs per piece.
+        piece = min(4, count)
+        pieces = [files[first : first + piece] for first in range(0, count - piece + 1, piece)]
+        limit.settle()
+        for some in pieces:
+            limits.setdefault(INTERLEAVED, []).append(limit.seconds(len(some)) * count / len(some))
+            runs.setdefault(INTERLEAVED, []).append(in_process("off", some) * count / len(some))
+        print(f"  ... {INTERLEAVED}: {sum(runs[INTERLEAVED]) / len(pieces):.2f} s for {count} images", flush=True)
         if not args.smoke:  # the default's alternative: one worker computing with every core
             measure("command, 1 two-thread worker, Incremental off", lambda: command(1, "off"))
         measure(
@@ -286,12 +334,14 @@ def main() -> None:
         small_count = min(32, memory_count // 2)
         small = worker_peak_rss(model, image * small_count, coarse, work / "mem", imports)
         large = worker_peak_rss(model, image * memory_count, coarse, work / "mem", imports)
-    brackets = [seconds for around in limits.values() for seconds in around]
+    brackets = [seconds for name, around in limits.items() if name != INTERLEAVED for seconds in around]
     limit_row = statistics.median(brackets)
     print(f"{count} images; limit {limit_row:.2f} s (median of its brackets; fastest {min(brackets):.2f} s)")
     results = {name: statistics.median(seconds) for name, seconds in runs.items()}
     ratios = {name: paired_ratio(runs[name], limits[name]) for name in runs}
-    fastest = {name: min(seconds) / min(brackets) for name, seconds in runs.items()}
+    fastest = {
+        name: min(seconds) / min(brackets if name != INTERLEAVED else limits[name]) for name, seconds in runs.items()
+    }
     print(f"  {'case':<52} {'median':>9}  {'x limit':>7}  {'fastest':>7}  images/s")
     for name, seconds in results.items():
         print(f"  {name:<52} {seconds:7.2f} s  {ratios[name]:7.2f}  {fastest[name]:7.2f}  {count / seconds:8.2f}")
