@@ -122,9 +122,7 @@ class Limit:
 
     def settle(self, most: float = 60.0) -> float:
         """Wait, idle, until a map runs within :data:`SETTLED` of the fastest seen (at most ``most``
-        seconds); return the seconds waited (the probes included). On the machine this was written on, a process that
-        frees gigabytes (a command's workers exiting) slows a two-thread session for tens of
-        seconds (0.6 s a map became 0.75-1.0 s), while a busy core that frees nothing does not."""
+        seconds), and return the seconds waited, probes included (why: the module's docstring)."""
         start = time.perf_counter()
         while time.perf_counter() - start < most:
             probe = min(self._one_map(), self._one_map())
@@ -277,6 +275,7 @@ def main() -> None:
         bracket = max(1, count // 4)
         runs: dict[str, list[float]] = {}
         limits: dict[str, list[float]] = {}
+        brackets: list[float] = []  # every case's limit around it (the pieces' own limits aside)
 
         def measure(name: str, case: Callable[[], float | None]) -> None:
             """Run ``case`` between two quarters of the limit, each on a settled machine; keep both,
@@ -291,6 +290,7 @@ def main() -> None:
                 return
             runs.setdefault(name, []).append(seconds)
             limits.setdefault(name, []).append(around)
+            brackets.append(around)
             print(
                 f"  ... {name}: {seconds:.2f} s, limit around it {around:.2f} s  (settling {waited:.0f} s; "
                 f"load {load()})",
@@ -334,7 +334,6 @@ def main() -> None:
         small_count = min(32, memory_count // 2)
         small = worker_peak_rss(model, image * small_count, coarse, work / "mem", imports)
         large = worker_peak_rss(model, image * memory_count, coarse, work / "mem", imports)
-    brackets = [seconds for name, around in limits.items() if name != INTERLEAVED for seconds in around]
     limit_row = statistics.median(brackets)
     print(f"{count} images; limit {limit_row:.2f} s (median of its brackets; fastest {min(brackets):.2f} s)")
     results = {name: statistics.median(seconds) for name, seconds in runs.items()}
