@@ -263,6 +263,11 @@ class Console:
             print(f"{PROG}: {text}", file=sys.stderr)
 
     @staticmethod
+    def alert(text: str) -> None:
+        """What the user must know even with --quiet (images that failed are part of the result)."""
+        print(f"{PROG}: {text}", file=sys.stderr)
+
+    @staticmethod
     def result(text: str) -> None:
         print(text)
 
@@ -363,7 +368,15 @@ def _run(argv: Sequence[str]) -> int:
     options = _occlusion_kwargs(args)
     if is_dataset(args.image):
         return run_dataset(
-            args, _import_options(args), options, channels, classes, console.note, console.result, console.progress
+            args,
+            _import_options(args),
+            options,
+            channels,
+            classes,
+            console.note,
+            console.result,
+            console.alert,
+            console.progress,
         )
     (image_file,) = args.image
     net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))

@@ -22,6 +22,7 @@ __all__ = [
     "image_argument",
     "layout_hint",
     "image_values",
+    "auto_mask_value",
     "channel_argument",
     "occlusion_options",
 ]
@@ -172,11 +173,16 @@ def _auto_or_pair(value: Any, argument: str, fraction: float, size: tuple[int, i
     return (pair[0], pair[-1])
 
 
+def auto_mask_value(image: np.ndarray) -> np.ndarray:
+    """``MaskValue="auto"``: the channel means of the validated float32 H×W×C image."""
+    return image.mean(axis=(0, 1), dtype=np.float64)
+
+
 def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
     channels = image.shape[2]
     if is_text(value):
         match_string(value, ("auto",), "MaskValue", FUNCTION)
-        return image.mean(axis=(0, 1), dtype=np.float64)
+        return auto_mask_value(image)
     expected = f'"auto", a number or {channels} numbers'
     array = real_array(value, "MaskValue", FUNCTION, expected)
     if array.size not in (1, channels):

@@ -1,31 +1,78 @@
 """Images to maps, one after another in input order, for one process (a worker or the caller).
 
-Every image is read, fitted to the network as the single-image command fits it, and turned into
-a map request (classified first when its channel is its prediction, else by the map's own pass
-of the unoccluded image); the requests flow through one occlusion stream, so the masks of
-several small maps share batches. A file that cannot be read or fitted, or a request that does
-not validate, becomes a failed result with its reason instead of stopping the others.
+The job's options are resolved once (:func:`job_options`): every image is fitted to the
+network's input size, so the mask grid and every option but an automatic MaskValue are the same
+for all of them. Each image is then read, fitted to the network as the single-image command fits
+it, and turned into a map request (classified first when its channel is its prediction, else by
+the map's own pass of the unoccluded image); the requests flow through one occlusion stream, so
+the masks of several small maps share batches. A file that cannot be read or fitted (corrupt,
+too large, out of memory while decoding) becomes a failed result with its reason instead of
+stopping the others; a stream that runs out of memory has its remaining images computed one at a
+time, and an image that runs out of memory alone is a failure of that image.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..grid import MaskGrid, mask_grid
-from ..namevalue import parse_name_value
+from ..imageio import MAX_IMAGE_BYTES, _byte_limit
+from ..namevalue import is_text, parse_name_value
 from ..network.base import Network
-from ..occlusion import map_request, map_results
-from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
-from ..predict import predict
+from ..occlusion import MapRequest, map_results
+from ..options import DEFAULTS, FUNCTION, OcclusionOptions, auto_mask_value, image_argument, occlusion_options
+from ..predict import selected_outputs
 from ..workflow import fit_image, rank_classes
-from .sources import ImageEntry, load_image
+from .sources import ImageEntry, file_stamp, load_image
 
-__all__ = ["ImageResult", "explain_images", "job_grid", "job_options", "map_shape"]
+__all__ = ["ImageResult", "JobOptions", "explain_images", "job_options", "map_shape"]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """``occlusionSensitivity``'s options for every image of a job, resolved once."""
+
+    given: dict[str, Any]
+    """The options with MATLAB's names, defaults filled in (Verbose left out: a job shows its own
+    progress): what the store records."""
+    resolved: OcclusionOptions
+    """Resolved against the network's input size; ``mask_value`` holds a given MaskValue."""
+    grid: MaskGrid
+    auto_fill: bool
+    """MaskValue "auto": each image is filled with its own channel means."""
+    max_image_bytes: float | None = MAX_IMAGE_BYTES
+    """The largest decoded image read (``imread``'s MaxImageBytes); None for no limit."""
+
+    @property
+    def masks(self) -> int:
+        return len(self.grid)
+
+
+def job_options(
+    net: Network, args: tuple[Any, ...], kwargs: dict[str, Any], max_image_bytes: Any = MAX_IMAGE_BYTES
+) -> JobOptions:
+    """Parse and check every option of the job once, before any image is read."""
+    given = {
+        name: value for name, value in parse_name_value(FUNCTION, DEFAULTS, args, kwargs).items() if name != "Verbose"
+    }
+    limit = _byte_limit(max_image_bytes, FUNCTION)
+    probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
+    resolved = occlusion_options(probe, (), given)
+    grid = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
+    return JobOptions(given, resolved, grid, is_text(given["MaskValue"]), None if limit == float("inf") else limit)
+
+
+def map_shape(net: Network, options: JobOptions, width: int) -> tuple[int, ...]:
+    """The shape of every map of the job."""
+    size = net.InputSize[:2] if options.resolved.output_upsampling != "none" else options.grid.shape
+    return (*size, width) if width > 1 else tuple(size)
 
 
 @dataclass(frozen=True)
@@ -41,6 +88,8 @@ class ImageResult:
     score: float
     """The top-1 class's probability (NaN when there is none)."""
     error: str | None = None
+    stamp: tuple[int, int] = (0, 0)
+    """The size and modification time of the image's file before it was read (0, 0 for arrays)."""
 
     @property
     def failed(self) -> bool:
@@ -55,8 +104,14 @@ class _Prepared:
     score: float = float("nan")
     classified: bool = False
     """Whether ``predicted`` and ``score`` are known already (else they come with the map)."""
-    request: Any = None
+    request: MapRequest | None = None
     error: str | None = None
+    stamp: tuple[int, int] = (0, 0)
+
+    def failed(self, reason: str | None = None) -> ImageResult:
+        return ImageResult(
+            self.index, None, self.channels, self.predicted, self.score, reason or self.error, self.stamp
+        )
 
 
 def _top_class(scores: np.ndarray) -> tuple[int, float]:
@@ -68,20 +123,27 @@ def _top_class(scores: np.ndarray) -> tuple[int, float]:
     return int(ranking.channels[0]), float(ranking.probabilities[0])
 
 
+def _out_of_memory(error: BaseException, doing: str) -> str:
+    said = " ".join(str(error).split())
+    return f"out of memory {doing}" + (f" ({said})" if said else "")
+
+
 def _prepare(
     net: Network,
     index: int,
     entry: ImageEntry,
     channels: tuple[int, ...] | None,
     channel_order: str,
-    options: dict[str, Any],
+    job: JobOptions,
 ) -> _Prepared:
     item = _Prepared(index)
     try:
-        fitted = fit_image(load_image(entry), net.InputSize, channel_order)  # type: ignore[arg-type]
+        item.stamp = file_stamp(entry)
+        fitted = fit_image(load_image(entry, job.max_image_bytes), net.InputSize, channel_order)  # type: ignore[arg-type]
+        image = image_argument(fitted.pixels, net.InputSize)
         if channels is None:  # the map's channel is the prediction: one forward pass before the map
-            scores = predict(net, fitted.pixels, ExecutionEnvironment=options.get("ExecutionEnvironment", "auto"))
-            assert isinstance(scores, np.ndarray)  # one selected output
+            environment = job.resolved.execution_environment
+            (scores,) = selected_outputs(net, image[np.newaxis], 1, environment)
             item.predicted, item.score = _top_class(scores)
             item.classified = True
             if item.predicted == 0:
@@ -91,65 +153,64 @@ def _prepare(
                 )
             channels = (item.predicted,)
         item.channels = channels
-        item.request = map_request(net, fitted.pixels, list(channels), **options)
+        options = replace(job.resolved, mask_value=auto_mask_value(image)) if job.auto_fill else job.resolved
+        item.request = MapRequest(image, np.asarray(channels, np.int64) - 1, options, job.grid)
     except (ValueError, TypeError) as error:
         item.error = str(error)
+    except OSError as error:
+        item.error = f"cannot read it ({error.strerror or error})"
+    except MemoryError as error:
+        item.error = _out_of_memory(error, "while reading or fitting it")
+    except cv2.error as error:  # OpenCV's own failures, allocation among them
+        reason = " ".join(str(error).split())
+        item.error = _out_of_memory(error, "while decoding it") if "memory" in reason.lower() else f"OpenCV: {reason}"
     return item
 
 
 def explain_images(
     net: Network,
     items: Iterable[tuple[int, ImageEntry, tuple[int, ...] | None]],
-    options: dict[str, Any],
+    job: JobOptions,
     channel_order: str = "RGB",
 ) -> Iterator[ImageResult]:
     """Yield an :class:`ImageResult` for each ``(index, image, channels)`` in order.
 
-    ``channels`` are 1-based, or None for the image's top-1 class; ``options`` are
-    ``occlusionSensitivity``'s name-value options. Memory holds the stream's look-ahead only.
-    With given channels, the prediction is read off the map's own pass of the unoccluded image.
+    ``channels`` are 1-based, or None for the image's top-1 class. Memory holds the stream's
+    look-ahead only. With given channels, the prediction is read off the map's own pass of the
+    unoccluded image.
     """
+    source = iter(items)
     pending: deque[_Prepared] = deque()
 
-    def requests() -> Iterator[Any]:
-        for index, entry, channels in items:
-            item = _prepare(net, index, entry, channels, channel_order, options)
+    def requests() -> Iterator[MapRequest]:
+        for index, entry, channels in source:
+            item = _prepare(net, index, entry, channels, channel_order, job)
             pending.append(item)
-            if item.error is None:
+            if item.request is not None:
                 yield item.request
 
-    def failed(item: _Prepared) -> ImageResult:
-        return ImageResult(item.index, None, item.channels, item.predicted, item.score, item.error)
-
-    for result in map_results(net, requests()):
-        while pending[0].error is not None:
-            yield failed(pending.popleft())
-        item = pending.popleft()
+    def finished(item: _Prepared, scoremap: np.ndarray, reference: np.ndarray) -> ImageResult:
         if not item.classified:
-            item.predicted, item.score = _top_class(result.reference)
-        yield ImageResult(item.index, result.scoremap, item.channels, item.predicted, item.score)
+            item.predicted, item.score = _top_class(reference)
+        return ImageResult(item.index, scoremap, item.channels, item.predicted, item.score, None, item.stamp)
+
+    try:
+        for result in map_results(net, requests()):
+            while pending[0].request is None:
+                yield pending.popleft().failed()
+            yield finished(pending.popleft(), result.scoremap, result.reference)
+    except MemoryError:  # a batch too large for the memory left: every image still due, alone
+        rest = (_prepare(net, index, entry, channels, channel_order, job) for index, entry, channels in source)
+        for item in itertools.chain(list(pending), rest):
+            if item.request is None:
+                yield item.failed()
+                continue
+            try:
+                (alone,) = map_results(net, [item.request])
+            except MemoryError as error:
+                yield item.failed(_out_of_memory(error, "while computing its map"))
+                continue
+            yield finished(item, alone.scoremap, alone.reference)
+        return
     while pending:
-        yield failed(pending.popleft())
-
-
-def job_options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``occlusionSensitivity``'s name-value options with their defaults, MATLAB names as keys
-    (Verbose left out: a job shows its own progress)."""
-    given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
-    return {name: value for name, value in given.items() if name != "Verbose"}
-
-
-def job_grid(net: Network, options: dict[str, Any]) -> tuple[MaskGrid, bool]:
-    """The mask grid every image of the job gets (it depends on the image size only), and whether
-    maps are upsampled to the image; checks the options against the network first."""
-    probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
-    resolved = occlusion_options(probe, (), options)
-    grid = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
-    return grid, resolved.output_upsampling != "none"
-
-
-def map_shape(net: Network, options: dict[str, Any], width: int) -> tuple[int, ...]:
-    """The shape of every map of the job."""
-    grid, upsampled = job_grid(net, options)
-    size = net.InputSize[:2] if upsampled else grid.shape
-    return (*size, width) if width > 1 else tuple(size)
+        yield pending.popleft().failed()

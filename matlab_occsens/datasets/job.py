@@ -1,15 +1,17 @@
-"""The client side of a dataset job: create or resume the store, start or reach a Dask cluster,
-hand out image indices, follow completions.
+"""The client side of a dataset job: check or create the store, hold its lock, start or reach a
+Dask cluster, hand out image indices, follow completions.
 
 The client never touches a map: workers write them into the store, and the client sees only
 ``(index, failure)`` pairs, so its memory does not depend on the number or size of the maps.
 A bounded number of tasks is in flight at a time, which keeps the scheduler small for any number
-of images and lets Ctrl-C stop within a task's time.
+of images and lets Ctrl-C stop within a task's time. A rerun that finds every image complete
+(and every chunk sound, see :mod:`.resume`) writes nothing, not even the lock, so a complete
+store on a read-only disk can be resumed; any other run takes the store's lock (:mod:`.lock`)
+before its first write and gives it back on every way out.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import sys
 from collections.abc import Iterator
@@ -18,20 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from ..backends.cpu import physical_cores
 from ..options import FUNCTION
 from .channels import ChannelPlan
-from .explain import explain_images, job_grid, map_shape
+from .cluster import ClusterProcess
+from .explain import JobOptions, explain_images, map_shape
+from .lock import store_lock
 from .network import NetworkDescription, built_network
+from .resume import resume_plan
 from .sources import ImageList
-from .store import DONE, MapStore, StoreIdentity, json_value
+from .store import STORE_NAME, MapStore, StoreIdentity, check_place, json_value
 from .worker import CorePinning, host_shares, run_task, write_results
-from .worker_start import worker_start_method
 
-__all__ = ["JobSummary", "local_cluster", "run_job"]
+__all__ = ["JobSummary", "check_workers", "local_cluster", "run_job"]
 
 #: Forward passes a task should hold at least, so that several small maps share batches (a map at
 #: MATLAB's defaults, 122, is a task of its own); tasks stay at least 4 per worker, so that no worker
@@ -39,9 +42,14 @@ __all__ = ["JobSummary", "local_cluster", "run_job"]
 _MASKS_PER_TASK = 64
 
 
+#: Seconds to wait for a scheduler named by its address to answer, and then for one of its workers.
+CONNECT_SECONDS = 10
+WORKERS_SECONDS = 20
+
+
 @dataclass
 class JobSummary:
-    """What a run did."""
+    """What a run did. Images are numbered from 0, as the store's arrays number them."""
 
     store: Path
     total: int
@@ -49,53 +57,88 @@ class JobSummary:
     """Images already complete in the store from an earlier run."""
     computed: int = 0
     failures: dict[int, str] = field(default_factory=dict)
-    """Image index (0-based) -> reason, for this run's failed images."""
+    """Image index -> reason, for this run's failed images."""
+    damaged: dict[int, str] = field(default_factory=dict)
+    """Images complete in the store whose stored chunks were damaged -> what was wrong; computed again."""
+    changed: list[int] = field(default_factory=list)
+    """Images complete in the store whose file changed since; computed again."""
+    notes: list[str] = field(default_factory=list)
+    """What else the run had to do (take over a stale lock)."""
+
+
+def check_workers(workers: Any) -> int | None:
+    """``workers`` as the job takes it: None (one per physical core) or a count of at least 0."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"{FUNCTION}: workers must be 0 (this process) or more worker processes; got {workers!r}.")
+    return workers
 
 
 @contextmanager
-def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[Any]:
-    """The given client, one to ``scheduler``, or an embedded LocalCluster of ``workers`` processes."""
-    from distributed import Client
-
+def _client(workers: int, scheduler: str | None, client: Any, cluster: ClusterProcess | None) -> Iterator[Any]:
+    """The given client, one to ``scheduler``, or the client of an embedded cluster of ``workers``."""
     if client is not None:
         yield _pinned(client)
         return
     if scheduler is not None:
-        with Client(scheduler) as connected:
+        with _connected(scheduler) as connected:
             yield _pinned(connected)
         return
-    with local_cluster(workers) as local:
+    with local_cluster(workers, cluster) as local:
         yield _pinned(local)
 
 
 @contextmanager
-def local_cluster(workers: int) -> Iterator[Any]:
-    """A client of the job's embedded cluster: a LocalCluster of ``workers`` one-thread worker
-    processes, forked from a server that has imported the package (:mod:`.worker_start`), with
-    Dask's bookkeeping that only a dashboard would show turned down."""
-    import dask
-    from distributed import Client, LocalCluster
+def _connected(scheduler: str) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler`` that has a worker, or a clear error within seconds."""
+    from distributed import Client
 
-    settings = dask.config.set(
-        {
-            # Dask's statistical profiler (for its dashboard, not started here) samples every thread's
-            # stack every 10 ms, taking the GIL from the compute thread (docs/datasets.md: up to ~8 %
-            # more CPU a map in a worker whose other threads were not pinned with it).
-            "distributed.worker.profile.enabled": False,
-            # Every event loop checks 50 times a second whether it was blocked, only to log it: half
-            # of an idle cluster's CPU (docs/datasets.md).
-            "distributed.admin.tick.interval": "1s",
-            "distributed.worker.multiprocessing-method": worker_start_method(),
-        }
-    )
-    with (
-        settings,
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        ) as cluster,
-        Client(cluster) as local,
-    ):
+    try:
+        connected = Client(scheduler, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(
+            f"scheduler {scheduler!r}: no Dask scheduler answered there within {CONNECT_SECONDS} s ({reason}); "
+            f"give the address `dask scheduler` prints, such as tcp://host:8786."
+        ) from None
+    try:
+        try:
+            connected.wait_for_workers(1, timeout=WORKERS_SECONDS)
+        except TimeoutError:
+            raise ValueError(
+                f"scheduler {scheduler!r} has no workers (none joined within {WORKERS_SECONDS} s); start them with "
+                f"`dask worker {scheduler} --nthreads 1`."
+            ) from None
+        yield connected
+    finally:
+        connected.close(timeout=CONNECT_SECONDS)
+
+
+@contextmanager
+def local_cluster(workers: int, started: ClusterProcess | None = None) -> Iterator[Any]:
+    """A client of the job's embedded cluster of ``workers`` one-thread worker processes
+    (:mod:`.cluster`): ``started`` if it has that many, else one started now. The cluster is closed
+    on the way out; at once (its workers killed) when the way out is an error or Ctrl-C."""
+    from distributed import Client
+
+    if started is not None and started.workers != workers:
+        started.close(wait=False)
+        started = None
+    cluster = started if started is not None else ClusterProcess(workers)
+    try:
+        local = Client(cluster.address(), timeout=CONNECT_SECONDS)
+    except BaseException:
+        cluster.close(wait=False)
+        raise
+    try:
         yield local
+    except BaseException:
+        cluster.close(wait=False)
+        local.close(timeout=1)
+        raise
+    local.close(timeout=CONNECT_SECONDS)
+    cluster.close()
 
 
 def _pinned(client: Any) -> Any:
@@ -113,7 +156,7 @@ def run_job(
     description: NetworkDescription,
     images: ImageList,
     plan: ChannelPlan,
-    options: dict[str, Any],
+    options: JobOptions,
     out: str | Path,
     *,
     workers: int | None = None,
@@ -121,16 +164,18 @@ def run_job(
     client: Any = None,
     restart: bool = False,
     progress: bool = True,
+    cluster: ClusterProcess | None = None,
 ) -> JobSummary:
     """Compute every missing map of ``images`` into the store in ``out``; see
     :func:`~matlab_occsens.datasets.occlusionSensitivityDataset`.
 
-    ``workers=0`` computes in this process, without Dask.
+    ``workers=0`` computes in this process, without Dask; ``cluster`` is an embedded cluster
+    started early (:class:`.cluster.ClusterProcess`), used when the job starts local workers.
     """
     net = built_network(description)
     shape = map_shape(net, options, plan.width)
     recorded = {
-        **options,
+        **options.given,
         "ImportOptions": description.import_options,
         "OutputNames": net.OutputNames,
         "ChannelOrder": description.channel_order,
@@ -138,15 +183,59 @@ def run_job(
     identity = StoreIdentity(
         images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()}, plan.rule, shape
     )
-    store = MapStore.open_for(out, identity, restart)
-    todo = np.flatnonzero(store.status() != DONE).tolist()
-    summary = JobSummary(store.path, len(images), len(images) - len(todo))
-    store.clear_failures(todo)
-    if not todo:
-        return summary
+    directory = Path(out).resolve()  # absolute: a worker would resolve a relative path in its own folder
+    path = directory / STORE_NAME
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"--out {str(directory)!r} is a file, not a folder.")
+    check_place(path)
+    if not restart and path.exists():  # read only: a complete store is left untouched
+        resume = resume_plan(MapStore.open_checked(path, identity), images.entries)
+        if not resume.todo:
+            return JobSummary(path, len(images), len(images))
+    directory.mkdir(parents=True, exist_ok=True)
+    summary = JobSummary(path, len(images), 0)
+    with store_lock(directory, summary.notes):
+        if restart or not path.exists():
+            store = MapStore.create(path, identity)
+        else:
+            store = MapStore.open_checked(path, identity, mode="r+")
+        resume = resume_plan(store, images.entries)
+        summary.skipped = len(images) - len(resume.todo)
+        summary.damaged, summary.changed = resume.damaged, resume.changed
+        if resume.todo:
+            _compute(
+                description,
+                images,
+                plan,
+                options,
+                store,
+                resume.todo,
+                summary,
+                workers,
+                scheduler,
+                client,
+                cluster,
+                progress,
+            )
+    return summary
+
+
+def _compute(
+    description: NetworkDescription,
+    images: ImageList,
+    plan: ChannelPlan,
+    options: JobOptions,
+    store: MapStore,
+    todo: list[int],
+    summary: JobSummary,
+    workers: int | None,
+    scheduler: str | None,
+    client: Any,
+    cluster: ClusterProcess | None,
+    progress: bool,
+) -> None:
     count = workers if workers is not None else physical_cores()
-    masks = len(job_grid(net, options)[0]) + 1
-    per_task = max(1, min(math.ceil(_MASKS_PER_TASK / masks), len(todo) // (4 * max(count, 1))))
+    per_task = max(1, min(math.ceil(_MASKS_PER_TASK / (options.masks + 1)), len(todo) // (4 * max(count, 1))))
     items = [(index, images.entries[index], plan.of(index)) for index in todo]
     bar = tqdm(
         total=len(images),
@@ -159,52 +248,82 @@ def run_job(
     )
     try:
         if workers == 0 and scheduler is None and client is None:
-            for index, error in write_results(store, explain_images(net, items, options, description.channel_order)):
-                _count(summary, store, bar, [(index, error)])
+            net = built_network(description)
+            results = explain_images(net, items, options, description.channel_order)
+            for outcome in write_results(store, store.job_id, results):
+                _count(summary, bar, [outcome])
         else:
-            with _client(count, scheduler, client) as dask_client:
-                _follow(dask_client, description, str(store.path), items, options, per_task, summary, store, bar)
+            with _client(count, scheduler, client, cluster) as dask_client:
+                _follow(dask_client, description, store, items, options, per_task, summary, bar)
     finally:
         bar.close()
-    return summary
 
 
-def _count(summary: JobSummary, store: MapStore, bar: tqdm, outcome: list[tuple[int, str | None]]) -> None:
+def _count(summary: JobSummary, bar: tqdm, outcome: list[tuple[int, str | None]]) -> None:
     failed = {index: error for index, error in outcome if error is not None}
-    if failed:
-        store.record_failures(failed)
-        summary.failures.update(failed)
+    summary.failures.update(failed)
     summary.computed += len(outcome) - len(failed)
     bar.update(len(outcome))
+
+
+def _attempts(client: Any) -> str:
+    """How often the scheduler runs a task whose worker dies before giving it up, in words."""
+    import dask
+
+    try:
+        allowed = int(client.run_on_scheduler(dask.config.get, "distributed.scheduler.allowed-failures"))
+    except Exception:
+        return "every time it was tried"
+    return {0: "once", 1: "twice"}.get(allowed, f"{allowed + 1} times")
 
 
 def _follow(
     client: Any,
     description: NetworkDescription,
-    store_path: str,
+    store: MapStore,
     items: list[Any],
-    options: dict[str, Any],
+    options: JobOptions,
     per_task: int,
     summary: JobSummary,
-    store: MapStore,
     bar: tqdm,
 ) -> None:
-    """Keep a few tasks per worker in flight and count each finished one."""
+    """Keep a few tasks per worker in flight and count each finished one.
+
+    A task whose workers keep dying (Dask gives it up: ``KilledWorker``) is split into one task per
+    image, and an image whose own task is given up is recorded as failed: one image that kills its
+    worker (out of memory while decoding, say) does not stop the others.
+    """
     from distributed import as_completed
+    from distributed.scheduler import KilledWorker
 
     chunks = iter(_tasks(items, per_task))
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     shipped = client.scatter(description, broadcast=True) if not isinstance(description.model, str) else description
+    job_id, held = store.job_id, {}
 
     def submit(chunk: list[Any]) -> Any:
-        return client.submit(run_task, shipped, store_path, chunk, options, pure=False)
+        future = client.submit(run_task, shipped, str(store.path), job_id, chunk, options, pure=False)
+        held[future.key] = chunk
+        return future
 
     running = as_completed([submit(chunk) for chunk in _take(chunks, 2 * workers)])
     try:
         for future in running:
-            _count(summary, store, bar, future.result())
-            for chunk in _take(chunks, 1):
-                running.add(submit(chunk))
+            chunk = held.pop(future.key)
+            try:
+                outcome = future.result()
+            except KilledWorker:
+                if len(chunk) > 1:
+                    for item in chunk:
+                        running.add(submit([item]))
+                    continue
+                ((index, _, _),) = chunk
+                reason = f"its worker died while computing it, {_attempts(client)} (out of memory?)"
+                store.mark_failed(job_id, index, reason)
+                outcome = [(index, reason)]
+            _count(summary, bar, outcome)
+            for next_chunk in _take(chunks, 1):
+                running.add(submit(next_chunk))
     except BaseException:
         client.cancel(list(running.futures))
         raise
