@@ -56,7 +56,9 @@ def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tup
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     batch_size = integer_vector(options["MiniBatchSize"], "MiniBatchSize", _FUNCTION)[0]
     environment = match_string(options["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", _FUNCTION)
-    outputs = selected_outputs(net, _images(X, net.InputSize), batch_size, environment)
+    images = _images(X, net.InputSize)
+    net.warn_pixel_range(images, _FUNCTION)
+    outputs = selected_outputs(net, images, batch_size, environment)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 

@@ -84,11 +84,16 @@ def command(*words: str, **popen) -> subprocess.Popen:
 
 @contextlib.contextmanager
 def dask_cluster(
-    folder: Path, *, memory_limit: str | None = None, environ: dict[str, str] | None = None, prefix: list[str] = ()
+    folder: Path,
+    *,
+    workers: int = 1,
+    memory_limit: str | None = None,
+    environ: dict[str, str] | None = None,
+    prefix: list[str] = (),
 ) -> Iterator[str]:
-    """A ``dask scheduler`` and one one-thread ``dask worker`` started as a user starts them, in
-    ``folder`` (their working folder); yields the scheduler's address. ``prefix`` runs the worker
-    under another command (``unshare ...``)."""
+    """A ``dask scheduler`` and ``workers`` one-thread ``dask worker`` processes started as a user
+    starts them, in ``folder`` (their working folder); yields the scheduler's address. ``prefix``
+    runs the worker under another command (``unshare ...``)."""
     folder.mkdir(parents=True, exist_ok=True)
     settings = {**environment(), **(environ or {})}
     address_file = folder / "scheduler.json"
@@ -105,14 +110,15 @@ def dask_cluster(
         wait_for(lambda: address_file.exists() and address_file.stat().st_size > 0, 60)
         address = json.loads(address_file.read_text())["address"]
         limit = ["--memory-limit", memory_limit] if memory_limit else []
-        worker = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", *limit]
-            + ["--no-dashboard"],
-            cwd=folder,
-            env=settings,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        if workers:
+            worker = subprocess.Popen(
+                [*prefix, sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", *limit]
+                + ["--nworkers", str(workers), "--no-dashboard"],
+                cwd=folder,
+                env=settings,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         yield address
     finally:
         for process in (worker, scheduler):

@@ -141,6 +141,7 @@ def _prepare(
         item.stamp = file_stamp(entry)
         fitted = fit_image(load_image(entry, job.max_image_bytes), net.InputSize, channel_order)  # type: ignore[arg-type]
         image = image_argument(fitted.pixels, net.InputSize)
+        net.warn_pixel_range(image, FUNCTION)
         if channels is None:  # the map's channel is the prediction: one forward pass before the map
             environment = job.resolved.execution_environment
             (scores,) = selected_outputs(net, image[np.newaxis], 1, environment)

@@ -12,9 +12,11 @@ before its first write and gives it back on every way out.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,19 +91,42 @@ def _client(workers: int, scheduler: str | None, client: Any, cluster: ClusterPr
         yield _pinned(local)
 
 
+async def _identity(address: str) -> dict[str, Any]:
+    """What the server at ``address`` says it is, asked as Dask's servers ask each other."""
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(connect(address, timeout=CONNECT_SECONDS), CONNECT_SECONDS)
+    try:
+        await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), CONNECT_SECONDS)
+        answer = await asyncio.wait_for(comm.read(), CONNECT_SECONDS)
+    finally:
+        comm.abort()
+    return answer if isinstance(answer, dict) else {}
+
+
+def _check_scheduler(scheduler: str) -> None:
+    """Refuse, within :data:`CONNECT_SECONDS`, an address where no Dask scheduler answers (Dask's own
+    client would wait for ever on a server that accepts the connection and never answers it)."""
+    try:  # in a thread of its own: the caller may run an event loop already (a notebook)
+        with ThreadPoolExecutor(1) as thread:
+            kind = thread.submit(asyncio.run, _identity(scheduler)).result().get("type")
+        reason = f"the server there is a Dask {kind}, not a scheduler" if kind != "Scheduler" else None
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        reason = " ".join(str(error).split()) or f"it did not answer within {CONNECT_SECONDS} s"
+    if reason is not None:
+        raise ValueError(
+            f"scheduler {scheduler!r}: no Dask scheduler answered there ({reason}); give the address "
+            f"`dask scheduler` prints, such as tcp://host:8786."
+        )
+
+
 @contextmanager
 def _connected(scheduler: str) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` that has a worker, or a clear error within seconds."""
     from distributed import Client
 
-    try:
-        connected = Client(scheduler, timeout=CONNECT_SECONDS)
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise ValueError(
-            f"scheduler {scheduler!r}: no Dask scheduler answered there within {CONNECT_SECONDS} s ({reason}); "
-            f"give the address `dask scheduler` prints, such as tcp://host:8786."
-        ) from None
+    _check_scheduler(scheduler)
+    connected = Client(scheduler, timeout=CONNECT_SECONDS)
     try:
         try:
             connected.wait_for_workers(1, timeout=WORKERS_SECONDS)
