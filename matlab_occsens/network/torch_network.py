@@ -246,7 +246,7 @@ def _required_inputs(module: torch.nn.Module) -> list[str] | None:
     does not say; checked at import, as importNetworkFromONNX checks a graph's inputs."""
     if isinstance(module, torch.jit.ScriptModule):
         try:
-            arguments = module.forward.schema.arguments[1:]  # the first is the module itself
+            arguments = module.forward.schema.arguments[1:]  # type: ignore[attr-defined]  # [0] is the module
         except (AttributeError, RuntimeError):
             return None
         return [argument.name for argument in arguments if not argument.has_default_value()]
