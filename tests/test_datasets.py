@@ -511,15 +511,17 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
         "--out",
         str(out),
     ]
-    run = command(*words)
+    run = command(*words, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and completed(out) == 0:
         time.sleep(0.1)
-    run.send_signal(signal.SIGINT)
+    os.killpg(run.pid, signal.SIGINT)  # as Ctrl-C at a terminal: to the command's whole process group
     started = time.monotonic()
     _, stderr = run.communicate(timeout=30)
     assert run.returncode == 130, stderr
     assert time.monotonic() - started < 10
+    assert "Traceback" not in stderr and stderr.strip().endswith("matlab-occsens: interrupted"), stderr
+    assert not (out / "occlusion.zarr.lock").exists()  # the lock is given back
     done = int(stored(out)["status"][:].sum())
     assert 1 <= done < 40
     rerun = command(*words[:-4], "--workers", "0", "--out", str(out))
