@@ -164,4 +164,4 @@ def occlusionSensitivityDataset(
         )
     finally:
         if early is not None:
-            early.close(wait=False)  # not used (nothing to compute, or an error): no work to lose
+            early.close()  # not used (nothing to compute, or an error): no work to lose

@@ -8,8 +8,9 @@ Why a process of its own, started as ``python cluster.py`` (this file, run by it
   would start ("Nanny failed to start"). This process's main is this file, whose guard is below.
 - It runs in a session of its own, so Ctrl-C at a terminal reaches the caller only; the caller
   stops the workers itself, and no worker prints a traceback.
-- It ends with the caller however the caller ends: it reads its standard input until the caller
-  closes it or dies, then closes the cluster.
+- It ends with the caller however the caller ends: the caller kills its process group when the
+  job is over, and should the caller die first, the cluster reads the end of its standard input
+  and closes.
 
 Every server it starts (scheduler, nannies, workers, the scheduler's HTTP server) listens on
 127.0.0.1 only. Its workers are forked from Python's fork server, which imports Dask and the
@@ -38,8 +39,6 @@ PRELOADED = ("distributed", "matlab_occsens.datasets.worker")
 """What the fork server imports before it forks the first worker: everything a task needs."""
 #: Seconds the cluster process may take to start before the job gives up on it.
 START_SECONDS = 120
-#: Seconds a cluster has to close after the caller closed its input, before it is killed.
-CLOSE_SECONDS = 10
 
 
 class ClusterProcess:
@@ -71,19 +70,12 @@ class ClusterProcess:
             self._address = json.loads(line)["address"]
         return self._address
 
-    def close(self, wait: bool = True) -> None:
-        """Close the cluster: gracefully when ``wait`` (up to :data:`CLOSE_SECONDS`), else at once.
-        Its workers are killed with it either way; a store is safe from that (see store.py)."""
-        if self._process.poll() is None and wait:
-            try:
-                assert self._process.stdin is not None
-                self._process.stdin.close()
-                self._process.wait(CLOSE_SECONDS)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+    def close(self) -> None:
+        """End the cluster and its workers at once (killed: a worker between two writes leaves the
+        store as a crash would, which the store is made for, and an idle one loses nothing)."""
         if self._process.poll() is None:
             _kill_group(self._process.pid)
-            self._process.wait()
+        self._process.wait()
         for stream in (self._process.stdin, self._process.stdout):
             if stream is not None:
                 try:
@@ -106,20 +98,26 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _serve(settings: dict[str, Any]) -> None:
-    """Run the cluster until the caller closes standard input."""
-    import logging
+def _start_method() -> str:
+    """Start the fork server now, so that its imports run while this process imports Dask."""
     import multiprocessing
     from multiprocessing import forkserver
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOADED))
+    forkserver.ensure_running()
+    return "forkserver"
+
+
+def _serve(settings: dict[str, Any]) -> None:
+    """Run the cluster until the caller closes standard input."""
+    method = _start_method()
+    import logging
 
     import dask
     from distributed import LocalCluster
 
-    method = "spawn"
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOADED))
-        forkserver.ensure_running()
-        method = "forkserver"
     with dask.config.set(
         {
             "distributed.worker.profile.enabled": False,

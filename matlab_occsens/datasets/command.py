@@ -95,7 +95,7 @@ def run_dataset(
         return _run(args, import_options, occlusion_kwargs, channels, classes, say, result, alert, progress, early)
     finally:
         if early is not None:
-            early.close(wait=False)
+            early.close()
 
 
 def _run(

@@ -143,27 +143,19 @@ def _connected(scheduler: str) -> Iterator[Any]:
 @contextmanager
 def local_cluster(workers: int, started: ClusterProcess | None = None) -> Iterator[Any]:
     """A client of the job's embedded cluster of ``workers`` one-thread worker processes
-    (:mod:`.cluster`): ``started`` if it has that many, else one started now. The cluster is closed
-    on the way out; at once (its workers killed) when the way out is an error or Ctrl-C."""
+    (:mod:`.cluster`): ``started`` if it has that many, else one started now. The cluster ends on
+    every way out."""
     from distributed import Client
 
     if started is not None and started.workers != workers:
-        started.close(wait=False)
+        started.close()
         started = None
     cluster = started if started is not None else ClusterProcess(workers)
     try:
-        local = Client(cluster.address(), timeout=CONNECT_SECONDS)
-    except BaseException:
-        cluster.close(wait=False)
-        raise
-    try:
-        yield local
-    except BaseException:
-        cluster.close(wait=False)
-        local.close(timeout=1)
-        raise
-    local.close(timeout=CONNECT_SECONDS)
-    cluster.close()
+        with Client(cluster.address(), timeout=CONNECT_SECONDS) as local:
+            yield local
+    finally:
+        cluster.close()
 
 
 def _pinned(client: Any) -> Any:
@@ -315,8 +307,10 @@ def _follow(
     """Keep a few tasks per worker in flight and count each finished one.
 
     A task whose workers keep dying (Dask gives it up: ``KilledWorker``) is split into one task per
-    image, and an image whose own task is given up is recorded as failed: one image that kills its
-    worker (out of memory while decoding, say) does not stop the others.
+    image. Dask also gives up the tasks that merely waited on a dying worker, so an image whose own
+    task is given up is tried once more at the end, alone on the cluster: if its worker dies then,
+    the image is recorded as failed. One image that kills its worker (out of memory while decoding,
+    say) does not stop the others.
     """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -324,7 +318,7 @@ def _follow(
     chunks = iter(_tasks(items, per_task))
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     shipped = client.scatter(description, broadcast=True) if not isinstance(description.model, str) else description
-    job_id, held = store.job_id, {}
+    job_id, held, suspects = store.job_id, {}, []
 
     def submit(chunk: list[Any]) -> Any:
         future = client.submit(run_task, shipped, str(store.path), job_id, chunk, options, pure=False)
@@ -336,21 +330,25 @@ def _follow(
         for future in running:
             chunk = held.pop(future.key)
             try:
-                outcome = future.result()
+                _count(summary, bar, future.result())
             except KilledWorker:
-                if len(chunk) > 1:
-                    for item in chunk:
-                        running.add(submit([item]))
-                    continue
+                for item in chunk if len(chunk) > 1 else []:
+                    running.add(submit([item]))
+                suspects += [chunk] if len(chunk) == 1 else []
+                continue
+            for next_chunk in _take(chunks, 1):
+                running.add(submit(next_chunk))
+        for chunk in suspects:  # alone now: a worker that dies was killed by this image
+            try:
+                outcome = submit(chunk).result()
+            except KilledWorker:
                 ((index, _, _),) = chunk
                 reason = f"its worker died while computing it, {_attempts(client)} (out of memory?)"
                 store.mark_failed(job_id, index, reason)
                 outcome = [(index, reason)]
             _count(summary, bar, outcome)
-            for next_chunk in _take(chunks, 1):
-                running.add(submit(next_chunk))
     except BaseException:
-        client.cancel(list(running.futures))
+        client.cancel([future for future in running.futures])
         raise
 
 
