@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 PROBE = Path(__file__).resolve().parents[1] / "tools" / "trust_probe.py"
 
@@ -59,3 +60,44 @@ def test_the_probe_judges_what_it_should():
     assert probe.judge(case(lambda A: A * np.nan, [np.array([np.nan])], {}, ["A"]), nets["cold"]) is None
     assert probe.judge(case(raises_naming, [1], {}, ["A"]), nets["cold"]) is None
     assert probe.judge(case(raises_naming, [1], {}, ["B"]), nets["cold"]).startswith("ValueError not naming")
+
+
+DATASET_PROBE = PROBE.with_name("dataset_probe.py")
+
+
+@functools.cache
+def _dataset_probe():
+    spec = importlib.util.spec_from_file_location("dataset_probe", DATASET_PROBE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dataset_probe"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_smoke_dataset_probe_finds_no_store_case_wrong(capsys):
+    """40 seeded cases of damage and edits to a real store on disk (tools/dataset_probe.py)."""
+    pytest.importorskip("distributed")
+    status = _dataset_probe().main(["--smoke"])
+    out = capsys.readouterr().out
+    tried, wrong = map(int, re.search(r"store cases: (\d+) tried, (\d+) not right", out).groups())
+    assert (tried, wrong) == (40, 0), out
+    assert status == 0
+
+
+def test_the_dataset_probe_judges_what_it_should(tmp_path):
+    pytest.importorskip("distributed")
+    import shutil
+
+    probe = _dataset_probe()
+    setup = probe.prepare(tmp_path)
+    out = tmp_path / "case"
+    shutil.copytree(setup.clean, out)
+    assert probe.judge(setup, out, set(), probe.snapshot(out), setup.values) is None
+    other = {**setup.values, "maps": setup.values["maps"] + 1}
+    assert (
+        probe.judge(setup, out, set(), probe.snapshot(out), other)
+        == "completed with other values in maps than a clean run"
+    )
+    assert probe.judge(setup, out, {2}, probe.snapshot(out), setup.values).startswith("completed without reporting")
+    (out / probe.STORE / "zarr.json").write_text("{")
+    assert probe.judge(setup, out, set(), probe.snapshot(out), setup.values) is None  # refused, naming the store

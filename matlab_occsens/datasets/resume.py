@@ -59,8 +59,8 @@ def _first_line(error: Exception) -> str:
     return text[:120] or type(error).__name__
 
 
-def _statuses(store: MapStore) -> np.ndarray:
-    """Each image's completion record; an unreadable one counts as not done."""
+def _statuses(store: MapStore, problems: dict[int, str]) -> np.ndarray:
+    """Each image's completion record; an unreadable one counts as not done, and is recorded."""
     try:
         return store.status()
     except Exception:
@@ -69,8 +69,9 @@ def _statuses(store: MapStore) -> np.ndarray:
         for index in range(status.shape[0]):
             try:
                 values[index] = status[index]
-            except Exception:
+            except Exception as error:
                 values[index] = -1
+                problems[index] = f"its status chunk fails its checksum ({_first_line(error)})"
         return values
 
 
@@ -78,9 +79,9 @@ def resume_plan(
     store: MapStore, entries: tuple[ImageEntry, ...], stamp: Callable[[ImageEntry], tuple[int, int]] = file_stamp
 ) -> Resume:
     """The images of ``store`` to compute, checking every completed one (reads only)."""
-    status = _statuses(store)
-    done = np.flatnonzero(status == DONE).tolist()
     problems: dict[int, str] = {}
+    status = _statuses(store, problems)
+    done = np.flatnonzero(status == DONE).tolist()
     for name in _WRITTEN:
         for index in done:
             if index not in problems and not os.path.isfile(store.chunk_file(name, index)):
@@ -89,13 +90,11 @@ def resume_plan(
         _readable(store, name, [index for index in done if index not in problems], problems)
     trusted = [index for index in done if index not in problems]
     changed = []
-    if any(isinstance(entries[index], str) for index in trusted):
-        recorded = store.read("file_stamp")
+    files = [index for index in trusted if isinstance(entries[index], str)]
+    if files:  # each of their stamps read back above
+        recorded = np.asarray(store.array("file_stamp").get_orthogonal_selection((np.asarray(files),)))
         changed = [
-            index
-            for index in trusted
-            if isinstance(entries[index], str)
-            and tuple(recorded[index].tolist()) != _stamp_or_none(stamp, entries[index])
+            index for index, row in zip(files, recorded) if tuple(row.tolist()) != _stamp_or_none(stamp, entries[index])
         ]
     todo = sorted(set(np.flatnonzero(status != DONE).tolist()) | set(problems) | set(changed))
     return Resume(todo, dict(sorted(problems.items())), changed)

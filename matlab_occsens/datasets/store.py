@@ -116,7 +116,7 @@ def _layout(count: int, map_shape: tuple[int, ...]) -> dict[str, tuple[tuple[int
     }
 
 
-_FILL = {"float32": np.nan, "int32": 0, "int64": 0, "int8": PENDING, "string": ""}
+_FILL: dict[str, Any] = {"float32": np.nan, "int32": 0, "int64": 0, "int8": PENDING, "string": ""}
 
 
 def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -279,13 +279,15 @@ class MapStore:
             raise StoreUnusable(f"{self.path}: its array {name!r} is missing; {_RESTART}.")
         kind = "string" if found.dtype.kind in "OTU" else str(found.dtype)
         checked = any(isinstance(codec, Crc32cCodec) for codec in found.compressors)
-        wanted = (shape, dtype, (1, *shape[1:]), dimensions, True)
-        given = (found.shape, kind, found.chunks, getattr(found.metadata, "dimension_names", None), checked)
+        fill = found.fill_value.item() if isinstance(found.fill_value, np.generic) else found.fill_value
+        filled = fill == _FILL[dtype] or (isinstance(fill, float) and np.isnan(fill) and np.isnan(_FILL[dtype]))
+        wanted = (shape, dtype, (1, *shape[1:]), dimensions, True, True)
+        given = (found.shape, kind, found.chunks, getattr(found.metadata, "dimension_names", None), checked, filled)
         if given != wanted:
             raise StoreUnusable(
                 f"{self.path}: the metadata of its array {name!r} was changed (shape {found.shape}, type {kind}, "
-                f"chunks {found.chunks}; this job needs shape {shape}, type {dtype}, chunks {(1, *shape[1:])}, "
-                f"checksums); {_RESTART}."
+                f"chunks {found.chunks}, fill value {fill!r}; this job needs shape {shape}, type {dtype}, chunks "
+                f"{(1, *shape[1:])}, fill value {_FILL[dtype]!r}, checksums); {_RESTART}."
             )
 
     def __len__(self) -> int:
