@@ -30,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from typing import Any
 
 __all__ = ["ClusterProcess", "LOOPBACK", "PRELOADED"]
@@ -60,14 +61,19 @@ class ClusterProcess:
     def address(self) -> str:
         """The scheduler's address once the cluster runs (raises if it could not start)."""
         if self._address is None:
-            assert self._process.stdout is not None
-            line = self._process.stdout.readline()  # the cluster prints its address once it runs
-            if not line:
-                status = self._process.wait(START_SECONDS)
+            stdout = self._process.stdout
+            assert stdout is not None
+            said: list[str] = []  # the cluster prints its address once it runs
+            reader = threading.Thread(target=lambda: said.append(stdout.readline()), daemon=True)
+            reader.start()
+            reader.join(START_SECONDS)
+            if not said or not said[0]:
+                self.close()
                 raise RuntimeError(
-                    f"the local Dask cluster did not start (exit status {status}; its messages are above)."
+                    f"the local Dask cluster did not start within {START_SECONDS} s (exit status "
+                    f"{self._process.returncode}; its messages are above)."
                 )
-            self._address = json.loads(line)["address"]
+            self._address = json.loads(said[0])["address"]
         return self._address
 
     def close(self) -> None:
