@@ -169,34 +169,96 @@ def test_an_image_that_kills_its_worker_is_that_images_failure_and_the_others_co
 _LIMITED = """
 import json, resource, sys
 from matlab_occsens.datasets import occlusionSensitivityDataset
-model, source, out, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-occlusionSensitivityDataset(model, source, 1, out=out + "-warm", workers=0, progress=False, **options)
+job = json.loads(sys.argv[1])
+warm = occlusionSensitivityDataset(
+    job["model"], job["warm"], 1, out=job["out"] + "-warm", workers=0, progress=False, **job["options"]
+)
+assert warm.computed == 1 and not warm.failures  # sessions and buffers built before the limit
 size = int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmSize:"))) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (size + 160 * 2**20, resource.RLIM_INFINITY))
-summary = occlusionSensitivityDataset(model, source, 1, out=out, workers=0, progress=False, **options)
+options = {**job["options"], **job["limited"]}
+summary = occlusionSensitivityDataset(
+    job["model"], job["images"], 1, out=job["out"], workers=0, progress=False, **options
+)
 print(json.dumps({"computed": summary.computed, "failures": summary.failures}))
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's size from /proc")
-def test_running_out_of_memory_on_one_image_is_that_images_failure(model_file, tmp_path):
-    """Real allocation failures under an address-space limit: OpenCV decoding one large image."""
-    photos(tmp_path / "photos", 3)
-    large = np.zeros((12000, 12000, 3), np.uint8)  # 412 MiB decoded: more than the 160 MiB left
-    imwrite(large, tmp_path / "photos" / "001_large.png")  # image 2
-    del large
-    limited = subprocess.run(
-        [sys.executable, "-c", _LIMITED, str(model_file), str(tmp_path / "photos"), str(tmp_path / "out")]
-        + [json.dumps({"MaxImageBytes": None})],
+def _limited(job: dict) -> dict:
+    """Run the job in a process whose address space has 160 MiB left once its network is built."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LIMITED, json.dumps(job)],
         env=environment(),
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert limited.returncode == 0, limited.stderr
-    summary = json.loads(limited.stdout.splitlines()[-1])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _tiled_model(path: Path) -> Path:
+    """A network with a large activation: the 16×16 image tiled to 3×16×1,600,000 (307 MB a pass)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Tile", ["image", "repeats"], ["tiled"]),
+        helper.make_node("ReduceMean", ["tiled"], ["pooled"], axes=[3], keepdims=0),
+        helper.make_node("Flatten", ["pooled"], ["scores"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiled",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 48])],
+        initializer=[numpy_helper.from_array(np.array([1, 1, 1, 100_000], np.int64), "repeats")],
+    )
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+    )
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's size from /proc")
+def test_opencv_running_out_of_memory_on_one_image_is_that_images_failure(model_file, tmp_path):
+    """A real allocation failure under an address-space limit: OpenCV decoding one large image."""
+    photos(tmp_path / "photos", 3)
+    large = np.zeros((12000, 12000, 3), np.uint8)  # 412 MiB decoded: more than the 160 MiB left
+    imwrite(large, tmp_path / "photos" / "001_large.png")  # image 2
+    del large
+    summary = _limited(
+        {
+            "model": str(model_file),
+            "warm": str(tmp_path / "photos" / "000.png"),
+            "images": str(tmp_path / "photos"),
+            "out": str(tmp_path / "out"),
+            "options": {"MaxImageBytes": None},
+            "limited": {},
+        }
+    )
     assert summary["computed"] == 3 and list(summary["failures"]) == ["2"]
     assert summary["failures"]["2"].startswith("out of memory while decoding it"), summary
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's size from /proc")
+def test_onnx_runtime_running_out_of_memory_is_the_failure_of_the_images_not_of_the_job(tmp_path):
+    """A real allocation failure in ONNX Runtime: a batch of 4 needs 1.2 GB more than was there, so
+    the stream's images are tried one at a time, and each that cannot be computed alone fails with
+    ONNX Runtime's reason; the job itself completes."""
+    photos(tmp_path / "photos", 3)
+    summary = _limited(
+        {
+            "model": str(_tiled_model(tmp_path / "tiled.onnx")),
+            "warm": str(tmp_path / "photos" / "000.png"),
+            "images": str(tmp_path / "photos"),
+            "out": str(tmp_path / "out"),
+            "options": {"MiniBatchSize": 1, "MaskSize": 16, "Stride": 16, "OutputUpsampling": "none"},
+            "limited": {"MiniBatchSize": 4},
+        }
+    )
+    assert summary["computed"] == 0 and sorted(summary["failures"]) == ["0", "1", "2"]
+    for reason in summary["failures"].values():
+        assert reason.startswith("out of memory while computing its map (ONNX Runtime ran out of memory"), reason
 
 
 def test_a_plain_script_without_a_main_guard_runs_a_job_on_local_workers(model_file, tmp_path):

@@ -335,8 +335,7 @@ def _follow(
                 for item in chunk if len(chunk) > 1 else []:
                     running.add(submit([item]))
                 suspects += [chunk] if len(chunk) == 1 else []
-                continue
-            for next_chunk in _take(chunks, 1):
+            for next_chunk in _take(chunks, 1):  # a finished task, or one given up, frees its place
                 running.add(submit(next_chunk))
         for chunk in suspects:  # alone now: a worker that dies was killed by this image
             try:
