@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from ..backends.cpu import physical_cores
@@ -33,7 +34,7 @@ from .lock import store_lock
 from .network import NetworkDescription, built_network
 from .resume import resume_plan
 from .sources import ImageList
-from .store import STORE_NAME, MapStore, StoreIdentity, check_place, json_value
+from .store import DONE, STORE_NAME, MapStore, StoreIdentity, check_place, json_value
 from .worker import CorePinning, host_shares, run_task, write_results
 
 __all__ = ["JobSummary", "check_workers", "local_cluster", "run_job"]
@@ -206,8 +207,8 @@ def run_job(
         raise ValueError(f"--out {str(directory)!r} is a file, not a folder.")
     check_place(path)
     if not restart and path.exists():  # read only: a complete store is left untouched
-        resume = resume_plan(MapStore.open_checked(path, identity), images.entries)
-        if not resume.todo:
+        existing = MapStore.open_checked(path, identity)
+        if _all_done(existing) and not resume_plan(existing, images.entries).todo:
             return JobSummary(path, len(images), len(images))
     directory.mkdir(parents=True, exist_ok=True)
     summary = JobSummary(path, len(images), 0)
@@ -235,6 +236,14 @@ def run_job(
                 progress,
             )
     return summary
+
+
+def _all_done(store: MapStore) -> bool:
+    """Whether every completion record says done (the full check of :func:`.resume_plan` follows)."""
+    try:
+        return bool(np.all(store.status() == DONE))
+    except Exception:  # a damaged record: the full check names it
+        return True
 
 
 def _compute(
