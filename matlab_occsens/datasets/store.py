@@ -18,7 +18,8 @@ Layout (one group, ``<DIR>/occlusion.zarr``, store format 2), every array with n
   either complete (status 1) or computed again by the next run.
 - attributes: ``format``, the package and its version, ``job`` (the image names, the options, the
   model's SHA-256, the channel rule, the map shape) and ``job_id``, drawn when the store is
-  created: every write checks it, so a worker left over from another job cannot write here.
+  created (and kept in ``status``'s attributes too, a small file): every write checks it, so a
+  worker left over from another job cannot write here.
 
 Every chunk ends with a CRC-32C of its bytes (Zarr's ``crc32c`` codec), so a flipped byte or a
 truncated chunk fails to read instead of giving another map; :mod:`.resume` checks the chunks of
@@ -206,6 +207,7 @@ class MapStore:
     def __init__(self, path: str | Path, mode: Literal["r", "r+"] = "r+") -> None:
         self.path = Path(path)
         self.group = zarr.open_group(str(self.path), mode=mode)
+        self._arrays: dict[str, zarr.Array] = {}
 
     @classmethod
     def create(cls, path: Path, identity: StoreIdentity) -> MapStore:
@@ -220,6 +222,7 @@ class MapStore:
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         group = zarr.open_group(str(path), mode="w-")
+        job_id = uuid.uuid4().hex
         for name, (shape, dtype, dimensions) in _layout(len(identity.images), identity.map_shape).items():
             group.create_array(
                 name,
@@ -229,6 +232,7 @@ class MapStore:
                 fill_value=_FILL[dtype],
                 compressors=[ZstdCodec(), Crc32cCodec()] if name == "maps" else [Crc32cCodec()],
                 dimension_names=dimensions,
+                attributes={"job_id": job_id} if name == "status" else None,
             )
         group.attrs.update(
             {
@@ -236,7 +240,7 @@ class MapStore:
                 "package": "matlab-occsens",
                 "version": __version__,
                 "job": identity.record(),
-                "job_id": uuid.uuid4().hex,
+                "job_id": job_id,
             }
         )
         return cls(path)
@@ -265,6 +269,8 @@ class MapStore:
             store = cls(path, mode)
             for name, (shape, dtype, dimensions) in _layout(len(identity.images), identity.map_shape).items():
                 store._check_array(name, shape, dtype, dimensions)
+            if store.array("status").attrs.get("job_id") != attributes["job_id"]:
+                raise StoreUnusable(f"{path}: its metadata is damaged (two job ids); {_RESTART}.")
         except StoreUnusable:
             raise
         except Exception as error:  # zarr's own reading of damaged array metadata
@@ -294,10 +300,13 @@ class MapStore:
         return int(self.array("status").shape[0])
 
     def array(self, name: str) -> zarr.Array:
-        """One of the store's arrays (:data:`ARRAYS`)."""
-        found = self.group[name]
-        assert isinstance(found, zarr.Array)
-        return found
+        """One of the store's arrays (:data:`ARRAYS`), its metadata read once (a store started over
+        by another run is another job: :meth:`check_job` refuses it before any write)."""
+        if name not in self._arrays:
+            found = self.group[name]
+            assert isinstance(found, zarr.Array)
+            self._arrays[name] = found
+        return self._arrays[name]
 
     def read(self, name: str, index: int | slice | None = None) -> np.ndarray:
         """Array ``name`` as numpy: all images, or image(s) ``index``."""
@@ -325,8 +334,8 @@ class MapStore:
     def check_job(self, job_id: str) -> None:
         """Refuse to write unless the store on disk still holds job ``job_id`` (read afresh: another
         run may have started it over since this store object was opened)."""
-        try:
-            held = json.loads((self.path / "zarr.json").read_bytes())["attributes"]["job_id"]
+        try:  # the copy in the status array's small metadata, not the group's (which lists every image)
+            held = json.loads((self.path / "status" / "zarr.json").read_bytes())["attributes"]["job_id"]
         except (OSError, ValueError, KeyError, TypeError):
             held = None
         if held != job_id:
