@@ -391,7 +391,9 @@ def test_the_v73_export_holds_one_image_not_the_stack(tmp_path):
     maps = np.random.default_rng(4).random((400, 64, 64), dtype=np.float32)
     out = written_store(tmp_path / "out", maps)
     storeToMat(out, tmp_path / "warm.mat", Format="7.3")  # imports and caches built
-    streamed = _export_peak(out, tmp_path / "maps.mat", "7.3")
+    # the least of two: a one-off growth of the interpreter's own tables (its interned strings, after
+    # many tests in this process) can fall in either run, whatever the export holds
+    streamed = min(_export_peak(out, tmp_path / "maps.mat", "7.3"), _export_peak(out, tmp_path / "again.mat", "7.3"))
     in_memory = _export_peak(out, tmp_path / "maps5.mat", "5")
     assert streamed < maps.nbytes / 4, (streamed, maps.nbytes)
     assert in_memory > maps.nbytes, (in_memory, maps.nbytes)  # tracemalloc sees the numpy arrays

@@ -327,11 +327,12 @@ def _follow(
     chunks = iter(_tasks(items, per_task))
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     shipped = client.scatter(description, broadcast=True) if not isinstance(description.model, str) else description
-    job_id, held, suspects = store.job_id, {}, []
+    job_id, held, suspects, submitted = store.job_id, {}, [], []
 
     def submit(chunk: list[Any]) -> Any:
         future = client.submit(run_task, shipped, str(store.path), job_id, chunk, options, pure=False)
         held[future.key] = chunk
+        submitted.append(future)
         return future
 
     running = as_completed([submit(chunk) for chunk in _take(chunks, 2 * workers)])
@@ -357,6 +358,8 @@ def _follow(
             _count(summary, bar, outcome)
     except BaseException:
         client.cancel([future for future in running.futures])
+        for future in submitted:  # while the client runs: a future freed after it closed says so on stderr
+            future.release()
         raise
 
 
