@@ -150,7 +150,8 @@ def test_a_worker_task_writes_only_for_the_job_the_store_holds(model_file, photo
     assert store_bytes(out) == before
 
 
-def test_kill_9_of_the_command_leaves_no_process_and_the_rerun_takes_over_bit_identical(model_file, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
+def test_a_killed_command_leaves_no_process_and_the_rerun_takes_over_bit_identical(model_file, tmp_path, stop):
     psutil = pytest.importorskip("psutil")
     for index, picture in enumerate(images(20, seed=7)):
         imwrite(picture, tmp_path / f"{index:02d}.png")
@@ -159,7 +160,7 @@ def test_kill_9_of_the_command_leaves_no_process_and_the_rerun_takes_over_bit_id
     killed = command(*words, "--workers", "2", "--out", str(out))
     wait_for(lambda: completed(out) >= 1)
     family = psutil.Process(killed.pid).children(recursive=True)
-    killed.send_signal(signal.SIGKILL)
+    killed.send_signal(stop)
     killed.communicate(timeout=30)
     gone, alive = psutil.wait_procs(family, timeout=30)
     assert not alive, [process.cmdline() for process in alive]
