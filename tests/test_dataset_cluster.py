@@ -98,7 +98,13 @@ def test_addresses_that_lead_to_no_working_scheduler_fail_within_seconds(model_f
             name: command(*base, *words, "--out", str(tmp_path / f"out{position}"))
             for position, (name, (words, _)) in enumerate(cases.items())
         }
-        outcomes = {name: run.communicate(timeout=120) for name, run in runs.items()}
+        try:
+            outcomes = {name: run.communicate(timeout=120) for name, run in runs.items()}
+        finally:
+            for run in runs.values():  # one that waits for ever (as they all did) is not left behind
+                if run.poll() is None:
+                    run.kill()
+                    run.communicate()
         elapsed = time.monotonic() - started
     web.shutdown()
     silent.close()
