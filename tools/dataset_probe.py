@@ -114,7 +114,9 @@ def prepare(root: Path) -> Setup:
 
 
 def _chunks(store: Path) -> list[Path]:
-    return sorted(path for path in store.rglob("*") if path.is_file() and "/c/" in str(path.relative_to(store.parent)))
+    """The store's chunk files that still hold bytes (an earlier action may have cut one to none)."""
+    inside = (path for path in store.rglob("*") if path.is_file() and "/c/" in str(path.relative_to(store.parent)))
+    return sorted(path for path in inside if path.stat().st_size > 0)
 
 
 def _image_of(chunk: Path, store: Path) -> int:
