@@ -46,14 +46,17 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
 
     A mask slides over the image; for each position the occluded image is run through the
     network, and the map holds the drop in the channel's total activation (its sum over every
-    spatial or time axis) relative to the unoccluded image. Same call, options, defaults and
-    numbers as MATLAB's Deep Learning Toolbox function.
+    spatial or time axis) relative to the unoccluded image: the larger the value, the more the
+    network relies on that region.
+
+    MATLAB equivalent: ``occlusionSensitivity`` (Deep Learning Toolbox), with the same call,
+    options, defaults and numbers (the rules: ``docs/specification.md``).
 
     Parameters
     ----------
     net : Network
         From :func:`importNetworkFromONNX` or :func:`importNetworkFromPyTorch`, with exactly
-        one entry in ``net.OutputNames``.
+        one entry in ``net.OutputNames`` (the network's output, or any layer to measure).
     X : array_like
         One image, H×W×C (or H×W when C = 1) of exactly ``net.InputSize``, raw pixels of any
         real numeric type (converted to float32 first).
@@ -85,23 +88,65 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         it where it is predicted faster (ONNX networks on the CPU); "on" uses it wherever the
         graph allows and otherwise warns and runs the ordinary forward passes.
 
-    Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
-    values are case-insensitive and may be abbreviated.
-
-    The older MATLAB forms ``occlusionSensitivity(net, X, label)`` (class names from
-    ``net.Classes``) and ``occlusionSensitivity(net, X, layerName, channelIdx)`` (measures that
-    layer; ``net.OutputNames`` is left unchanged) also work, each with a
-    :class:`~matlab_occsens.callforms.MatlabCompatibilityNote` naming the recommended form.
+    *args
+        The options above as MATLAB name-value pairs (``"Stride", 10``), before or mixed with
+        keywords; option names and string values are case-insensitive and may be abbreviated.
+    **kwargs
+        The options above as keywords (``Stride=10``).
 
     Returns
     -------
     scoreMap : ndarray of float32
-        H×W (one channel) or H×W×n; K_h×K_w(×n) with ``OutputUpsampling="none"``.
+        H×W (one channel) or H×W×n (one map per entry of ``channelIdx``, in its order);
+        K_h×K_w(×n), one value per mask position, with ``OutputUpsampling="none"``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any inference, for a bad argument: one line that names the MATLAB argument,
+        what was expected and what was given.
+
+    Warns
+    -----
+    MatlabCompatibilityNote
+        For MATLAB's older call forms (see Notes).
+
+    See Also
+    --------
+    importNetworkFromONNX, importNetworkFromPyTorch : The networks it measures.
+    overlayScoreMap : The picture MATLAB draws of a map over its image.
+    matlab_occsens.datasets.occlusionSensitivityMaps : The maps of many images.
+
+    Notes
+    -----
+    The older MATLAB forms ``occlusionSensitivity(net, X, label)`` (class names from
+    ``net.Classes``) and ``occlusionSensitivity(net, X, layerName, channelIdx)`` (measures that
+    layer; ``net.OutputNames`` is left unchanged) also work, each with a
+    :class:`MatlabCompatibilityNote` naming the recommended form.
 
     Examples
     --------
-    >>> scoreMap = occlusionSensitivity(net, X, 968)                    # doctest: +SKIP
-    >>> scoreMap = occlusionSensitivity(net, X, [968, 505], "Stride", 10, MaskSize=30)  # doctest: +SKIP
+    MATLAB's documentation example on EfficientNet-Lite0, whose class 968 (1-based) is
+    "espresso":
+
+    >>> from skimage import data
+    >>> from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> X = imresize(data.coffee(), net.InputSize[:2])
+    >>> scoreMap = occlusionSensitivity(net, X, 968)
+    >>> scoreMap.shape, scoreMap.dtype
+    ((224, 224), dtype('float32'))
+
+    Options as keywords or MATLAB pairs; two channels from the same forward passes; one value
+    per mask position, without upsampling. Hiding the cup (row 2, column 3 of the 4×4 grid)
+    lowers "espresso" most:
+
+    >>> maps = occlusionSensitivity(net, X, [968, 969], "Stride", 56, MaskSize=112, OutputUpsampling="none")
+    >>> maps.shape
+    (4, 4, 2)
+    >>> divmod(int(maps[:, :, 0].argmax()), 4)  # (row, column), 0-based
+    (1, 2)
     """
     _check_network(net)
     measured, channelIdx, args = current_call_form(net, channelIdx, args)
