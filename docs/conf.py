@@ -58,6 +58,9 @@ numpydoc_xref_param_type = False
 # parameters the signature does not name are not an error). tests/test_api_docs.py holds each
 # public name to more: an example, and its MATLAB equivalent or "Extension".
 numpydoc_validation_checks = {"GL08", "SS01", "PR01", "RT01"}
+# The members of a class (methods, properties, fields) are documented on its page but not held to
+# the numpydoc sections: "<module>.<Class>.<member>".
+numpydoc_validation_exclude = {r"\.[A-Z]\w*\.\w+$"}
 default_role = "py:obj"
 
 # -- Gallery --------------------------------------------------------------------------------------

@@ -104,7 +104,34 @@ class Network(ABC):
     """A MATLAB ``dlnetwork``-like object: ``InputSize``, ``OutputNames``, ``Layers``.
 
     ``OutputNames`` may be set to any layer (node) or tensor name of the graph; that is how an
-    intermediate layer's channels are measured.
+    intermediate layer's channels are measured. The importers make its two kinds,
+    :class:`OnnxNetwork` and :class:`TorchModuleNetwork`.
+
+    MATLAB equivalent: the ``dlnetwork`` object (Deep Learning Toolbox), with its ``InputNames``,
+    ``OutputNames`` and ``Layers`` properties and the input layer's ``InputSize``.
+
+    Parameters
+    ----------
+    input_layer : ImageInputLayer
+        The input layer: size and normalisation.
+    input_format : {"BCSS", "BSSC"}
+        The layout of the backend's input.
+    input_name : str
+        The backend's input name.
+    layers : sequence of NodeLayer
+        One entry per graph node (or submodule).
+    output_names : sequence of str
+        The outputs selected at first.
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> net.InputSize, net.InputNames, net.OutputNames
+    ((224, 224, 3), ['input'], ['logits'])
+    >>> net.Layers[0].Normalization, net.Layers[1].Type
+    ('zscore', 'Shape')
     """
 
     _function = "network"
@@ -135,6 +162,7 @@ class Network(ABC):
 
     @property
     def InputNames(self) -> list[str]:
+        """The backend's input name, in a list (MATLAB's ``InputNames``)."""
         return [self._input_name]
 
     @property
