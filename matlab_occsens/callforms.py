@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ._utils.namevalue import is_text
+from ._utils.warn import warn_user
 from .labels import class_channels, scores2label
-from .namevalue import is_text
 from .network.base import Network
 from .predict import predict
-from .warn import warn_user
 
 __all__ = ["MatlabCompatibilityNote", "classify", "current_call_form"]
 

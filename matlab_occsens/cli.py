@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__
+from ._utils.result_files import check_writable
 from .datasets.command import add_dataset_flags, is_dataset, run_dataset
 from .imageio import MAX_IMAGE_BYTES, imread
 from .labels import class_channels, read_class_names
@@ -37,7 +38,6 @@ from .occlusion import map_request, score_maps
 from .options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
 from .predict import predict
 from .pretrained import DEMO_INSTALL, PRETRAINED
-from .result_files import check_writable
 from .workflow import fit_image, rank_classes, save_results
 
 __all__ = ["explain_image", "main"]

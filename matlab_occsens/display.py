@@ -19,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .checks import fits_in_memory, integer_vector, real_array, shown
-from .namevalue import is_text, match_string, parse_name_value
+from ._utils.checks import fits_in_memory, integer_vector, real_array, shown
+from ._utils.namevalue import is_text, match_string, parse_name_value
 
 __all__ = ["jet", "overlayScoreMap", "imshow", "colormap_indices", "display_rgb"]
 

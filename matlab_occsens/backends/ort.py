@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
-from ..install import install_command, pip_command
+from .._utils.install import install_command, pip_command
 
 try:
     import onnxruntime as ort

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
+from .._utils.checks import shown
+from .._utils.namevalue import is_text
 from ..labels import class_channels
-from ..namevalue import is_text
 from ..options import FUNCTION, channel_argument
 
 __all__ = ["ChannelPlan", "channel_plan", "PREDICTED", "LABELS"]

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.namevalue import parse_name_value
 from ..grid import MaskGrid, mask_grid
-from ..namevalue import parse_name_value
 from ..network.base import Network
 from ..occlusion import map_request, map_results
 from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options

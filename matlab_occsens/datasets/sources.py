@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
+from .._utils.checks import shown
 from ..imageio import imread
 from .datastore import ImageDatastore, imageDatastore
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from .._utils.warn import warn_user
 from ..backends.cpu import physical_cores
 from ..backends.engine import Engine
 from ..backends.ort import OrtEngine
@@ -27,7 +28,6 @@ from ..network.onnx_network import OnnxNetwork
 from ..stream.drive import occluded_outputs
 from ..stream.job import OcclusionJob
 from ..stream.sequence import ImageStream
-from ..warn import warn_user
 from .auto import MeasuredForward
 from .cache import PlanKey, derived, grid_key
 from .cost import CPU_COSTS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..namevalue import is_text
+from .._utils.namevalue import is_text
 from .base import Network
 from .layers import ImageInputLayer
 

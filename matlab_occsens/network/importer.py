@@ -8,8 +8,8 @@ from typing import Any
 
 import onnx
 
-from ..checks import integer_vector
-from ..namevalue import match_string, parse_name_value
+from .._utils.checks import integer_vector
+from .._utils.namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
 from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
 from .onnx_file import check_runnable, load_model

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import finite_single, real_array
-from ..namevalue import match_string
+from .._utils.checks import finite_single, real_array
+from .._utils.namevalue import match_string
 
 __all__ = ["ImageInputLayer", "MAX_INPUT_BYTES", "NodeLayer", "NORMALIZATIONS", "check_input_size"]
 

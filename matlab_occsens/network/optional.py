@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..install import install_command
+from .._utils.install import install_command
 
 __all__ = ["TORCH_INSTALL", "require_torch"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..checks import integer_vector
-from ..namevalue import match_string, parse_name_value
+from .._utils.checks import integer_vector
+from .._utils.namevalue import match_string, parse_name_value
 from .base import INPUT_FORMATS
 from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
 from .optional import require_torch

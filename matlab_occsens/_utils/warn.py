@@ -13,7 +13,7 @@ import warnings
 
 __all__ = ["warn_user"]
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # matlab_occsens/, not _utils/
 
 
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 __all__ = ["install_command", "pip_command"]
 
 DISTRIBUTION = "matlab-occsens"
-_SOURCE = Path(__file__).resolve().parents[1]  # the clone's root when running from source
+_SOURCE = Path(__file__).resolve().parents[2]  # the clone's root when running from source (_utils/ is two below)
 
 
 def _quoted(word: str) -> str:
