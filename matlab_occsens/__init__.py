@@ -5,14 +5,11 @@
 """
 
 from .callforms import MatlabCompatibilityNote, classify
-from .display import imshow, jet, overlayScoreMap
-from .imageio import imread, imwrite
-from .imresize import imresize
+from .image import imread, imresize, imshow, imwrite, jet, overlayScoreMap, rescale
 from .labels import scores2label
 from .network import importNetworkFromONNX, importNetworkFromPyTorch
 from .occlusion import occlusionSensitivity
 from .predict import predict
-from .rescale import rescale
 
 __all__ = [
     "occlusionSensitivity",

@@ -28,7 +28,7 @@ import numpy as np
 from . import __version__
 from ._utils.result_files import check_writable
 from .datasets.command import add_dataset_flags, is_dataset, run_dataset
-from .imageio import MAX_IMAGE_BYTES, imread
+from .image._imageio import MAX_IMAGE_BYTES, imread
 from .labels import class_channels, read_class_names
 from .network import Network, importNetworkFromONNX
 from .network.base import INPUT_FORMATS

@@ -22,7 +22,7 @@ from .activations import channel_axis, channel_totals, to_matlab_layout
 from .backends.engine import Engine
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
-from .imresize import imresize
+from .image._imresize import imresize
 from .incremental import incremental_forward
 from .incremental.runner import IncrementalForward
 from .network.base import Network

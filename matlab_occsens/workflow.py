@@ -18,9 +18,9 @@ import numpy as np
 import scipy.io
 
 from ._utils.result_files import write_together
-from .display import overlayScoreMap
-from .imageio import encode_image
-from .imresize import imresize
+from .image._display import overlayScoreMap
+from .image._imageio import encode_image
+from .image._imresize import imresize
 
 __all__ = ["FittedImage", "Ranking", "fit_image", "rank_classes", "save_results"]
 

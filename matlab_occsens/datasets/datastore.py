@@ -19,7 +19,7 @@ import numpy as np
 
 from .._utils.checks import shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
-from ..imageio import imread
+from ..image._imageio import imread
 
 __all__ = ["ImageDatastore", "imageDatastore", "IMAGE_EXTENSIONS"]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..display import overlayScoreMap
-from ..imageio import imwrite
-from ..imresize import imresize
+from ..image._display import overlayScoreMap
+from ..image._imageio import imwrite
+from ..image._imresize import imresize
 from ..workflow import fit_image
 from .sources import ImageEntry, load_image
 from .store import DONE, MapStore

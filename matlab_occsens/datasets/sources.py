@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._utils.checks import shown
-from ..imageio import imread
+from ..image._imageio import imread
 from .datastore import ImageDatastore, imageDatastore
 
 __all__ = ["ImageEntry", "ImageList", "image_list", "load_image"]

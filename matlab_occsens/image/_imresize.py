@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from ._utils.checks import fits_in_memory, real_array, shown
-from ._utils.namevalue import is_text, match_string, parse_name_value
+from .._utils.checks import fits_in_memory, real_array, shown
+from .._utils.namevalue import is_text, match_string, parse_name_value
 
 __all__ = ["imresize"]
 

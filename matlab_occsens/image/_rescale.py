@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._utils.checks import real_array
-from ._utils.namevalue import is_text, parse_name_value
+from .._utils.checks import real_array
+from .._utils.namevalue import is_text, parse_name_value
 
 __all__ = ["rescale"]
 

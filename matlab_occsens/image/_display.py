@@ -7,7 +7,7 @@ MATLAB shows an occlusion map with::
 Each step has a documented rule, reproduced here without a plotting library: ``imshow``'s
 display range per class, ``jet``'s formula, ``imagesc``'s scaling of the data to the colour
 limits (CLim = [min max] of the map), and alpha blending. The result is an ordinary uint8 array
-that can be saved with :func:`~matlab_occsens.imageio.imwrite`; matplotlib is only needed to
+that can be saved with :func:`~matlab_occsens.image._imageio.imwrite`; matplotlib is only needed to
 show it on screen (:func:`imshow`).
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._utils.checks import fits_in_memory, integer_vector, real_array, shown
-from ._utils.namevalue import is_text, match_string, parse_name_value
+from .._utils.checks import fits_in_memory, integer_vector, real_array, shown
+from .._utils.namevalue import is_text, match_string, parse_name_value
 
 __all__ = ["jet", "overlayScoreMap", "imshow", "colormap_indices", "display_rgb"]
 

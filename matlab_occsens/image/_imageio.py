@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .image_header import read_header
+from ._header import read_header
 
 __all__ = ["MAX_IMAGE_BYTES", "encode_image", "imread", "imwrite"]
 

@@ -1,0 +1,13 @@
+"""MATLAB's image functions: ``imresize`` (bit-exact), ``imread``/``imwrite`` (RGB, the file's own
+class, a decoded size read from the file's header before decoding), ``rescale``, and the display
+functions ``jet``, ``overlayScoreMap`` and ``imshow``.
+
+Every name here is also importable from :mod:`matlab_occsens` itself.
+"""
+
+from ._display import imshow, jet, overlayScoreMap
+from ._imageio import imread, imwrite
+from ._imresize import imresize
+from ._rescale import rescale
+
+__all__ = ["imresize", "imread", "imwrite", "rescale", "jet", "overlayScoreMap", "imshow"]
