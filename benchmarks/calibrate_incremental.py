@@ -17,7 +17,7 @@ import onnxruntime as ort
 from scipy.optimize import nnls
 
 from matlab_occsens import importNetworkFromONNX
-from matlab_occsens.grid import mask_grid
+from matlab_occsens._core.grid import mask_grid
 from matlab_occsens.incremental import spatial_graph
 from matlab_occsens.incremental.cost import Work
 from matlab_occsens.incremental.plan import chunk_between, rest_work

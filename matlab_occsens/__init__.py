@@ -4,12 +4,12 @@
 >>> scoreMap = occlusionSensitivity(net, X, 968)                            # doctest: +SKIP
 """
 
-from .callforms import MatlabCompatibilityNote, classify
+from ._core.callforms import MatlabCompatibilityNote, classify
+from ._core.labels import scores2label
+from ._core.occlusion import occlusionSensitivity
+from ._core.predict import predict
 from .image import imread, imresize, imshow, imwrite, jet, overlayScoreMap, rescale
-from .labels import scores2label
 from .network import importNetworkFromONNX, importNetworkFromPyTorch
-from .occlusion import occlusionSensitivity
-from .predict import predict
 
 __all__ = [
     "occlusionSensitivity",

@@ -17,9 +17,9 @@ from file_systems import small_disk
 from onnx_builders import linear_model
 
 from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSensitivity, overlayScoreMap, predict
+from matlab_occsens._core.options import DEFAULTS
 from matlab_occsens.cli import flag, main
 from matlab_occsens.network.import_options import INPUT_LAYER_OPTIONS
-from matlab_occsens.options import DEFAULTS
 from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
 from matlab_occsens.workflow import fit_image
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from matlab_occsens import occlusionSensitivity, predict
-from matlab_occsens.grid import mask_grid
+from matlab_occsens._core.grid import mask_grid
 from matlab_occsens.stream.batch_size import MEMORY_BUDGET, BatchSizer, candidate_sizes
 from matlab_occsens.stream.drive import batch_search, occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matlab_occsens.grid import axis_ranges, mask_grid
-from matlab_occsens.options import mround
+from matlab_occsens._core.grid import axis_ranges, mask_grid
+from matlab_occsens._core.options import mround
 
 sizes = st.integers(min_value=1, max_value=400)
 masks = st.integers(min_value=1, max_value=120)

@@ -22,7 +22,7 @@ from pretrained_files import onnx_file
 from random_cnns import random_cnns
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
-from matlab_occsens.grid import mask_grid
+from matlab_occsens._core.grid import mask_grid
 from matlab_occsens.incremental import Unsupported, forward_for, spatial_graph
 from matlab_occsens.incremental.cost import CPU_COSTS
 from matlab_occsens.incremental.plan import plan_through

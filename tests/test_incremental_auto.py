@@ -19,7 +19,7 @@ from onnx_builders import spatial_model
 from random_cnns import random_cnns
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.grid import mask_grid
+from matlab_occsens._core.grid import mask_grid
 from matlab_occsens.incremental import auto, cache, incremental_forward, plan_for, spatial_graph
 from matlab_occsens.incremental.cache import derived
 from matlab_occsens.incremental.runner import IncrementalForward

@@ -19,10 +19,10 @@ from onnx_builders import (
 )
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity, predict
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._core.occlusion import MapRequest, map_request, map_results, score_maps
 from matlab_occsens.backends.ort import OrtEngine
-from matlab_occsens.grid import mask_grid
 from matlab_occsens.network.base import EngineKey
-from matlab_occsens.occlusion import MapRequest, map_request, map_results, score_maps
 from matlab_occsens.stream.drive import observe_forwards
 from matlab_occsens.stream.job import OcclusionJob
 from matlab_occsens.stream.sequence import ImageStream

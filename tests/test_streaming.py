@@ -15,8 +15,8 @@ from onnx import TensorProto, helper
 from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens._core.grid import mask_grid
 from matlab_occsens.backends.ort import OrtEngine
-from matlab_occsens.grid import mask_grid
 from matlab_occsens.network.base import EngineKey
 from matlab_occsens.stream.drive import occluded_outputs
 from matlab_occsens.stream.job import OcclusionJob, occluded_batches

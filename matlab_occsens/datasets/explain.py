@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .._core.grid import MaskGrid, mask_grid
+from .._core.occlusion import map_request, map_results
+from .._core.options import DEFAULTS, FUNCTION, image_argument, occlusion_options
+from .._core.predict import predict
 from .._utils.namevalue import parse_name_value
-from ..grid import MaskGrid, mask_grid
 from ..network.base import Network
-from ..occlusion import map_request, map_results
-from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
-from ..predict import predict
 from ..workflow import fit_image, rank_classes
 from .sources import ImageEntry, load_image
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..grid import MaskGrid
+from .._core.grid import MaskGrid
 from ..network.base import KeptCache
 from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .cache import Choice, grid_key

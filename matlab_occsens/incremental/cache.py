@@ -17,8 +17,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .._core.grid import MaskGrid
 from ..backends.engine import Engine
-from ..grid import MaskGrid
 from ..network.base import KeptCache, Network
 from .graph import SpatialGraph, Unsupported
 from .plan import Plan

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grid import MaskGrid
+from .._core.grid import MaskGrid
 from .cost import CostModel, Work, fused_nodes, local_work, node_work
 from .graph import LocalNode, SpatialGraph
 from .windows import Intervals, Window, hull

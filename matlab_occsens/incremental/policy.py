@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import onnx
 
+from .._core.grid import MaskGrid
 from .._utils.warn import warn_user
 from ..backends.cpu import physical_cores
 from ..backends.engine import Engine
 from ..backends.ort import OrtEngine
-from ..grid import MaskGrid
 from ..network.base import Network
 from ..network.onnx_network import OnnxNetwork
 from ..stream.drive import occluded_outputs

@@ -17,8 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from .._core.grid import MaskGrid
 from ..backends.engine import Engine
-from ..grid import MaskGrid
 from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .plan import AxisCrops, Plan
 

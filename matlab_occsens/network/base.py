@@ -16,12 +16,12 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from .._core.labels import class_names_argument
+from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
 from .._utils.namevalue import is_text, match_string
 from .._utils.warn import warn_user
 from ..backends.engine import Engine
-from ..labels import class_names_argument
-from ..options import ENVIRONMENTS
 from .layers import ImageInputLayer, NodeLayer
 
 __all__ = [

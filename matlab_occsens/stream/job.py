@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grid import MaskGrid
+from .._core.grid import MaskGrid
 
 __all__ = ["REFERENCE", "HostBuilder", "OcclusionJob", "image_of_mask", "occluded_batches", "window_index"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ._utils.namevalue import is_text
-from ._utils.warn import warn_user
+from .._utils.namevalue import is_text
+from .._utils.warn import warn_user
+from ..network.base import Network
 from .labels import class_channels, scores2label
-from .network.base import Network
 from .predict import predict
 
 __all__ = ["MatlabCompatibilityNote", "classify", "current_call_form"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ._utils.checks import integer_vector, real_array, shown
-from ._utils.namevalue import is_text, match_string
+from .._utils.checks import integer_vector, real_array, shown
+from .._utils.namevalue import is_text, match_string
 
 __all__ = ["scores2label", "text_list", "class_names_argument", "class_channels", "read_class_names"]
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ._utils.checks import finite_single, integer_vector
-from ._utils.namevalue import match_string, parse_name_value
+from .._utils.checks import finite_single, integer_vector
+from .._utils.namevalue import match_string, parse_name_value
+from ..network.base import Network
 from .activations import to_matlab_layout
-from .network.base import Network
 from .options import ENVIRONMENTS, image_values, layout_hint
 
 __all__ = ["predict"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._utils.checks import finite_single, integer_vector, integral_values, real_array, shown
-from ._utils.namevalue import is_text, match_string, parse_name_value
+from .._utils.checks import finite_single, integer_vector, integral_values, real_array, shown
+from .._utils.namevalue import is_text, match_string, parse_name_value
 
 __all__ = [
     "OcclusionOptions",

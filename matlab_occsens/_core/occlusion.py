@@ -18,14 +18,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from ..backends.engine import Engine
+from ..image._imresize import imresize
+from ..incremental import incremental_forward
+from ..incremental.runner import IncrementalForward
+from ..network.base import Network
+from ..stream.drive import occluded_outputs
+from ..stream.job import REFERENCE, OcclusionJob
+from ..stream.sequence import ImageStream
 from .activations import channel_axis, channel_totals, to_matlab_layout
-from .backends.engine import Engine
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
-from .image._imresize import imresize
-from .incremental import incremental_forward
-from .incremental.runner import IncrementalForward
-from .network.base import Network
 from .options import (
     FUNCTION,
     OcclusionOptions,
@@ -34,9 +37,6 @@ from .options import (
     image_argument,
     occlusion_options,
 )
-from .stream.drive import occluded_outputs
-from .stream.job import REFERENCE, OcclusionJob
-from .stream.sequence import ImageStream
 
 __all__ = ["MapRequest", "MapResult", "map_request", "map_results", "occlusionSensitivity", "score_maps"]
 
@@ -91,7 +91,7 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     The older MATLAB forms ``occlusionSensitivity(net, X, label)`` (class names from
     ``net.Classes``) and ``occlusionSensitivity(net, X, layerName, channelIdx)`` (measures that
     layer; ``net.OutputNames`` is left unchanged) also work, each with a
-    :class:`~matlab_occsens.callforms.MatlabCompatibilityNote` naming the recommended form.
+    :class:`~matlab_occsens._core.callforms.MatlabCompatibilityNote` naming the recommended form.
 
     Returns
     -------
@@ -112,9 +112,9 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
 class MapRequest:
     """One image's validated map request: everything :func:`score_maps` needs, no inference done.
 
-    ``image`` is H×W×C float32 (as :func:`~matlab_occsens.options.image_argument` gives it),
+    ``image`` is H×W×C float32 (as :func:`~matlab_occsens._core.options.image_argument` gives it),
     ``channels`` the 0-based channel indices (as
-    :func:`~matlab_occsens.options.channel_argument` gives them).
+    :func:`~matlab_occsens._core.options.channel_argument` gives them).
     """
 
     image: np.ndarray
