@@ -17,11 +17,11 @@ from file_systems import small_disk
 from onnx_builders import linear_model
 
 from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSensitivity, overlayScoreMap, predict
+from matlab_occsens._command.cli import flag, main
+from matlab_occsens._command.workflow import fit_image
 from matlab_occsens._core.options import DEFAULTS
-from matlab_occsens.cli import flag, main
 from matlab_occsens.network.import_options import INPUT_LAYER_OPTIONS
 from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
-from matlab_occsens.workflow import fit_image
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "matlab_occsens" / "data" / "imagenet_classes.txt"
@@ -386,7 +386,7 @@ def test_the_onnx_path_and_its_command_need_no_torch(tmp_path):
     script = BLOCK_TORCH + (
         "import numpy as np\n"
         "from matlab_occsens import importNetworkFromONNX, imread, occlusionSensitivity\n"
-        "from matlab_occsens.cli import main\n"
+        "from matlab_occsens._command.cli import main\n"
         f"assert main([{model!r}, {image!r}, '--channel', '2', '--quiet', '--out', {str(tmp_path)!r}]) == 0\n"
         f"net = importNetworkFromONNX({model!r})\n"
         "scoreMap = occlusionSensitivity(net, np.zeros((12, 10, 3), np.uint8), 2, Stride=3)\n"

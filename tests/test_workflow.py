@@ -14,8 +14,8 @@ import scipy.io
 from file_systems import small_disk
 
 from matlab_occsens import imread, imresize, overlayScoreMap
+from matlab_occsens._command.workflow import fit_image, rank_classes, save_results
 from matlab_occsens._utils.result_files import check_writable
-from matlab_occsens.workflow import fit_image, rank_classes, save_results
 
 
 def test_fit_image_resizes_with_matlabs_imresize_and_keeps_the_class():

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from .._command.workflow import fit_image, rank_classes
 from .._core.grid import MaskGrid, mask_grid
 from .._core.occlusion import map_request, map_results
 from .._core.options import DEFAULTS, FUNCTION, image_argument, occlusion_options
 from .._core.predict import predict
 from .._utils.namevalue import parse_name_value
 from ..network.base import Network
-from ..workflow import fit_image, rank_classes
 from .sources import ImageEntry, load_image
 
 __all__ = ["ImageResult", "explain_images", "job_grid", "job_options", "map_shape"]

@@ -10,10 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._command.workflow import fit_image
 from ..image._display import overlayScoreMap
 from ..image._imageio import imwrite
 from ..image._imresize import imresize
-from ..workflow import fit_image
 from .sources import ImageEntry, load_image
 from .store import DONE, MapStore
 

@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 import scipy.io
 
-from ._utils.result_files import write_together
-from .image._display import overlayScoreMap
-from .image._imageio import encode_image
-from .image._imresize import imresize
+from .._utils.result_files import write_together
+from ..image._display import overlayScoreMap
+from ..image._imageio import encode_image
+from ..image._imresize import imresize
 
 __all__ = ["FittedImage", "Ranking", "fit_image", "rank_classes", "save_results"]
 
