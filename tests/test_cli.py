@@ -18,8 +18,8 @@ from onnx_builders import linear_model
 
 from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSensitivity, overlayScoreMap, predict
 from matlab_occsens._command.cli import flag, main
-from matlab_occsens._command.workflow import fit_image
 from matlab_occsens._core.options import DEFAULTS
+from matlab_occsens.image._fit import fit_image
 from matlab_occsens.network.import_options import INPUT_LAYER_OPTIONS
 from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
 

@@ -26,19 +26,20 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import __version__
-from .._core.labels import class_channels, read_class_names
+from .._core.labels import class_channels, rank_classes, read_class_names
 from .._core.occlusion import map_request, score_maps
 from .._core.options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
 from .._core.predict import predict
 from .._utils.result_files import check_writable
 from ..datasets.command import add_dataset_flags, is_dataset, run_dataset
+from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
 from ..network.base import INPUT_FORMATS
 from ..network.import_options import INPUT_LAYER_OPTIONS
 from ..network.layers import NORMALIZATIONS
 from ..pretrained import DEMO_INSTALL, PRETRAINED
-from .workflow import fit_image, rank_classes, save_results
+from .results import save_results
 
 __all__ = ["explain_image", "main"]
 

@@ -1,10 +1,12 @@
-"""``scores2label``: class scores to labels, with MATLAB's rule for finding the class axis."""
+"""``scores2label``: class scores to labels, with MATLAB's rule for finding the class axis; the best
+classes of one output, ranked (``rank_classes``)."""
 
 from __future__ import annotations
 
 import difflib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,15 @@ import numpy as np
 from .._utils.checks import integer_vector, real_array, shown
 from .._utils.namevalue import is_text, match_string
 
-__all__ = ["scores2label", "text_list", "class_names_argument", "class_channels", "read_class_names"]
+__all__ = [
+    "Ranking",
+    "class_channels",
+    "class_names_argument",
+    "rank_classes",
+    "read_class_names",
+    "scores2label",
+    "text_list",
+]
 
 _FUNCTION = "scores2label"
 
@@ -145,3 +155,32 @@ def read_class_names(filename: str | os.PathLike) -> list[str]:
     if "" in names:
         raise ValueError(f"class names: line {names.index('') + 1} of {str(path)!r} is blank; give one name per line.")
     return names
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Classes by decreasing score for one observation."""
+
+    channels: np.ndarray
+    """1-based channel (class) indices, best first."""
+    probabilities: np.ndarray
+    """Their probabilities."""
+    softmax_applied: bool
+    """True when the output was not already probabilities and a softmax was taken."""
+
+
+def rank_classes(scores: np.ndarray, count: int = 5) -> Ranking:
+    """The ``count`` best classes of a 1×K output, as probabilities.
+
+    An output whose entries are non-negative and sum to one is taken as probabilities (a
+    softmax output); anything else is treated as logits and a softmax is applied.
+    """
+    row = np.asarray(scores, dtype=np.float64).reshape(-1)
+    is_probability = bool(np.all(row >= 0) and abs(row.sum() - 1.0) <= 1e-3)
+    if is_probability:
+        probabilities = row
+    else:
+        exponentials = np.exp(row - row.max())
+        probabilities = exponentials / exponentials.sum()
+    best = np.argsort(-probabilities, kind="stable")[:count]
+    return Ranking(best + 1, probabilities[best], not is_probability)

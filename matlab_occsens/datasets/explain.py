@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .._command.workflow import fit_image, rank_classes
 from .._core.grid import MaskGrid, mask_grid
+from .._core.labels import rank_classes
 from .._core.occlusion import map_request, map_results
 from .._core.options import DEFAULTS, FUNCTION, image_argument, occlusion_options
 from .._core.predict import predict
 from .._utils.namevalue import parse_name_value
+from ..image._fit import fit_image
 from ..network.base import Network
 from .sources import ImageEntry, load_image
 

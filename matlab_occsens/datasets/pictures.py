@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._command.workflow import fit_image
 from ..image._display import overlayScoreMap
+from ..image._fit import fit_image
 from ..image._imageio import imwrite
 from ..image._imresize import imresize
 from .sources import ImageEntry, load_image
