@@ -1,4 +1,4 @@
-"""Fit the incremental path's cost model (matlab_occsens/incremental/cost.py) to this machine.
+"""Fit the incremental path's cost model (matlab_occsens/_incremental/cost.py) to this machine.
 
 Every chunk of up to four cuts of each real network, on the crops two grids need, and every
 suffix, is timed in ONNX Runtime with one thread, in CPU seconds of the calling thread (so other
@@ -18,9 +18,9 @@ from scipy.optimize import nnls
 
 from matlab_occsens import importNetworkFromONNX
 from matlab_occsens._core.grid import mask_grid
-from matlab_occsens.incremental import spatial_graph
-from matlab_occsens.incremental.cost import Work
-from matlab_occsens.incremental.plan import chunk_between, rest_work
+from matlab_occsens._incremental import spatial_graph
+from matlab_occsens._incremental.cost import Work
+from matlab_occsens._incremental.plan import chunk_between, rest_work
 from matlab_occsens.pretrained import PRETRAINED
 
 SPAN = 4

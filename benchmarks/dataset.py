@@ -57,12 +57,12 @@ sys.path.insert(0, str(ROOT))  # this checkout's package
 sys.path.insert(0, str(ROOT / "tests"))
 
 from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity  # noqa: E402
+from matlab_occsens._backends.ort import session_options  # noqa: E402
 from matlab_occsens._core.grid import mask_grid  # noqa: E402
 from matlab_occsens._core.options import image_argument, occlusion_options  # noqa: E402
-from matlab_occsens.backends.ort import session_options  # noqa: E402
+from matlab_occsens._stream.job import OcclusionJob, occluded_batches  # noqa: E402
 from matlab_occsens.datasets import occlusionSensitivityDataset  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
 
 
 def load() -> str:

@@ -56,13 +56,13 @@ from matlab_occsens import (  # noqa: E402
     imresize,
     occlusionSensitivity,
 )
+from matlab_occsens._backends.cpu import physical_cores  # noqa: E402
 from matlab_occsens._core.grid import mask_grid  # noqa: E402
 from matlab_occsens._core.options import image_argument, occlusion_options  # noqa: E402
-from matlab_occsens.backends.cpu import physical_cores  # noqa: E402
+from matlab_occsens._stream.drive import batch_search  # noqa: E402
+from matlab_occsens._stream.job import OcclusionJob, occluded_batches  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
-from matlab_occsens.stream.drive import batch_search  # noqa: E402
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
 
 T = TypeVar("T")
 ESPRESSO = 968  # 1-based, as MATLAB's find

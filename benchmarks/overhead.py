@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, masks, subject  # noqa: E402
 
 from matlab_occsens import occlusionSensitivity  # noqa: E402
+from matlab_occsens._stream.drive import observe_forwards  # noqa: E402
 from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.stream.drive import observe_forwards  # noqa: E402
 
 
 def split_call(net: Network, image: np.ndarray, grid: str) -> tuple[float, float]:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 
 from matlab_occsens import importNetworkFromPyTorch, imresize, occlusionSensitivity  # noqa: E402
-from matlab_occsens.backends.torch_engine import CPU_UNIT, _forward_alone  # noqa: E402
+from matlab_occsens._backends.torch_engine import CPU_UNIT, _forward_alone  # noqa: E402
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
 
 

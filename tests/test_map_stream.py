@@ -19,13 +19,13 @@ from onnx_builders import (
 )
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity, predict
+from matlab_occsens._backends.ort import OrtEngine
 from matlab_occsens._core.grid import mask_grid
 from matlab_occsens._core.occlusion import MapRequest, map_request, map_results, score_maps
-from matlab_occsens.backends.ort import OrtEngine
+from matlab_occsens._stream.drive import observe_forwards
+from matlab_occsens._stream.job import OcclusionJob
+from matlab_occsens._stream.sequence import ImageStream
 from matlab_occsens.network.base import EngineKey
-from matlab_occsens.stream.drive import observe_forwards
-from matlab_occsens.stream.job import OcclusionJob
-from matlab_occsens.stream.sequence import ImageStream
 
 H, W, C = 10, 12, 3
 WEIGHTS = np.random.default_rng(5).integers(-3, 4, size=(4, C, H, W)).astype(np.float32)
@@ -78,7 +78,7 @@ def engines():
 
     def torch_device():
         torch = pytest.importorskip("torch")
-        from matlab_occsens.backends.torch_engine import TorchEngine
+        from matlab_occsens._backends.torch_engine import TorchEngine
 
         net = importNetworkFromONNX(linear_model(WEIGHTS), Backend="torch")
         forwards = net.engine("cpu")._forwards

@@ -15,13 +15,13 @@ from onnx import TensorProto, helper
 from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens._backends.ort import OrtEngine
 from matlab_occsens._core.grid import mask_grid
-from matlab_occsens.backends.ort import OrtEngine
+from matlab_occsens._stream.drive import occluded_outputs
+from matlab_occsens._stream.job import OcclusionJob, occluded_batches
+from matlab_occsens._stream.run_ahead import run_ahead
+from matlab_occsens._stream.sequence import ImageStream
 from matlab_occsens.network.base import EngineKey
-from matlab_occsens.stream.drive import occluded_outputs
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches
-from matlab_occsens.stream.run_ahead import run_ahead
-from matlab_occsens.stream.sequence import ImageStream
 
 LAYOUTS = {"BCSS": (0, 3, 1, 2), "BSSC": (0, 1, 2, 3)}
 
@@ -71,7 +71,7 @@ def streamed(engine, job):
 def identity_torch_engine():
     """The torch backend's device path with a network that returns its input, on the CPU."""
     torch = pytest.importorskip("torch")
-    from matlab_occsens.backends.torch_engine import TorchEngine
+    from matlab_occsens._backends.torch_engine import TorchEngine
 
     return TorchEngine([lambda batch: [batch]], torch.device("cpu"), occlude_on_device=True)
 

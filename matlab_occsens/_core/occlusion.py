@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..backends.engine import Engine
+from .._backends.engine import Engine
+from .._incremental import incremental_forward
+from .._incremental.runner import IncrementalForward
+from .._stream.drive import occluded_outputs
+from .._stream.job import REFERENCE, OcclusionJob
+from .._stream.sequence import ImageStream
 from ..image._imresize import imresize
-from ..incremental import incremental_forward
-from ..incremental.runner import IncrementalForward
 from ..network.base import Network
-from ..stream.drive import occluded_outputs
-from ..stream.job import REFERENCE, OcclusionJob
-from ..stream.sequence import ImageStream
 from .activations import channel_axis, channel_totals, to_matlab_layout
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
@@ -81,7 +81,7 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         Extension: show a progress bar on stderr for maps that take more than a second.
     Incremental : {"auto", "on", "off"} or bool, default "auto"
         Extension (not in MATLAB): recompute, for each mask, only the activations the mask can
-        change (:mod:`matlab_occsens.incremental`); same map up to float rounding. "auto" uses
+        change (:mod:`matlab_occsens._incremental`); same map up to float rounding. "auto" uses
         it where it is predicted faster (ONNX networks on the CPU); "on" uses it wherever the
         graph allows and otherwise warns and runs the ordinary forward passes.
 

@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "MiniBatchSize": 128,
     "ExecutionEnvironment": "auto",
     "Verbose": False,  # extension: a progress bar on stderr
-    "Incremental": "auto",  # extension: exact incremental inference (matlab_occsens.incremental)
+    "Incremental": "auto",  # extension: exact incremental inference (matlab_occsens._incremental)
 }
 
 UPSAMPLING = ("bicubic", "nearest", "none")

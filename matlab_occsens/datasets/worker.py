@@ -14,7 +14,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ..backends.cpu import _allowed_cpus, _core_of, physical_cores
+from .._backends.cpu import _allowed_cpus, _core_of, physical_cores
 from .explain import explain_images
 from .network import NetworkDescription, built_network
 from .sources import ImageEntry

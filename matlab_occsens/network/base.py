@@ -1,6 +1,6 @@
 """The MATLAB-facing network object, whatever runtime computes it.
 
-A runtime supplies an :class:`~matlab_occsens.backends.engine.Engine` for the selected outputs;
+A runtime supplies an :class:`~matlab_occsens._backends.engine.Engine` for the selected outputs;
 everything else (MATLAB properties, normalisation, layouts, choosing outputs) lives here once,
 so the occlusion logic never knows which backend runs.
 """
@@ -16,12 +16,12 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from .._backends.engine import Engine
 from .._core.labels import class_names_argument
 from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
 from .._utils.namevalue import is_text, match_string
 from .._utils.warn import warn_user
-from ..backends.engine import Engine
 from .layers import ImageInputLayer, NodeLayer
 
 __all__ = [

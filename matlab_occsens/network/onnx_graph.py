@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from ..backends.engine import native_shape
+from .._backends.engine import native_shape
 from .layers import NodeLayer
 from .onnx_layouts import derive_layouts
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import onnx
 
-from ..backends.engine import Engine, batches_correctly
-from ..backends.ort import OrtEngine
+from .._backends.engine import Engine, batches_correctly
+from .._backends.ort import OrtEngine
 from .base import Network, warn_unbatchable
 from .layers import ImageInputLayer
 from .onnx_graph import OnnxGraph
@@ -78,7 +78,7 @@ class OnnxNetwork(Network):
         model = self._graph.selecting(self._output_names, batchable=batchable)
         max_batch = None if batchable else 1
         if self._backend == "torch":
-            from ..backends.onnx2torch_engine import onnx_torch_engine  # torch is an optional extra
+            from .._backends.onnx2torch_engine import onnx_torch_engine  # torch is an optional extra
 
             return onnx_torch_engine(model, environment, max_batch)
         return OrtEngine(model, environment, max_batch, input_size=self.InputSize)

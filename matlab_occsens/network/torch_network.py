@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from ..backends.engine import Engine, batches_correctly, native_shape
-from ..backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
+from .._backends.engine import Engine, batches_correctly, native_shape
+from .._backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
 from .base import Network, warn_unbatchable
 from .layers import ImageInputLayer, NodeLayer
 from .pt2_archive import check_pt2_archive

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .._core.grid import MaskGrid
+from .._stream.job import REFERENCE, OcclusionJob, image_of_mask
 from ..network.base import KeptCache
-from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .cache import Choice, grid_key
 from .runner import IncrementalForward
 

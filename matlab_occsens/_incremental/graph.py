@@ -29,7 +29,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from ..backends.ort import session_options
+from .._backends.ort import session_options
 from .windows import IDENTITY, Window
 
 __all__ = ["LocalNode", "SpatialGraph", "Unsupported"]

@@ -18,16 +18,16 @@ from typing import Any
 import numpy as np
 import onnx
 
+from .._backends.cpu import physical_cores
+from .._backends.engine import Engine
+from .._backends.ort import OrtEngine
 from .._core.grid import MaskGrid
+from .._stream.drive import occluded_outputs
+from .._stream.job import OcclusionJob
+from .._stream.sequence import ImageStream
 from .._utils.warn import warn_user
-from ..backends.cpu import physical_cores
-from ..backends.engine import Engine
-from ..backends.ort import OrtEngine
 from ..network.base import Network
 from ..network.onnx_network import OnnxNetwork
-from ..stream.drive import occluded_outputs
-from ..stream.job import OcclusionJob
-from ..stream.sequence import ImageStream
 from .auto import MeasuredForward
 from .cache import PlanKey, derived, grid_key
 from .cost import CPU_COSTS

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ..stream.job import Batch, OcclusionJob
+from .._stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
 from .engine import DeviceOccluder, Engine
 

@@ -17,9 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from .._backends.engine import Engine
 from .._core.grid import MaskGrid
-from ..backends.engine import Engine
-from ..stream.job import REFERENCE, OcclusionJob, image_of_mask
+from .._stream.job import REFERENCE, OcclusionJob, image_of_mask
 from .plan import AxisCrops, Plan
 
 __all__ = ["IncrementalForward"]
@@ -137,7 +137,7 @@ class IncrementalForward:
 
     def images(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first image index, selected output)`` for all of ``job``'s images, numbered
-        as the stream numbers them (:mod:`matlab_occsens.stream.job`): the reference, then the
+        as the stream numbers them (:mod:`matlab_occsens._stream.job`): the reference, then the
         masks' batches."""
         yield REFERENCE, self.reference(job.base)
         for first, output in self.outputs(job.fill, job.grid):

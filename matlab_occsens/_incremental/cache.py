@@ -17,8 +17,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .._backends.engine import Engine
 from .._core.grid import MaskGrid
-from ..backends.engine import Engine
 from ..network.base import KeptCache, Network
 from .graph import SpatialGraph, Unsupported
 from .plan import Plan

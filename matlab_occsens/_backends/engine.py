@@ -1,11 +1,11 @@
 """The contract every runtime fulfils: an :class:`Engine` computes the selected outputs of a
 compiled network for native-layout float32 batches. The network object
-(``matlab_occsens.network``) builds engines; the stream (``matlab_occsens.stream``) decides which
+(``matlab_occsens.network``) builds engines; the stream (``matlab_occsens._stream``) decides which
 images go in each call, how many, and how far ahead to run, so it never knows which runtime runs.
 
 An engine may also offer a :class:`DeviceOccluder`, which builds the stream's occluded images
 where the network runs from the covered ranges the stream gives it (the rule of
-:mod:`matlab_occsens.stream.job`), so that no image crosses the bus.
+:mod:`matlab_occsens._stream.job`), so that no image crosses the bus.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..stream.job import Batch
+from .._stream.job import Batch
 
 __all__ = ["DeviceOccluder", "Engine", "batches_correctly", "native_shape"]
 

@@ -28,7 +28,7 @@ from .run_ahead import run_ahead
 from .sequence import ImageStream
 
 if TYPE_CHECKING:  # the stream drives engines through their contract; backends import the stream's rule
-    from ..backends.engine import Engine
+    from .._backends.engine import Engine
 
 __all__ = ["ForwardObserver", "batch_search", "observe_forwards", "occluded_outputs"]
 

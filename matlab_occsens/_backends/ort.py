@@ -18,7 +18,7 @@ except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu
         f"(or {install_command('gpu')} for onnxruntime-gpu on CUDA)."
     ) from missing
 
-from ..stream.job import Batch, OcclusionJob
+from .._stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
 from .engine import DeviceOccluder, Engine
 from .ort_device import (
