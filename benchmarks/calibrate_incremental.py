@@ -18,9 +18,9 @@ from scipy.optimize import nnls
 
 from matlab_occsens import importNetworkFromONNX
 from matlab_occsens._core.grid import mask_grid
-from matlab_occsens._incremental import spatial_graph
 from matlab_occsens._incremental.cost import Work
 from matlab_occsens._incremental.plan import chunk_between, rest_work
+from matlab_occsens._incremental.policy import spatial_graph
 from matlab_occsens.pretrained import PRETRAINED
 
 SPAN = 4

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .._backends.engine import Engine
-from .._incremental import incremental_forward
+from .._incremental.policy import incremental_forward
 from .._incremental.runner import IncrementalForward
 from .._stream.drive import occluded_outputs
 from .._stream.job import REFERENCE, OcclusionJob

@@ -1,4 +1,4 @@
-"""Exact incremental inference for occlusion maps (a non-MATLAB extension).
+"""Internal: exact incremental inference for occlusion maps (a non-MATLAB extension).
 
 A mask changes a small window of the image, and in a convolutional network the change spreads
 only as far as the layers' windows reach. This package recomputes, for every mask, only the
@@ -11,23 +11,3 @@ not understand falls back to the ordinary path.
 :mod:`.policy`, the measured choice of "auto" in :mod:`.auto`, what is kept between calls in
 :mod:`.cache`.
 """
-
-from __future__ import annotations
-
-from .graph import SpatialGraph, Unsupported
-from .plan import Plan
-from .policy import BATCH_SIZE, forward_for, incremental_forward, ordinary_images, plan_for, spatial_graph
-from .runner import IncrementalForward
-
-__all__ = [
-    "BATCH_SIZE",
-    "IncrementalForward",
-    "Plan",
-    "SpatialGraph",
-    "Unsupported",
-    "forward_for",
-    "incremental_forward",
-    "ordinary_images",
-    "plan_for",
-    "spatial_graph",
-]
