@@ -12,18 +12,19 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["physical_cores"]
+__all__ = ["allowed_cpus", "core_of", "physical_cores"]
 
 _TOPOLOGY = Path("/sys/devices/system/cpu")
 
 
-def _allowed_cpus() -> set[int]:
+def allowed_cpus() -> set[int]:
+    """The logical CPUs this process may run on (its affinity: taskset, container CPU sets)."""
     if hasattr(os, "sched_getaffinity"):
         return set(os.sched_getaffinity(0))
     return set(range(os.cpu_count() or 1))
 
 
-def _core_of(cpu: int) -> tuple[str, str] | None:
+def core_of(cpu: int) -> tuple[str, str] | None:
     """(package, core) that logical CPU ``cpu`` belongs to, or None where sysfs does not say."""
     topology = _TOPOLOGY / f"cpu{cpu}" / "topology"
     try:
@@ -38,8 +39,8 @@ def _core_of(cpu: int) -> tuple[str, str] | None:
 @lru_cache(maxsize=1)
 def physical_cores() -> int:
     """Physical cores among the CPUs this process may use (logical CPUs where unknown), at least 1."""
-    cpus = _allowed_cpus()
-    cores = {_core_of(cpu) for cpu in cpus}
+    cpus = allowed_cpus()
+    cores = {core_of(cpu) for cpu in cpus}
     if None in cores:
         return max(len(cpus), 1)
     return max(len(cores), 1)
