@@ -220,7 +220,7 @@ def test_the_older_layer_form_reuses_the_engine_of_its_selection():
 
 
 def test_kept_caches_are_bounded():
-    from matlab_occsens.network.base import KeptCache
+    from matlab_occsens._utils.kept_cache import KeptCache
 
     cache: KeptCache[int, str] = KeptCache(2)
     built = []

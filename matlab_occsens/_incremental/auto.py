@@ -28,7 +28,7 @@ import numpy as np
 
 from .._core.grid import MaskGrid
 from .._stream.job import REFERENCE, OcclusionJob, image_of_mask
-from ..network.base import KeptCache
+from .._utils.kept_cache import KeptCache
 from .cache import Choice, grid_key
 from .runner import IncrementalForward
 

@@ -19,7 +19,8 @@ from typing import TypeVar
 
 from .._backends.engine import Engine
 from .._core.grid import MaskGrid
-from ..network.base import KeptCache, Network
+from .._utils.kept_cache import KeptCache
+from ..network.base import Network
 from .graph import SpatialGraph, Unsupported
 from .plan import Plan
 

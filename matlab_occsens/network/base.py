@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from .._backends.engine import Engine
 from .._core.labels import class_names_argument
 from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
+from .._utils.kept_cache import KeptCache
 from .._utils.namevalue import is_text, match_string
 from .._utils.warn import warn_user
 from .layers import ImageInputLayer, NodeLayer
@@ -27,7 +27,6 @@ from .layers import ImageInputLayer, NodeLayer
 __all__ = [
     "INPUT_FORMATS",
     "EngineKey",
-    "KeptCache",
     "Network",
     "check_output_format",
     "warn_unbatchable",
@@ -35,33 +34,6 @@ __all__ = [
 
 INPUT_FORMATS = ("BCSS", "BSSC")
 _FORMAT_LETTERS = set("SCBTU")
-
-
-Key = TypeVar("Key")
-Value = TypeVar("Value")
-
-
-class KeptCache(OrderedDict[Key, Value], Generic[Key, Value]):
-    """A mapping that keeps at most ``bound`` entries, dropping the least recently used."""
-
-    def __init__(self, bound: int) -> None:
-        super().__init__()
-        self.bound = bound
-
-    def kept(self, key: Key, build: Callable[[], Value]) -> Value:
-        """The value for ``key``, built once and then reused while it stays among the kept."""
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = build()
-        self[key] = value
-        return value
-
-    def __setitem__(self, key: Key, value: Value) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while len(self) > self.bound:
-            self.popitem(last=False)
 
 
 @dataclass(frozen=True)
