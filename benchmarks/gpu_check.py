@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, Subject, masks, occluded_chunks, subject  # noqa: E402
 
 from matlab_occsens import occlusionSensitivity  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
+from matlab_occsens.network._base import Network  # noqa: E402
 
 LIMIT_BATCH = 128
 

@@ -44,7 +44,7 @@ from matlab_occsens._incremental.graph import Unsupported
 from matlab_occsens._incremental.plan import ideal_work
 from matlab_occsens._incremental.policy import incremental_forward, ordinary_images, plan_for, spatial_graph
 from matlab_occsens._stream.job import OcclusionJob
-from matlab_occsens.network.base import Network
+from matlab_occsens.network._base import Network
 from matlab_occsens.pretrained import PRETRAINED
 
 MODES = ("off", "on", "auto")

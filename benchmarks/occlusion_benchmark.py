@@ -61,7 +61,7 @@ from matlab_occsens._core.grid import mask_grid  # noqa: E402
 from matlab_occsens._core.options import image_argument, occlusion_options  # noqa: E402
 from matlab_occsens._stream.drive import batch_search  # noqa: E402
 from matlab_occsens._stream.job import OcclusionJob, occluded_batches  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
+from matlab_occsens.network._base import Network  # noqa: E402
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
 
 T = TypeVar("T")

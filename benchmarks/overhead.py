@@ -32,7 +32,7 @@ from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, masks, subject  # n
 
 from matlab_occsens import occlusionSensitivity  # noqa: E402
 from matlab_occsens._stream.drive import observe_forwards  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
+from matlab_occsens.network._base import Network  # noqa: E402
 
 
 def split_call(net: Network, image: np.ndarray, grid: str) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSens
 from matlab_occsens._command.cli import flag, main
 from matlab_occsens._core.options import DEFAULTS
 from matlab_occsens.image._fit import fit_image
-from matlab_occsens.network.import_options import INPUT_LAYER_OPTIONS
+from matlab_occsens.network._import_options import INPUT_LAYER_OPTIONS
 from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from matlab_occsens._utils.install import _target, install_command, pip_command
-from matlab_occsens.network.optional import TORCH_INSTALL
+from matlab_occsens.network._optional import TORCH_INSTALL
 from matlab_occsens.pretrained import DEMO_INSTALL
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from matlab_occsens._core.occlusion import MapRequest, map_request, map_results,
 from matlab_occsens._stream.drive import observe_forwards
 from matlab_occsens._stream.job import OcclusionJob
 from matlab_occsens._stream.sequence import ImageStream
-from matlab_occsens.network.base import EngineKey
+from matlab_occsens.network._base import EngineKey
 
 H, W, C = 10, 12, 3
 WEIGHTS = np.random.default_rng(5).integers(-3, 4, size=(4, C, H, W)).astype(np.float32)

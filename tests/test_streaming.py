@@ -21,7 +21,7 @@ from matlab_occsens._stream.drive import occluded_outputs
 from matlab_occsens._stream.job import OcclusionJob, occluded_batches
 from matlab_occsens._stream.run_ahead import run_ahead
 from matlab_occsens._stream.sequence import ImageStream
-from matlab_occsens.network.base import EngineKey
+from matlab_occsens.network._base import EngineKey
 
 LAYOUTS = {"BCSS": (0, 3, 1, 2), "BSSC": (0, 1, 2, 3)}
 

@@ -35,9 +35,9 @@ from ..datasets.command import add_dataset_flags, is_dataset, run_dataset
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
-from ..network.base import INPUT_FORMATS
-from ..network.import_options import INPUT_LAYER_OPTIONS
-from ..network.layers import NORMALIZATIONS
+from ..network._base import INPUT_FORMATS
+from ..network._import_options import INPUT_LAYER_OPTIONS
+from ..network._layers import NORMALIZATIONS
 from ..pretrained import DEMO_INSTALL, PRETRAINED
 from .results import save_results
 

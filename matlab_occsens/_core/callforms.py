@@ -17,7 +17,7 @@ import numpy as np
 
 from .._utils.namevalue import is_text
 from .._utils.warn import warn_user
-from ..network.base import Network
+from ..network._base import Network
 from .labels import class_channels, scores2label
 from .predict import predict
 

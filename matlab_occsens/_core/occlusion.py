@@ -25,7 +25,7 @@ from .._stream.drive import occluded_outputs
 from .._stream.job import REFERENCE, OcclusionJob
 from .._stream.sequence import ImageStream
 from ..image._imresize import imresize
-from ..network.base import Network
+from ..network._base import Network
 from .activations import channel_axis, channel_totals, to_matlab_layout
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid

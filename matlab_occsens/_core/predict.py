@@ -8,7 +8,7 @@ import numpy as np
 
 from .._utils.checks import finite_single, integer_vector
 from .._utils.namevalue import match_string, parse_name_value
-from ..network.base import Network
+from ..network._base import Network
 from .activations import to_matlab_layout
 from .options import ENVIRONMENTS, image_values, layout_hint
 

@@ -20,7 +20,7 @@ from typing import TypeVar
 from .._backends.engine import Engine
 from .._core.grid import MaskGrid
 from .._utils.kept_cache import KeptCache
-from ..network.base import Network
+from ..network._base import Network
 from .graph import SpatialGraph, Unsupported
 from .plan import Plan
 

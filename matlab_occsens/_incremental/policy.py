@@ -26,8 +26,8 @@ from .._stream.drive import occluded_outputs
 from .._stream.job import OcclusionJob
 from .._stream.sequence import ImageStream
 from .._utils.warn import warn_user
-from ..network.base import Network
-from ..network.onnx_network import OnnxNetwork
+from ..network._base import Network
+from ..network._onnx_network import OnnxNetwork
 from .auto import MeasuredForward
 from .cache import PlanKey, derived, grid_key
 from .cost import CPU_COSTS

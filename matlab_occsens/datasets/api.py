@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core.options import FUNCTION
-from ..network.base import Network
+from ..network._base import Network
 
 if TYPE_CHECKING:
     from .job import JobSummary

@@ -23,7 +23,7 @@ from .._core.options import DEFAULTS, FUNCTION, image_argument, occlusion_option
 from .._core.predict import predict
 from .._utils.namevalue import parse_name_value
 from ..image._fit import fit_image
-from ..network.base import Network
+from ..network._base import Network
 from .sources import ImageEntry, load_image
 
 __all__ = ["ImageResult", "explain_images", "job_grid", "job_options", "map_shape"]

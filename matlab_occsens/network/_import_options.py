@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._utils.namevalue import is_text
-from .base import Network
-from .layers import ImageInputLayer
+from ._base import Network
+from ._layers import ImageInputLayer
 
 __all__ = ["INPUT_LAYER_OPTIONS", "apply_output_formats", "input_layer"]
 

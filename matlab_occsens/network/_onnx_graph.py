@@ -17,8 +17,8 @@ import onnx
 from onnx import TensorProto
 
 from .._backends.engine import native_shape
-from .layers import NodeLayer
-from .onnx_layouts import derive_layouts
+from ._layers import NodeLayer
+from ._onnx_layouts import derive_layouts
 
 __all__ = ["OnnxGraph"]
 

@@ -10,12 +10,12 @@ import onnx
 
 from .._utils.checks import integer_vector
 from .._utils.namevalue import match_string, parse_name_value
-from .base import INPUT_FORMATS
-from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
-from .onnx_file import check_runnable, load_model
-from .onnx_graph import OnnxGraph
-from .onnx_network import BACKENDS, OnnxNetwork
-from .optional import require_torch
+from ._base import INPUT_FORMATS
+from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
+from ._onnx_file import check_runnable, load_model
+from ._onnx_graph import OnnxGraph
+from ._onnx_network import BACKENDS, OnnxNetwork
+from ._optional import require_torch
 
 __all__ = ["importNetworkFromONNX"]
 

@@ -7,7 +7,7 @@ output is read with a forward hook, and the forward pass stops as soon as every 
 output is in, so measuring an early layer does not pay for the rest of the network.
 
 This module imports torch: the package reaches it only through
-:func:`~matlab_occsens.network.pytorch_importer.importNetworkFromPyTorch`.
+:func:`~matlab_occsens.network._pytorch_importer.importNetworkFromPyTorch`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import torch
 
 from .._backends.engine import Engine, batches_correctly, native_shape
 from .._backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
-from .base import Network, warn_unbatchable
-from .layers import ImageInputLayer, NodeLayer
-from .pt2_archive import check_pt2_archive
+from ._base import Network, warn_unbatchable
+from ._layers import ImageInputLayer, NodeLayer
+from ._pt2_archive import check_pt2_archive
 
 __all__ = ["ROOT", "ModuleOutputs", "TorchModuleNetwork", "load_module"]
 

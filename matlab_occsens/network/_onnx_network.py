@@ -8,9 +8,9 @@ import onnx
 
 from .._backends.engine import Engine, batches_correctly
 from .._backends.ort import OrtEngine
-from .base import Network, warn_unbatchable
-from .layers import ImageInputLayer
-from .onnx_graph import OnnxGraph
+from ._base import Network, warn_unbatchable
+from ._layers import ImageInputLayer
+from ._onnx_graph import OnnxGraph
 
 __all__ = ["BACKENDS", "OnnxNetwork"]
 

@@ -22,7 +22,7 @@ from .._utils.checks import shown
 from .._utils.kept_cache import KeptCache
 from .._utils.namevalue import is_text, match_string
 from .._utils.warn import warn_user
-from .layers import ImageInputLayer, NodeLayer
+from ._layers import ImageInputLayer, NodeLayer
 
 __all__ = [
     "INPUT_FORMATS",

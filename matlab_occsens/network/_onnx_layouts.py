@@ -7,7 +7,7 @@ their output is channels-first whatever came in), a ``Transpose`` moves axes as 
 reductions drop or keep their axes, and a batch-first tensor of two axes is always (batch,
 channel). Where a node does something the layout cannot be followed through (a ``Reshape`` to
 tokens, an unknown operator), the tensors after it have no derived format, and measuring them
-needs ``OutputDataFormats``: see :meth:`~matlab_occsens.network.base.Network.output_format`.
+needs ``OutputDataFormats``: see :meth:`~matlab_occsens.network._base.Network.output_format`.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._utils.checks import integer_vector
 from .._utils.namevalue import match_string, parse_name_value
-from .base import INPUT_FORMATS
-from .import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
-from .optional import require_torch
+from ._base import INPUT_FORMATS
+from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
+from ._optional import require_torch
 
 if TYPE_CHECKING:
     import torch
 
-    from .torch_network import TorchModuleNetwork
+    from ._torch_network import TorchModuleNetwork
 
 __all__ = ["importNetworkFromPyTorch"]
 
@@ -101,7 +101,7 @@ def importNetworkFromPyTorch(
     input_size = _input_size(options, input_format)
     layer = input_layer(options, input_size, "input", _FUNCTION)
     require_torch(_FUNCTION)
-    from .torch_network import TorchModuleNetwork, load_module
+    from ._torch_network import TorchModuleNetwork, load_module
 
     module, name = load_module(modelfile)
     net = TorchModuleNetwork(module, layer, input_format, options["OutputNames"], name)
