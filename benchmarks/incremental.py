@@ -203,8 +203,7 @@ def sampled(grid: MaskGrid, per_axis: int) -> MaskGrid:
     has at most four times as many masks."""
     if len(grid) <= 4 * per_axis**2:
         return grid
-    steps = [max(1, len(ranges) // per_axis) for ranges in (grid.rows, grid.cols)]
-    return MaskGrid(grid.rows[:: steps[0]], grid.cols[:: steps[1]])
+    return MaskGrid(tuple(ranges[:: max(1, len(ranges) // per_axis)] for ranges in grid.axes))
 
 
 def load_average() -> float:

@@ -259,9 +259,8 @@ def test_a_stream_numbers_every_image_of_every_job_once_in_order(masks, limit, s
     for batch in stream.batches(next_size):
         assert len(batch) == sum(len(part) for part in batch.parts) == min(calls[-1])
         for part in batch.parts:
-            rows, cols = part.job.covered(part.first, part.stop)
-            np.testing.assert_array_equal(batch.rows[part.slot : part.slot + len(part)], rows)
-            np.testing.assert_array_equal(batch.cols[part.slot : part.slot + len(part)], cols)
+            covered = part.job.covered(part.first, part.stop)
+            np.testing.assert_array_equal(batch.ranges[part.slot : part.slot + len(part)], covered)
             seen += [(part.serial, image) for image in range(part.first, part.stop)]
     assert seen == [(serial, image) for serial, job in enumerate(jobs) for image in range(len(job))]
 

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._core.formats import native_shape
 from .._stream.job import Batch
 
-__all__ = ["DeviceOccluder", "Engine", "batches_correctly", "native_shape"]
+__all__ = ["DeviceOccluder", "Engine", "batches_correctly"]
 
 
 class DeviceOccluder(ABC):
@@ -60,7 +61,7 @@ class Engine(ABC):
         The default does nothing."""
 
 
-def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, int, int]) -> bool:
+def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, ...]) -> bool:
     """Whether a batch gives the single-image results (a rewritten batch axis can silently break
     graphs that reshape with a hard-coded batch of 1). The probe has two images per worker, as
     an engine that splits batches among workers must see several images in each share."""
@@ -77,11 +78,3 @@ def batches_correctly(engine: Engine, input_format: str, input_size: tuple[int, 
         if output.shape != singles.shape or not np.allclose(output, singles, rtol=1e-4, atol=1e-5):
             return False
     return True
-
-
-def native_shape(input_format: str, input_size: tuple[int, int, int], batch: int) -> tuple[int, ...]:
-    """Shape of a batch of ``batch`` H×W×C images in the backend layout "BCSS" or "BSSC"."""
-    height, width, channels = input_size
-    if input_format == "BCSS":
-        return (batch, channels, height, width)
-    return (batch, height, width, channels)

@@ -21,16 +21,7 @@ except ModuleNotFoundError as missing:  # the runtime is an extra: [cpu] or [gpu
 from .._stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
 from .engine import DeviceOccluder, Engine
-from .ort_device import (
-    BASE,
-    COLS,
-    FILL,
-    MIN_OPSET,
-    OWNERS,
-    ROWS,
-    occluding_model,
-    onnx_opset,
-)
+from .ort_device import BASE, FILL, MIN_OPSET, OWNERS, RANGES, occluding_model, onnx_opset
 from .ort_errors import out_of_memory_said
 
 __all__ = ["OrtEngine", "ort_providers", "session_options"]
@@ -95,7 +86,7 @@ class OrtEngine(Engine):
         environment: str,
         max_batch: int | None = None,
         *,
-        input_size: tuple[int, int, int] | None = None,
+        input_size: tuple[int, ...] | None = None,
         occlude_on_device: bool | None = None,
         threads: int | None = None,
     ) -> None:
@@ -178,10 +169,9 @@ class _OrtOccluder(DeviceOccluder):
         binding.bind_ortvalue_input(BASE, base)
         binding.bind_ortvalue_input(FILL, fill)
         binding.bind_cpu_input(OWNERS, batch.owners)
-        binding.bind_cpu_input(ROWS, np.ascontiguousarray(batch.rows))
-        binding.bind_cpu_input(COLS, np.ascontiguousarray(batch.cols))
+        binding.bind_cpu_input(RANGES, np.ascontiguousarray(batch.ranges))
         binding.bind_output(self._output)
-        with out_of_memory_said(len(batch.rows)):
+        with out_of_memory_said(len(batch)):
             self._session.run_with_iobinding(binding)
         output = binding.copy_outputs_to_cpu()[0]
         return lambda: output

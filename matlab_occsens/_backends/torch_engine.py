@@ -27,6 +27,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from .._core.formats import channels_first
 from .._stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
 from .engine import DeviceOccluder, Engine
@@ -88,15 +89,16 @@ class TorchOccluder(DeviceOccluder):
     """Makes a stream's occluded batches on the device from each job's image and fill and the
     batch's covered ranges (:meth:`OcclusionJob.covered`).
 
-    ``masked[n, h, w] = rows[n, 0] <= h < rows[n, 1] and cols[n, 0] <= w < cols[n, 1]`` and the
-    batch is ``where(masked, fill, base)`` over all channels, with each slot's own job's image
-    and fill: the same values the host builds.
+    ``masked[n, i, j, ...]`` holds where ``ranges[n, a, 0] <= index < ranges[n, a, 1]`` on every
+    spatial axis ``a`` (for an image, ``rows[n, 0] <= h < rows[n, 1]`` and the same for columns),
+    and the batch is ``where(masked, fill, base)`` over all channels, with each slot's own job's
+    image and fill: the same values the host builds.
     """
 
     def __init__(self, engine: TorchEngine, input_format: str) -> None:
         self._engine = engine
         self._device = engine.torch_device
-        self._channels_first = input_format == "BCSS"
+        self._channels_first = channels_first(input_format)
         self._images: dict[OcclusionJob, tuple[torch.Tensor, torch.Tensor]] = {}
         self._indices: dict[int, torch.Tensor] = {}  # arange(size) on the device, per size
 
@@ -115,21 +117,24 @@ class TorchOccluder(DeviceOccluder):
             for job in jobs
         }
         self._images = kept  # a job leaves once a batch no longer holds its images
-        ranges = self._to_device(np.concatenate([batch.rows, batch.cols], axis=1))
+        ranges = self._to_device(batch.ranges)
         if len(jobs) == 1:
             base, fill = kept[jobs[0]]
         else:
             owners = self._to_device(batch.owners)
             base = torch.cat([kept[job][0] for job in jobs])[owners]
             fill = torch.cat([kept[job][1] for job in jobs])[owners]
-        height, width = base.shape[2:4] if self._channels_first else base.shape[1:3]
-        row_index, col_index = self._index(height), self._index(width)
-        inside_rows = (ranges[:, 0:1] <= row_index) & (row_index < ranges[:, 1:2])
-        inside_cols = (ranges[:, 2:3] <= col_index) & (col_index < ranges[:, 3:4])
-        if self._channels_first:
-            masked = inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
-        else:
-            masked = inside_rows[:, :, None, None] & inside_cols[:, None, :, None]
+        first_spatial = 2 if self._channels_first else 1  # the batch axis, then the channels or not
+        masked: torch.Tensor | None = None
+        for axis in range(ranges.shape[1]):
+            size = base.shape[first_spatial + axis]
+            index = self._index(size)
+            inside = (ranges[:, axis, 0:1] <= index) & (index < ranges[:, axis, 1:2])  # (n, size)
+            shape = [len(ranges)] + [1] * (base.dim() - 1)
+            shape[first_spatial + axis] = size
+            inside = inside.view(shape)
+            masked = inside if masked is None else masked & inside
+        assert masked is not None  # every grid has at least one axis
         return torch.where(masked, fill, base)
 
     def _index(self, size: int) -> torch.Tensor:

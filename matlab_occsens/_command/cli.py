@@ -343,7 +343,7 @@ def explain_image(
     console.note(
         f"occlusionSensitivity(net, X, {channels[0] if len(channels) == 1 else channels}): "
         f"MaskSize [{mask_h} {mask_w}], Stride [{stride_h} {stride_w}], "
-        f"{request.grid.shape[0]}x{request.grid.shape[1]} = {len(request.grid)} masks"
+        f"{'x'.join(map(str, request.grid.shape))} = {len(request.grid)} masks"
     )
     (scoreMap,) = score_maps(net, [request])
     for path in save_results(scoreMap, fitted.display, out, stem, channels):

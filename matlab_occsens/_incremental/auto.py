@@ -113,14 +113,15 @@ def _measuring(
     previous: Choice | None,
 ) -> Outputs:
     grid = job.grid
-    width = len(grid.cols)
+    grid_rows, grid_cols = grid.axes
+    width = len(grid_cols)
     turn = 2 * forward.workers * forward.batch_size  # every worker busy for a few batches
-    tail_rows = min(math.ceil(TURNS * turn / width), len(grid.rows) - 1)
+    tail_rows = min(math.ceil(TURNS * turn / width), len(grid_rows) - 1)
     if tail_rows < 1:  # one grid row: nothing to split, the incremental path was predicted no slower
         yield from _incremental(forward, job, 0, len(grid))
         return
-    front_rows = len(grid.rows) - tail_rows
-    front = dataclasses.replace(job, grid=MaskGrid(grid.rows[:front_rows], grid.cols))
+    front_rows = len(grid_rows) - tail_rows
+    front = dataclasses.replace(job, grid=MaskGrid((grid_rows[:front_rows], grid_cols)))
     split = front_rows * width  # masks before this: the ordinary stream; from it on: the incremental trial
     # Turns end on whole batches of the grid (see IncrementalForward.outputs): a batch of a size
     # not seen before costs each engine a first run's planning, which would be charged to the trial.

@@ -39,12 +39,11 @@ SELECTIONS_KEPT = 4
 class GridKey:
     """A grid's identity: its covered ranges per axis (the mask value and image do not matter)."""
 
-    rows: bytes
-    cols: bytes
+    axes: tuple[bytes, ...]
 
 
 def grid_key(grid: MaskGrid) -> GridKey:
-    return GridKey(grid.rows.tobytes(), grid.cols.tobytes())
+    return GridKey(tuple(ranges.tobytes() for ranges in grid.axes))
 
 
 @dataclass

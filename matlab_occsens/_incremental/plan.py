@@ -156,7 +156,7 @@ class _Planner:
     def __init__(self, graph: SpatialGraph, grid: MaskGrid, costs: CostModel, batch_size: int) -> None:
         self.graph, self.costs, self.batch_size = graph, costs, batch_size
         self.masks = len(grid)
-        self.axes = (_Axis(graph, 0, grid.rows), _Axis(graph, 1, grid.cols))
+        self.axes = (_Axis(graph, 0, grid.axes[0]), _Axis(graph, 1, grid.axes[1]))
         self._required: dict[str, tuple[list[LocalNode], list[dict[str, Intervals]]]] = {}
         self._chunks: dict[tuple[str, str], Chunk] = {}
 
@@ -266,7 +266,7 @@ def ideal_work(graph: SpatialGraph, grid: MaskGrid) -> Work:
     """What an ideal layer-by-layer engine computes per mask, on average over the grid: every
     local node only on its changed outputs, every later node in full. The bound any exact
     incremental method is held to (``Work.macs + Work.window_macs`` for multiply-adds)."""
-    axes = (_Axis(graph, 0, grid.rows), _Axis(graph, 1, grid.cols))
+    axes = (_Axis(graph, 0, grid.axes[0]), _Axis(graph, 1, grid.axes[1]))
     local = {node.index: node for node in graph.nodes}
     total = Work()
     for index, node in graph.data_nodes():

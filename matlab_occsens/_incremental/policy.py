@@ -2,7 +2,9 @@
 
 ``"off"`` never, ``"on"`` wherever the graph allows it (a one-line warning says why not
 elsewhere), ``"auto"`` where it is measured faster on the map's own masks (:mod:`.auto`), the
-multiply-add bound having ruled out first the plans that would skip almost nothing. Everything
+multiply-add bound having ruled out first the plans that would skip almost nothing. It runs
+2-D image networks only: a volume's or a signal's map always takes the ordinary forward passes
+("on" says so in its warning), so every map is right whatever its rank. Everything
 derived on the way is kept per network and output selection (:mod:`.cache`).
 
 The one entry point for the caller is :func:`incremental_forward`; the object it gives yields a
@@ -21,6 +23,7 @@ import onnx
 from .._backends.cpu import physical_cores
 from .._backends.engine import Engine
 from .._backends.ort import OrtEngine
+from .._core.formats import is_sequence, spatial_rank
 from .._core.grid import MaskGrid
 from .._stream.drive import occluded_outputs
 from .._stream.job import OcclusionJob
@@ -63,6 +66,11 @@ def spatial_graph(net: Network) -> SpatialGraph:
     :class:`Unsupported` when the incremental path cannot run it."""
     if not isinstance(net, OnnxNetwork):
         raise Unsupported(f"it runs ONNX networks with ONNX Runtime, not {type(net).__name__}")
+    if spatial_rank(net.InputDataFormats) != 2:
+        raise Unsupported(
+            f"it runs 2-D image networks only, and this one's input is {net.InputDataFormats!r} "
+            f"({'a signal' if is_sequence(net.InputDataFormats) else 'a volume'})"
+        )
     height, width, channels = net.InputSize
     if net.InputDataFormats == "BCSS":
         shape = (1, channels, height, width)

@@ -126,8 +126,9 @@ class IncrementalForward:
 
     def _batch(self, fill: np.ndarray, grid: MaskGrid, masks: range) -> np.ndarray:
         """The selected output for the masks ``masks`` (indices in grid order)."""
-        rows, cols = [index // len(grid.cols) for index in masks], [index % len(grid.cols) for index in masks]
-        patches = [fill[0, :, slice(*grid.rows[row]), slice(*grid.cols[col])] for row, col in zip(rows, cols)]
+        grid_rows, grid_cols = grid.axes
+        rows, cols = [index // len(grid_cols) for index in masks], [index % len(grid_cols) for index in masks]
+        patches = [fill[0, :, slice(*grid_rows[row]), slice(*grid_cols[col])] for row, col in zip(rows, cols)]
         for chunk, source in zip(self._chunks, self._kept):
             patches = chunk.run(source, patches, rows, cols)
         activation = np.repeat(self._kept[-1], len(masks), axis=0)

@@ -5,11 +5,12 @@ output is the map's reference, and image ``i >= 1`` is the image with mask ``i -
 grid applied (row-major). Putting the reference first lets it ride in the first batch instead of
 costing a call of its own (on a GPU a one-image call costs almost as much as a full batch).
 
-A mask covers a half-open row range × column range in every channel, and a covered pixel takes
-the fill image's value there. The reference covers the empty range ``[0, 0)``. Every builder
-of occluded images (the host's :class:`HostBuilder`, torch's and the ONNX prefix's on the
-device, the incremental runner) reads the covered ranges from :meth:`OcclusionJob.covered` and
-numbers its outputs with these image indices, so nothing renumbers them.
+A mask covers one half-open range per spatial axis (rows × columns of an image, the three axes
+of a volume, the time axis of a signal) in every channel, and a covered pixel takes the fill
+image's value there. The reference covers the empty range ``[0, 0)`` on every axis. Every
+builder of occluded images (the host's :class:`HostBuilder`, torch's and the ONNX prefix's on
+the device, the incremental runner) reads the covered ranges from :meth:`OcclusionJob.covered`
+and numbers its outputs with these image indices, so nothing renumbers them.
 
 Occluding the normalised image is the same as normalising the occluded one, because the input
 layer's normalisation acts on each pixel and channel on its own: jobs hold normalised images in
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.formats import channels_first
 from .._core.grid import MaskGrid
 
 __all__ = ["REFERENCE", "HostBuilder", "OcclusionJob", "image_of_mask", "occluded_batches", "window_index"]
@@ -36,18 +38,19 @@ def image_of_mask(mask: int) -> int:
     return mask + 1
 
 
-def window_index(input_format: str, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, ...]:
-    """Index of the pixels ``rows`` × ``cols`` (all channels) in one image of layout "BCSS" or "BSSC"."""
-    window = (slice(*rows), slice(*cols))
-    return (slice(None), *window) if input_format == "BCSS" else window
+def window_index(input_format: str, ranges: list[list[int]]) -> tuple[slice, ...]:
+    """Index of the pixels covered by ``ranges`` (one ``[start, stop)`` per spatial axis), in all
+    channels, in one image of the backend's layout ``input_format``."""
+    window = tuple(slice(start, stop) for start, stop in ranges)
+    return (slice(None), *window) if channels_first(input_format) else window
 
 
 @dataclass(frozen=True, eq=False)
 class OcclusionJob:
     """One map's forward passes: ``base`` itself, then every mask of ``grid`` applied to it.
 
-    ``base`` and ``fill`` are single normalised images in the backend's layout ("BCSS" or
-    "BSSC"), batch axis first; a masked pixel takes ``fill``'s value in every channel.
+    ``base`` and ``fill`` are single normalised images in the backend's layout
+    (``input_format``, batch axis first); a masked pixel takes ``fill``'s value in every channel.
     ``batch_size`` is the most images per call when the job streams on its own
     (:func:`occluded_batches`); in a stream of several jobs the stream's limit applies.
     """
@@ -61,16 +64,13 @@ class OcclusionJob:
     def __len__(self) -> int:
         return len(self.grid) + 1
 
-    def covered(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Covered ``(n, 2)`` row and column ranges of images ``first..stop-1``: ``[0, 0)`` for
-        the reference, mask ``i - 1``'s ranges for image ``i``."""
-        masks = np.arange(max(first, 1) - 1, stop - 1)
-        width = len(self.grid.cols)
-        rows, cols = self.grid.rows[masks // width], self.grid.cols[masks % width]
+    def covered(self, first: int, stop: int) -> np.ndarray:
+        """Covered ranges of images ``first..stop-1``, ``(n, rank, 2)``: ``[0, 0)`` on every
+        axis for the reference, mask ``i - 1``'s ranges for image ``i``."""
+        ranges = self.grid.ranges(max(first, 1) - 1, stop - 1)
         if first == REFERENCE and stop > first:
-            nothing = np.zeros((1, 2), dtype=rows.dtype)
-            rows, cols = np.concatenate([nothing, rows]), np.concatenate([nothing, cols])
-        return rows, cols
+            ranges = np.concatenate([np.zeros((1, *ranges.shape[1:]), dtype=ranges.dtype), ranges])
+        return ranges
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,13 +92,13 @@ class Part:
 class Batch:
     """The images of one forward call, possibly from several jobs, in stream order.
 
-    Slot ``s`` holds image ``images[s]`` of ``jobs[owners[s]]`` with ranges ``rows[s]`` ×
-    ``cols[s]`` covered; ``parts`` says the same per job.
+    Slot ``s`` holds an image of ``jobs[owners[s]]`` with ``ranges[s]`` covered (one
+    ``[start, stop)`` per spatial axis, ``(n, rank, 2)`` int64 in all); ``parts`` says which
+    images of which jobs.
     """
 
     parts: tuple[Part, ...]
-    rows: np.ndarray
-    cols: np.ndarray
+    ranges: np.ndarray
 
     @property
     def jobs(self) -> tuple[OcclusionJob, ...]:
@@ -110,14 +110,12 @@ class Batch:
         return np.repeat(np.arange(len(self.parts), dtype=np.int64), [len(part) for part in self.parts])
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.ranges)
 
     @classmethod
     def of(cls, parts: tuple[Part, ...]) -> Batch:
         covered = [part.job.covered(part.first, part.stop) for part in parts]
-        if len(covered) == 1:
-            return cls(parts, *covered[0])
-        return cls(parts, np.concatenate([rows for rows, _ in covered]), np.concatenate([cols for _, cols in covered]))
+        return cls(parts, covered[0] if len(covered) == 1 else np.concatenate(covered))
 
 
 class HostBuilder:
@@ -148,15 +146,13 @@ class HostBuilder:
             job = part.job
             base, fill, layout = job.base[0], job.fill[0], job.input_format
             stop = part.slot + len(part)
-            for slot, rows, cols in zip(
-                range(part.slot, stop), batch.rows[part.slot : stop].tolist(), batch.cols[part.slot : stop].tolist()
-            ):
+            for slot, ranges in zip(range(part.slot, stop), batch.ranges[part.slot : stop].tolist()):
                 previous = held[slot]
                 if previous is None or previous[0] != part.serial:
                     buffer[slot] = base
                 else:
                     buffer[slot][previous[1]] = base[previous[1]]
-                window = window_index(layout, rows, cols)
+                window = window_index(layout, ranges)
                 buffer[slot][window] = fill[window]
                 held[slot] = (part.serial, window)
         return buffer[:size]

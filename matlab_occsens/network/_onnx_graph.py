@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from .._backends.engine import native_shape
+from .._core.formats import native_shape
 from ._layers import NodeLayer
 from ._onnx_layouts import derive_layouts
 

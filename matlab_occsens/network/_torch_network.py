@@ -22,8 +22,9 @@ from typing import Any
 
 import torch
 
-from .._backends.engine import Engine, batches_correctly, native_shape
+from .._backends.engine import Engine, batches_correctly
 from .._backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
+from .._core.formats import native_shape
 from ._base import Network, warn_unbatchable
 from ._layers import ImageInputLayer, NodeLayer
 from ._pt2_archive import check_pt2_archive
