@@ -91,7 +91,8 @@ _FORMS: dict[str, _Form] = {
 }
 _ALIASES = {"StandardDeviation": ("--std",)}
 _COMMAND_ONLY = {"Verbose"}  # the command shows a progress bar on a terminal unless --quiet
-_OCCLUSION_OPTIONS = {name: value for name, value in DEFAULTS.items() if name not in _COMMAND_ONLY}
+_PYTHON_ONLY = {"ReductionFcn"}  # a Python function: it has no command-line form
+_OCCLUSION_OPTIONS = {name: value for name, value in DEFAULTS.items() if name not in _COMMAND_ONLY | _PYTHON_ONLY}
 # importNetworkFromONNX's options the command takes: the input layer's, and where the file needs help.
 _IMPORT_OPTIONS: dict[str, Any] = {**INPUT_LAYER_OPTIONS, "InputSize": None, "InputDataFormats": None}
 
