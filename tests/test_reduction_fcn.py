@@ -214,7 +214,8 @@ def counting(function):
         ),
         (
             lambda a: 1 / 0,
-            r"ReductionFcn raised ZeroDivisionError \(division by zero\) on channel 1's activations of the unoccluded input",
+            r"ReductionFcn raised ZeroDivisionError \(division by zero\) on channel 1's activations of the "
+            r"unoccluded input",
         ),
         (lambda a: ["a"] * len(a), r"ReductionFcn must return 1 numbers"),
     ],
