@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._backends.engine import Engine
-from .._core.formats import channels_first, is_sequence, to_native
+from .._core.formats import is_sequence, spatial_rank, to_native
 from .._core.labels import class_names_argument
 from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
@@ -218,20 +218,22 @@ class Network(ABC):
 
     def _format_needed(self, name: str, rank: int) -> ValueError:
         """The refusal to measure an output whose layout the network does not tell."""
-        if rank == 3 and not is_sequence(self._input_format):
+        where = self._format_lost_at(name)
+        lost = (
+            f"OutputDataFormats: the layout of output {name!r} ({rank} axes) cannot be derived from the "
+            f"input's{f' (it is lost at the {where})' if where else ''}, so which axis holds the channels "
+            f"is unknown; set net.OutputDataFormats (or OutputDataFormats= at import)"
+        )
+        if spatial_rank(self._input_format) != 2:  # a volume's or a signal's: no layout is likelier
+            inner = ("T" if is_sequence(self._input_format) else "S") * (rank - 2)
+            return ValueError(f'{lost}: "BC{inner}" if the channels are on axis 2, "B{inner}C" if they are last.')
+        if rank == 3:
             likely = "BTC"  # a sequence of tokens with their features last, as transformers lay them out
             hint = '"BTC" for a transformer\'s tokens (N×tokens×features), "BCT" if the features come first'
         else:
-            inner = ("T" if is_sequence(self._input_format) else "S") * (rank - 2)
-            likely = "BC" + inner if channels_first(self._input_format) else "B" + inner + "C"
+            likely = "B" + "S" * (rank - 2) + "C" if self._input_format == "BSSC" else "BC" + "S" * (rank - 2)
             hint = f'"{likely}" if the channels are on axis {likely.index("C") + 1} of {rank}'
-        where = self._format_lost_at(name)
-        return ValueError(
-            f"OutputDataFormats: the layout of output {name!r} ({rank} axes) cannot be derived from the "
-            f"input's{f' (it is lost at the {where})' if where else ''}, so which axis holds the channels "
-            f"is unknown; set net.OutputDataFormats (or OutputDataFormats= at import), likely {likely!r}: "
-            f"{hint}."
-        )
+        return ValueError(f"{lost}, likely {likely!r}: {hint}.")
 
     def output_channels(self, name: str) -> int | None:
         """Channel count of output ``name`` when the graph states it; None if only a run can tell.
