@@ -23,7 +23,7 @@ import onnx
 from .._backends.cpu import physical_cores
 from .._backends.engine import Engine
 from .._backends.ort import OrtEngine
-from .._core.formats import is_sequence, spatial_rank
+from .._core.formats import input_kind, spatial_rank
 from .._core.grid import MaskGrid
 from .._stream.drive import occluded_outputs
 from .._stream.job import OcclusionJob
@@ -69,7 +69,7 @@ def spatial_graph(net: Network) -> SpatialGraph:
     if spatial_rank(net.InputDataFormats) != 2:
         raise Unsupported(
             f"it runs 2-D image networks only, and this one's input is {net.InputDataFormats!r} "
-            f"({'a signal' if is_sequence(net.InputDataFormats) else 'a volume'})"
+            f"(a {input_kind(net.InputDataFormats)})"
         )
     height, width, channels = net.InputSize
     if net.InputDataFormats == "BCSS":
