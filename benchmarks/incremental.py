@@ -18,9 +18,8 @@ The row says how many of the grid's masks were run.
 
 Usage::
 
-    python benchmarks/incremental.py [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
-    python benchmarks/incremental.py --smoke          # a few seconds, for CI
-    python benchmarks/incremental.py --calibrate      # refit the cost model's constants
+    python -m benchmarks.incremental [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
+    python -m benchmarks.incremental --smoke          # a few seconds, for CI
 """
 
 from __future__ import annotations
@@ -331,13 +330,7 @@ def main() -> None:
     parser.add_argument("--per-axis", type=int, default=8, help="mask positions per axis of a sampled grid")
     parser.add_argument("--networks", nargs="*", default=list(CASES))
     parser.add_argument("--smoke", action="store_true", help="one network, one small grid, once (seconds)")
-    parser.add_argument("--calibrate", action="store_true", help="refit the cost model's constants")
     args = parser.parse_args()
-    if args.calibrate:
-        from calibrate_incremental import calibrate
-
-        calibrate([name for name in args.networks if name in PRETRAINED])
-        return
     if args.smoke:
         rows = measure(CASES["efficientnet-lite0"], 1, 8, ("MATLAB defaults",))
     else:
