@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, imresize
-from matlab_occsens._core.grid import mask_grid
-from matlab_occsens._core.options import image_argument, occlusion_options
-from matlab_occsens._stream.job import OcclusionJob, occluded_batches
+from matlab_occsens._hooks import mask_grid, occluded_images, occlusion_options
 from matlab_occsens.network import Network
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
@@ -77,14 +75,7 @@ def masks(grid: str) -> int:
 
 def occluded_chunks(net: Network, image: np.ndarray, grid: str) -> Iterator[np.ndarray]:
     """The images occlusionSensitivity forwards, in its order: the unoccluded one, then each mask."""
-    x = image_argument(image, net.InputSize)
-    options = occlusion_options(x, (), GRIDS[grid])
-    base = net.prepare(x[np.newaxis])
-    fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), x.shape)[np.newaxis])
-    grid_masks = mask_grid(x.shape[:2], options.mask_size, options.stride, options.mask_clipping)
-    job = OcclusionJob(base, fill, grid_masks, net.InputDataFormats, CHUNK)
-    for _, batch in occluded_batches(job):
-        yield batch.copy()
+    return occluded_images(net, image, CHUNK, **GRIDS[grid])
 
 
 def tiny_network(path: Path, rng: np.random.Generator) -> Path:

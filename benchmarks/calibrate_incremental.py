@@ -20,10 +20,7 @@ import onnxruntime as ort
 from scipy.optimize import nnls
 
 from matlab_occsens import importNetworkFromONNX
-from matlab_occsens._core.grid import mask_grid
-from matlab_occsens._incremental.cost import Work
-from matlab_occsens._incremental.plan import chunk_between, rest_work
-from matlab_occsens._incremental.policy import spatial_graph
+from matlab_occsens._hooks import Work, chunk_between, mask_grid, rest_work, spatial_graph
 from matlab_occsens.pretrained import PRETRAINED
 
 SPAN = 4

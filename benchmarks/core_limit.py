@@ -26,7 +26,7 @@ IMAGES_PER_MAP = 123  # MATLAB's default 11 x 11 grid on 224 x 224, and the unoc
 def _session(threads: int):
     import onnxruntime as ort
 
-    from matlab_occsens._backends.ort import session_options
+    from matlab_occsens._hooks import session_options
     from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
     options = session_options(threads)

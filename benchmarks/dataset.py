@@ -53,10 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity
-from matlab_occsens._backends.ort import session_options
-from matlab_occsens._core.grid import mask_grid
-from matlab_occsens._core.options import image_argument, occlusion_options
-from matlab_occsens._stream.job import OcclusionJob, occluded_batches
+from matlab_occsens._hooks import occluded_images, session_options
 from matlab_occsens.datasets import occlusionSensitivityDataset
 from matlab_occsens.network import Network
 
@@ -92,15 +89,9 @@ class Limit:
         options = session_options()
         self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self._name = self._session.get_inputs()[0].name
-        x = image_argument(picture, net.InputSize)
-        resolved = occlusion_options(x, (), {})
-        grid = mask_grid(x.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
-        base = net.prepare(x[np.newaxis])
-        fill = net.prepare(np.broadcast_to(resolved.mask_value.astype(np.float32), x.shape)[np.newaxis])
 
         def batches(size: int) -> list[np.ndarray]:
-            job = OcclusionJob(base, fill, grid, net.InputDataFormats, size)
-            return [batch.copy() for _, batch in occluded_batches(job)]
+            return list(occluded_images(net, picture, size))
 
         self.fastest = float("inf")
         """The fastest map seen, in seconds."""
@@ -154,7 +145,7 @@ def captum_seconds(pictures: list[np.ndarray], net: Network, window: int, stride
         occlusion = Occlusion(model)
         with torch.no_grad():
             for X in pictures:
-                x = image_argument(X, net.InputSize)
+                x = X.astype(np.float32)  # as occlusionSensitivity takes it
                 fill = x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
                 baseline = torch.from_numpy(net.prepare(np.broadcast_to(fill, x.shape)[np.newaxis]))
                 occlusion.attribute(

@@ -35,15 +35,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, imresize
-from matlab_occsens._core.activations import channel_totals
-from matlab_occsens._core.grid import MaskGrid, mask_grid
-from matlab_occsens._core.options import mround
-from matlab_occsens._incremental.cache import derived
-from matlab_occsens._incremental.graph import Unsupported
-from matlab_occsens._incremental.plan import ideal_work
-from matlab_occsens._incremental.policy import incremental_forward, ordinary_images, plan_for, spatial_graph
-from matlab_occsens._stream.job import OcclusionJob
-from matlab_occsens.network._base import Network
+from matlab_occsens._hooks import (
+    MaskGrid,
+    OcclusionJob,
+    Unsupported,
+    channel_totals,
+    derived,
+    ideal_work,
+    incremental_forward,
+    mask_grid,
+    mround,
+    ordinary_images,
+    plan_for,
+    spatial_graph,
+)
+from matlab_occsens.network import Network
 from matlab_occsens.pretrained import PRETRAINED
 
 MODES = ("off", "on", "auto")

@@ -23,8 +23,8 @@ Run from the repository root (needs the ``bench`` and ``demo`` extras)::
     python -m benchmarks.occlusion_benchmark --fine --memory --json docs/performance.json
     python -m benchmarks.occlusion_benchmark --smoke     # checks the script in seconds
 
-It reads the package's internals only through the documented hooks (docs/architecture.md):
-``stream.drive.batch_search`` and ``stream.job.occluded_batches``.
+It reads the package's internals only through ``matlab_occsens._hooks`` (docs/architecture.md):
+``batch_search`` and ``occluded_images``.
 """
 
 from __future__ import annotations
@@ -46,9 +46,7 @@ from typing import TypeVar
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, occlusionSensitivity
-from matlab_occsens._backends.cpu import physical_cores
-from matlab_occsens._core.options import image_argument
-from matlab_occsens._stream.drive import batch_search
+from matlab_occsens._hooks import batch_search, physical_cores
 from matlab_occsens.network import Network
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
@@ -272,7 +270,7 @@ class Counting:
 def torch_input(s: Subject):
     import torch
 
-    x = image_argument(s.image, s.ort.InputSize)
+    x = s.image.astype(np.float32)  # as occlusionSensitivity takes it
     return torch.from_numpy(s.ort.prepare(x[np.newaxis])), x
 
 

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from matlab_occsens import occlusionSensitivity
-from matlab_occsens._stream.drive import observe_forwards
+from matlab_occsens._hooks import observe_forwards
 from matlab_occsens.network import Network
 
 from ._common import ESPRESSO, GRIDS, SMOKE_GRID, masks, subject

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from matlab_occsens import importNetworkFromPyTorch, imresize, occlusionSensitivity
-from matlab_occsens._backends.torch_engine import CPU_UNIT, _forward_alone
+from matlab_occsens._hooks import CPU_UNIT, forward_alone
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
 from ._common import efficientnet_module
@@ -38,7 +38,7 @@ def share_costs(model, shares: list[int], repeats: int) -> dict[tuple[int, int |
             batch = torch.randn(share, 3, 224, 224)
             for unit in (None, CPU_UNIT):
                 start = time.perf_counter()
-                _forward_alone(forward, batch, unit)
+                forward_alone(forward, batch, unit)
                 seconds = (time.perf_counter() - start) / share
                 if repeat:
                     best[share, unit] = min(best.get((share, unit), np.inf), seconds)

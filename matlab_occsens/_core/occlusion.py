@@ -38,7 +38,15 @@ from .options import (
     occlusion_options,
 )
 
-__all__ = ["MapRequest", "MapResult", "map_request", "map_results", "occlusionSensitivity", "score_maps"]
+__all__ = [
+    "MapRequest",
+    "MapResult",
+    "map_request",
+    "map_results",
+    "occlusionSensitivity",
+    "occlusion_job",
+    "score_maps",
+]
 
 
 def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -243,7 +251,7 @@ class _MapInProgress:
         return MapResult(scoremap, self._reference)
 
 
-def _job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
+def occlusion_job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
     """The request's forward passes: its normalised image and fill in the backend's layout."""
     image = request.image
     base = net.prepare(image[np.newaxis])
@@ -280,7 +288,7 @@ def _with_forwards(
 def _incremental_map(
     net: Network, request: MapRequest, forward: IncrementalForward, limit: int, progress: tqdm
 ) -> MapResult:
-    job = _job(net, request, limit)
+    job = occlusion_job(net, request, limit)
     state = _MapInProgress(net, request, job)
     progress.total += len(request.grid)
     for first, output in forward.images(job):
@@ -301,7 +309,7 @@ def _shared_stream(
 
     def jobs() -> Iterator[OcclusionJob]:
         for request in requests:
-            job = _job(net, request, limit)
+            job = occlusion_job(net, request, limit)
             maps.append(_MapInProgress(net, request, job))
             progress.total += len(request.grid)
             yield job

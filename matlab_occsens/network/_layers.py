@@ -53,7 +53,22 @@ def _statistic(name: str, value: Any, input_size: tuple[int, int, int], function
 
 @dataclass(frozen=True)
 class ImageInputLayer:
-    """MATLAB's ``imageInputLayer``: input size H×W×C and the normalisation of raw pixels."""
+    """MATLAB's ``imageInputLayer``: input size H×W×C and the normalisation of raw pixels.
+
+    The first of a network's ``Layers``; the importers build it from their ``InputSize``,
+    ``Normalization``, ``Mean``, ``StandardDeviation``, ``Min`` and ``Max`` options. The
+    statistics are H×W×C or 1×1×C float32 arrays in raw pixel units (``None`` where the
+    normalisation does not use them). MATLAB equivalent: ``imageInputLayer``.
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> layer = net.Layers[0]
+    >>> layer.InputSize, layer.Normalization, layer.Mean.ravel().tolist()
+    ((224, 224, 3), 'zscore', [127.0, 127.0, 127.0])
+    """
 
     InputSize: tuple[int, int, int]
     Normalization: str = "none"
@@ -127,7 +142,20 @@ def check_input_size(input_size: tuple[int, int, int], function: str) -> None:
 
 @dataclass(frozen=True)
 class NodeLayer:
-    """One node of the imported graph, listed in ``net.Layers`` after the input layer."""
+    """One node of the imported graph, listed in ``net.Layers`` after the input layer.
+
+    ``Name`` is what ``net.OutputNames`` accepts to measure that layer, ``Type`` the operator
+    (ONNX) or module class (PyTorch), ``Outputs`` the tensors it produces.
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> layer = net.Layers[1]
+    >>> layer.Name, layer.Type, layer.Outputs
+    ('/Shape', 'Shape', ('/Shape_output_0',))
+    """
 
     Name: str
     Type: str
