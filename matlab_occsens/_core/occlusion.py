@@ -29,6 +29,7 @@ from ..network._base import Network
 from .activations import channel_axis, channel_totals, to_matlab_layout
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
+from .option_table import OCCLUSION, with_options
 from .options import (
     FUNCTION,
     OcclusionOptions,
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 
+@with_options(OCCLUSION)
 def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     """How much each region of ``X`` supports channels ``channelIdx`` of the network's output.
 
@@ -68,30 +70,7 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     channelIdx : int or sequence of int
         1-based channel(s) of the selected output, as in MATLAB. Several give stacked maps
         from the same forward passes.
-    MaskSize : "auto", int or [h w], default "auto"
-        Occluding mask size; "auto" is round(0.2 * [H W]).
-    Stride : "auto", int or [a b], default "auto"
-        Step between mask positions, vertical then horizontal; "auto" is round(0.1 * [H W]).
-    MaskValue : "auto", float or C values, default "auto"
-        Fill value per channel; "auto" is the channel mean of X.
-    OutputUpsampling : {"bicubic", "nearest", "none"}, default "bicubic"
-        "none" returns one value per mask position; otherwise the map is resized to H×W
-        with MATLAB's :func:`imresize`.
-    MaskClipping : {"on", "off"} or bool, default "on"
-        "on": mask centres start on the first pixel and masks are cut at the border;
-        "off": masks start at the first pixel and only masks that fit entirely are used.
-    MiniBatchSize : int, default 128
-        Most occluded images per forward call (speed and memory only); on a CPU the network
-        runs at the fastest batch size up to this, measured once per network.
-    ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
-        Where the network runs; "auto" uses a GPU when the backend can.
-    Verbose : bool, default False
-        Extension: show a progress bar on stderr for maps that take more than a second.
-    Incremental : {"auto", "on", "off"} or bool, default "auto"
-        Extension (not in MATLAB): recompute, for each mask, only the activations the mask can
-        change (:mod:`matlab_occsens._incremental`); same map up to float rounding. "auto" uses
-        it where it is predicted faster (ONNX networks on the CPU); "on" uses it wherever the
-        graph allows and otherwise warns and runs the ordinary forward passes.
+    {options}
 
     Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
     values are case-insensitive and may be abbreviated.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from .._utils.checks import finite_single, integer_vector, integral_values, real_array, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
+from .option_table import OCCLUSION, defaults, option
 
 __all__ = [
     "OcclusionOptions",
@@ -27,22 +30,17 @@ __all__ = [
 ]
 
 FUNCTION = "occlusionSensitivity"
-ENVIRONMENTS = ("auto", "cpu", "gpu")
 
-DEFAULTS: dict[str, Any] = {
-    "MaskSize": "auto",
-    "Stride": "auto",
-    "MaskValue": "auto",
-    "OutputUpsampling": "bicubic",
-    "MaskClipping": "on",
-    "MiniBatchSize": 128,
-    "ExecutionEnvironment": "auto",
-    "Verbose": False,  # extension: a progress bar on stderr
-    "Incremental": "auto",  # extension: exact incremental inference (matlab_occsens._incremental)
-}
+DEFAULTS: dict[str, Any] = defaults(OCCLUSION)
 
-UPSAMPLING = ("bicubic", "nearest", "none")
-INCREMENTAL = ("auto", "on", "off")
+
+def _words(name: str) -> tuple[str, ...]:
+    words = option(name, OCCLUSION).words
+    assert words is not None  # every choice option of the table lists its words
+    return words
+
+
+ENVIRONMENTS = _words("ExecutionEnvironment")
 
 
 @dataclass(frozen=True)
@@ -188,37 +186,51 @@ def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
     return np.broadcast_to(array.astype(np.float64).ravel(), (channels,)).copy()
 
 
-def _on_off(value: Any, argument: str, choices: tuple[str, ...]) -> str:
-    """A MATLAB on/off option given as a string of ``choices`` or as True/False."""
+def _on_off(value: Any, argument: str) -> str:
+    """A MATLAB on/off option given as one of its words or as True/False."""
     if isinstance(value, (bool, np.bool_)):
         return "on" if value else "off"
-    return match_string(value, choices, argument, FUNCTION)
+    return match_string(value, _words(argument), argument, FUNCTION)
+
+
+def _choice(value: Any, argument: str) -> str:
+    return match_string(value, _words(argument), argument, FUNCTION)
+
+
+def _verbose(value: Any, _: np.ndarray) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{FUNCTION}: Verbose must be True or False; got {shown(value)}.")
+    return bool(value)
+
+
+#: How each option of the table is validated and resolved against the (already validated) image;
+#: the field of :class:`OcclusionOptions` it fills is its name in snake case.
+RESOLVERS: dict[str, Callable[[Any, np.ndarray], Any]] = {
+    "MaskSize": lambda value, image: _auto_or_pair(value, "MaskSize", 0.2, image.shape[:2]),
+    "Stride": lambda value, image: _auto_or_pair(value, "Stride", 0.1, image.shape[:2]),
+    "MaskValue": lambda value, image: _mask_value(value, image),
+    "OutputUpsampling": lambda value, _: _choice(value, "OutputUpsampling"),
+    "MaskClipping": lambda value, _: _on_off(value, "MaskClipping") == "on",
+    "MiniBatchSize": lambda value, _: integer_vector(value, "MiniBatchSize", FUNCTION)[0],
+    "ExecutionEnvironment": lambda value, _: _choice(value, "ExecutionEnvironment"),
+    "Verbose": _verbose,
+    "Incremental": lambda value, _: _on_off(value, "Incremental"),
+}
+
+
+def field_name(name: str) -> str:
+    """The :class:`OcclusionOptions` field of option ``name``: ``MaskSize`` -> ``mask_size``."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
 def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OcclusionOptions:
     """Parse and resolve the name-value options against the (already validated) image."""
     given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
+    options = OcclusionOptions(**{field_name(name): RESOLVERS[name](value, image) for name, value in given.items()})
     size = image.shape[:2]
-    mask_size = _auto_or_pair(given["MaskSize"], "MaskSize", 0.2, size)
-    clipping = _on_off(given["MaskClipping"], "MaskClipping", ("on", "off")) == "on"
-    if not clipping and (mask_size[0] > size[0] or mask_size[1] > size[1]):
+    if not options.mask_clipping and (options.mask_size[0] > size[0] or options.mask_size[1] > size[1]):
         raise ValueError(
-            f"{FUNCTION}: MaskSize {list(mask_size)} is larger than the {size[0]}x{size[1]} input, so "
+            f"{FUNCTION}: MaskSize {list(options.mask_size)} is larger than the {size[0]}x{size[1]} input, so "
             f'with MaskClipping="off" no mask fits. Use a smaller MaskSize or MaskClipping="on".'
         )
-    verbose = given["Verbose"]
-    if not isinstance(verbose, (bool, np.bool_)):
-        raise TypeError(f"{FUNCTION}: Verbose must be True or False; got {shown(verbose)}.")
-    return OcclusionOptions(
-        mask_size=mask_size,
-        stride=_auto_or_pair(given["Stride"], "Stride", 0.1, size),
-        mask_value=_mask_value(given["MaskValue"], image),
-        output_upsampling=match_string(given["OutputUpsampling"], UPSAMPLING, "OutputUpsampling", FUNCTION),
-        mask_clipping=clipping,
-        mini_batch_size=integer_vector(given["MiniBatchSize"], "MiniBatchSize", FUNCTION)[0],
-        execution_environment=match_string(
-            given["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", FUNCTION
-        ),
-        verbose=bool(verbose),
-        incremental=_on_off(given["Incremental"], "Incremental", INCREMENTAL),
-    )
+    return options

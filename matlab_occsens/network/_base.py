@@ -17,6 +17,7 @@ import numpy as np
 
 from .._backends.engine import Engine
 from .._core.labels import class_names_argument
+from .._core.option_table import IMPORT, option
 from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
 from .._utils.kept_cache import KeptCache
@@ -32,7 +33,7 @@ __all__ = [
     "warn_unbatchable",
 ]
 
-INPUT_FORMATS = ("BCSS", "BSSC")
+INPUT_FORMATS: tuple[str, ...] = option("InputDataFormats", IMPORT).words or ()
 _FORMAT_LETTERS = set("SCBTU")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.option_table import INPUT_LAYER, option
 from .._utils.checks import finite_single, real_array
 from .._utils.namevalue import match_string
 
@@ -22,7 +23,7 @@ __all__ = ["ImageInputLayer", "MAX_INPUT_BYTES", "NodeLayer", "NORMALIZATIONS", 
 #: once, several times one image, so a larger input cannot be computed on a usual machine anyway.
 MAX_INPUT_BYTES = 2**31
 
-NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
+NORMALIZATIONS: tuple[str, ...] = option("Normalization", INPUT_LAYER).words or ()
 
 _NEEDS = {
     "none": (),

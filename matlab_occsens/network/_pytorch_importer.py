@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from .._core.option_table import INPUT_LAYER, with_options
 from .._utils.checks import integer_vector
 from .._utils.namevalue import match_string, parse_name_value
 from ._base import INPUT_FORMATS
@@ -49,6 +50,7 @@ def _input_size(options: dict[str, Any], input_format: str) -> tuple[int, int, i
     )
 
 
+@with_options(INPUT_LAYER)
 def importNetworkFromPyTorch(
     modelfile: torch.nn.Module | str | os.PathLike, *args: Any, **kwargs: Any
 ) -> TorchModuleNetwork:
@@ -81,9 +83,7 @@ def importNetworkFromPyTorch(
         tells: convolution, pooling and normalisation modules are channels-first, other 4-D
         outputs are in ``InputDataFormats``, 2-D outputs are "BC"; any other rank (a
         transformer's N×tokens×features) must be given.
-    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
-        As in MATLAB's imageInputLayer, with ``Mean``, ``StandardDeviation``, ``Min``, ``Max``
-        in raw pixel units.
+    {options}
 
     Returns
     -------
