@@ -1,4 +1,4 @@
-"""Internal, but kept stable for ``benchmarks/`` and ``compat/``: the only internals they may import.
+"""Internal, but kept stable for ``benchmarks/``, ``compat/`` and ``tools/``: the only internals they may import.
 
 The benchmarks measure the package against the limit of its own engines (the very images a map
 forwards, through the same runtime), and the cross-check kit diagnoses a disagreement with MATLAB
@@ -17,6 +17,7 @@ import numpy as np
 from ._backends.cpu import physical_cores
 from ._backends.ort import session_options
 from ._backends.torch_engine import CPU_UNIT, forward_alone
+from ._core import option_table
 from ._core.activations import channel_totals
 from ._core.grid import MaskGrid, mask_grid
 from ._core.occlusion import map_request, occlusion_job
@@ -47,6 +48,8 @@ __all__ = [
     "occluded_images",
     "physical_cores",
     "session_options",
+    # the one option table, which tools/option_table.py renders into the docs
+    "option_table",
     # the incremental path's analysis and plans (its benchmark and the cost model's calibration)
     "Unsupported",
     "Work",

@@ -1,7 +1,7 @@
 """Rewrite the option tables of README.md and docs/migration.md from the one option table.
 
 Each table sits between ``<!-- option table NAME: ... -->`` and ``<!-- end of option table -->``,
-where NAME is a table of ``matlab_occsens._core.option_table`` (``OCCLUSION``, ``INPUT_LAYER``);
+where NAME is a table of the option table (``matlab_occsens._core.option_table``) (``OCCLUSION``, ``INPUT_LAYER``);
 the text between is what :func:`~matlab_occsens._core.option_table.markdown_table` renders.
 
     python -m tools.option_table            # rewrite the tables
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from matlab_occsens._core import option_table
+from matlab_occsens._hooks import option_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("README.md", "docs/migration.md")
