@@ -74,8 +74,24 @@ def check_output_format(fmt: Any, where: str) -> str:
 class Network(ABC):
     """A MATLAB ``dlnetwork``-like object: ``InputSize``, ``OutputNames``, ``Layers``.
 
-    ``OutputNames`` may be set to any layer (node) or tensor name of the graph; that is how an
-    intermediate layer's channels are measured.
+    What both importers return, whatever runtime computes it (:class:`OnnxNetwork`,
+    :class:`TorchModuleNetwork`); not built directly. ``OutputNames`` may be set to any layer
+    (node) or tensor name of the graph; that is how an intermediate layer's channels are measured.
+    MATLAB equivalent: the ``dlnetwork`` an importer returns.
+
+    See Also
+    --------
+    importNetworkFromONNX, importNetworkFromPyTorch
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> net.InputSize, net.OutputNames
+    ((224, 224, 3), ['logits'])
+    >>> net.Layers[0].Normalization
+    'zscore'
     """
 
     _function = "network"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._core.formats import channels_last_shape, input_kind, observation_to_channels_last, spatial_size
+from .._core.option_table import INPUT_LAYER, option
 from .._utils.checks import finite_single, real_array
 from .._utils.namevalue import match_string
 
@@ -23,7 +24,7 @@ __all__ = ["ImageInputLayer", "MAX_INPUT_BYTES", "NodeLayer", "NORMALIZATIONS", 
 #: once, several times one image, so a larger input cannot be computed on a usual machine anyway.
 MAX_INPUT_BYTES = 2**31
 
-NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
+NORMALIZATIONS: tuple[str, ...] = option("Normalization", INPUT_LAYER).words or ()
 
 #: MATLAB's Type of the input layer of each kind of input.
 _TYPES = {"image": "Image Input", "volume": "3-D Image Input", "signal": "Sequence Input"}
@@ -64,8 +65,21 @@ class ImageInputLayer:
     ``image3dInputLayer`` (S1×S2×S3×C) or ``sequenceInputLayer`` (C×T), as ``Type`` says, with
     the normalisation of raw values.
 
-    The statistics are held channels last (:mod:`~matlab_occsens._core.formats`), as
-    :meth:`normalize` receives observations.
+    The first of a network's ``Layers``; the importers build it from their ``InputSize``,
+    ``Normalization``, ``Mean``, ``StandardDeviation``, ``Min`` and ``Max`` options. The
+    statistics are float32 arrays in raw units, either full size or one value per channel
+    (``None`` where the normalisation does not use them), held channels last
+    (:mod:`~matlab_occsens._core.formats`), as :meth:`normalize` receives observations.
+    MATLAB equivalent: ``imageInputLayer`` (``image3dInputLayer``, ``sequenceInputLayer``).
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> layer = net.Layers[0]
+    >>> layer.InputSize, layer.Normalization, layer.Mean.ravel().tolist()
+    ((224, 224, 3), 'zscore', [127.0, 127.0, 127.0])
     """
 
     InputSize: tuple[int, ...]
@@ -142,7 +156,20 @@ def check_input_size(input_size: tuple[int, ...], function: str) -> None:
 
 @dataclass(frozen=True)
 class NodeLayer:
-    """One node of the imported graph, listed in ``net.Layers`` after the input layer."""
+    """One node of the imported graph, listed in ``net.Layers`` after the input layer.
+
+    ``Name`` is what ``net.OutputNames`` accepts to measure that layer, ``Type`` the operator
+    (ONNX) or module class (PyTorch), ``Outputs`` the tensors it produces.
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> layer = net.Layers[1]
+    >>> layer.Name, layer.Type, layer.Outputs
+    ('/Shape', 'Shape', ('/Shape_output_0',))
+    """
 
     Name: str
     Type: str

@@ -9,6 +9,7 @@ from typing import Any
 import onnx
 
 from .._core.formats import INPUT_FORMATS
+from .._core.option_table import INPUT_LAYER, with_options
 from .._utils.checks import integer_vector
 from .._utils.namevalue import match_string, parse_name_value
 from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
@@ -32,6 +33,7 @@ _OPTIONS: dict[str, Any] = {
 }
 
 
+@with_options(INPUT_LAYER)
 def importNetworkFromONNX(
     modelfile: str | os.PathLike | bytes | onnx.ModelProto, *args: Any, **kwargs: Any
 ) -> OnnxNetwork:
@@ -60,10 +62,7 @@ def importNetworkFromONNX(
         MATLAB format of each output ("BC", "BCSS", "BSSC", "BTC", ...). Default: derived from
         the input's layout through the graph (a Transpose moves axes, convolutions are NCHW);
         where the graph cannot tell (after a Reshape to tokens), measuring the output asks for it.
-    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
-        Normalisation of raw pixels done by the input layer, as in MATLAB's imageInputLayer,
-        with its statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (scalars,
-        per-channel values or H×W×C arrays, in raw pixel units).
+    {options}
     Classes : list of str, optional
         One name per channel of the output, in channel order (as MATLAB's older
         ``importONNXNetwork`` took them). Stored as ``net.Classes``; they let older scripts call

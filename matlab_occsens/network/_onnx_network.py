@@ -19,7 +19,23 @@ BACKENDS = ("onnxruntime", "torch")
 
 class OnnxNetwork(Network):
     """A network imported by :func:`importNetworkFromONNX`, run by ONNX Runtime or by torch
-    (through onnx2torch); both backends compute the same selected tensors."""
+    (through onnx2torch); both backends compute the same selected tensors.
+
+    A :class:`Network` whose ``Layers`` list the graph's nodes; ``Backend`` says which runtime
+    computes it. Not built directly.
+
+    See Also
+    --------
+    importNetworkFromONNX
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> type(net).__name__, net.Backend
+    ('OnnxNetwork', 'onnxruntime')
+    """
 
     _function = "importNetworkFromONNX"
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core.formats import INPUT_FORMATS, input_size_of, size_names
+from .._core.option_table import INPUT_LAYER, with_options
 from .._utils.checks import integer_vector, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
 from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
@@ -74,6 +75,7 @@ def _sizes(value: Any, argument: str, lengths: tuple[int, int], image: str, volu
     return integer_vector(value, argument, _FUNCTION, lengths=(count,))
 
 
+@with_options(INPUT_LAYER)
 def importNetworkFromPyTorch(
     modelfile: torch.nn.Module | str | os.PathLike, *args: Any, **kwargs: Any
 ) -> TorchModuleNetwork:
@@ -111,9 +113,7 @@ def importNetworkFromPyTorch(
         tells: convolution, pooling and normalisation modules are channels-first, other 4-D
         outputs are in ``InputDataFormats``, 2-D outputs are "BC"; any other rank (a
         transformer's N×tokens×features) must be given.
-    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
-        As in MATLAB's imageInputLayer, with ``Mean``, ``StandardDeviation``, ``Min``, ``Max``
-        in raw pixel units.
+    {options}
 
     Returns
     -------

@@ -129,7 +129,24 @@ class ModuleOutputs:
 
 
 class TorchModuleNetwork(Network):
-    """A PyTorch module imported by :func:`importNetworkFromPyTorch`."""
+    """A PyTorch module imported by :func:`importNetworkFromPyTorch`.
+
+    A :class:`Network` whose ``Layers`` list the module's submodules by the names
+    ``named_modules()`` gives them; ``OutputNames`` ``[""]`` is the whole model. Not built directly.
+
+    See Also
+    --------
+    importNetworkFromPyTorch
+
+    Examples
+    --------
+    >>> import torch
+    >>> from matlab_occsens import importNetworkFromPyTorch
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    >>> net = importNetworkFromPyTorch(model, InputSize=[32, 32, 3])
+    >>> type(net).__name__, [layer.Name for layer in net.Layers]
+    ('TorchModuleNetwork', ['input', '0', '1', '2'])
+    """
 
     _function = _FUNCTION
 
