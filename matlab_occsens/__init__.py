@@ -11,22 +11,20 @@ MATLAB's names, options, defaults, 1-based channels and H×W×C images, on ONNX 
 (224, 224)
 """
 
+from ._core.callforms import MatlabCompatibilityNote, classify
+from ._core.labels import scores2label
+from ._core.occlusion import occlusionSensitivity
+from ._core.predict import predict
 from ._version import __version__ as __version__  # the one version, also read by pyproject.toml
-from .callforms import MatlabCompatibilityNote, classify
-from .display import imshow, jet, overlayScoreMap
-from .imageio import imread, imwrite
-from .imresize import imresize
-from .labels import scores2label
+from .image import imread, imresize, imresize3, imshow, imwrite, jet, overlayScoreMap, rescale
 from .network import importNetworkFromONNX, importNetworkFromPyTorch
-from .occlusion import occlusionSensitivity
-from .predict import predict
-from .rescale import rescale
 
 __all__ = [
     "occlusionSensitivity",
     "importNetworkFromONNX",
     "importNetworkFromPyTorch",
     "imresize",
+    "imresize3",
     "predict",
     "scores2label",
     "classify",

@@ -36,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .install import install_command
+from ._utils.install import install_command
 
 __all__ = [
     "CACHE_ENV",

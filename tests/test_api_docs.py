@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-MODULES = ("matlab_occsens", "matlab_occsens.datasets", "matlab_occsens.pretrained")
+MODULES = (
+    "matlab_occsens",
+    "matlab_occsens.image",
+    "matlab_occsens.network",
+    "matlab_occsens.datasets",
+    "matlab_occsens.pretrained",
+)  # the public modules of docs/architecture.md (tests/test_public_api.py holds that list)
 
 
 def _constant_docstring(module: ModuleType, name: str) -> str | None:

@@ -19,14 +19,15 @@ from onnx_builders import spatial_model
 from random_cnns import random_cnns
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.incremental import auto, cache, incremental_forward, plan_for, spatial_graph
-from matlab_occsens.incremental.cache import derived
-from matlab_occsens.incremental.runner import IncrementalForward
-from matlab_occsens.network.base import KeptCache
-from matlab_occsens.stream.drive import occluded_outputs
-from matlab_occsens.stream.job import OcclusionJob
-from matlab_occsens.stream.sequence import ImageStream
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._incremental import auto, cache
+from matlab_occsens._incremental.cache import derived
+from matlab_occsens._incremental.policy import incremental_forward, plan_for, spatial_graph
+from matlab_occsens._incremental.runner import IncrementalForward
+from matlab_occsens._stream.drive import occluded_outputs
+from matlab_occsens._stream.job import OcclusionJob
+from matlab_occsens._stream.sequence import ImageStream
+from matlab_occsens._utils.kept_cache import KeptCache
 
 TOLERANCE = 1e-5
 

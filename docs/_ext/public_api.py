@@ -18,6 +18,8 @@ from typing import Any
 # The documented modules, in the order the reference lists them, with what each one holds.
 MODULES = {
     "matlab_occsens": "MATLAB's functions: the map, the networks, the image functions.",
+    "matlab_occsens.image": "MATLAB's image functions: imresize, imresize3, imread, imwrite, rescale, the display.",
+    "matlab_occsens.network": "The importers and the network objects and layers they return.",
     "matlab_occsens.datasets": "Many images: a datastore, a stream of maps, and a job into a Zarr store (extensions).",
     "matlab_occsens.pretrained": "Real networks that work offline, for examples, the demo and tests.",
 }

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..network.base import Network
-from ..options import FUNCTION
+from .._core.options import FUNCTION
+from ..network._base import Network
 
 if TYPE_CHECKING:
     from .job import JobSummary

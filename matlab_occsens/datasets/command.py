@@ -65,7 +65,7 @@ def run_dataset(
     from .worker_start import start_local_workers_early
 
     start_local_workers_early(args.workers, args.scheduler, None)
-    from ..imageio import imwrite  # Zarr and Dask are the [datasets] extra: imported only when used
+    from ..image._imageio import imwrite  # Zarr and Dask are the [datasets] extra: imported only when used
     from .channels import LABELS, PREDICTED, channel_plan
     from .datastore import imageDatastore
     from .explain import job_options

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
-from ..imageio import imread
-from ..namevalue import is_text, match_string, parse_name_value
+from .._utils.checks import shown
+from .._utils.namevalue import is_text, match_string, parse_name_value
+from ..image._imageio import imread
 
 __all__ = ["ImageDatastore", "imageDatastore", "IMAGE_EXTENSIONS"]
 

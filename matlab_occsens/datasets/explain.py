@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import MaskGrid, mask_grid
-from ..namevalue import parse_name_value
-from ..network.base import Network
-from ..occlusion import map_request, map_results
-from ..options import DEFAULTS, FUNCTION, image_argument, occlusion_options
-from ..predict import predict
-from ..workflow import fit_image, rank_classes
+from .._core.grid import MaskGrid, mask_grid
+from .._core.labels import rank_classes
+from .._core.occlusion import map_request, map_results
+from .._core.options import DEFAULTS, FUNCTION, image_argument, occlusion_options
+from .._core.predict import predict
+from .._utils.namevalue import parse_name_value
+from ..image._fit import fit_image
+from ..network._base import Network
 from .sources import ImageEntry, load_image
 
 __all__ = ["ImageResult", "explain_images", "job_grid", "job_options", "map_shape"]

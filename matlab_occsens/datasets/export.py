@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.io
 
-from ..namevalue import match_string
-from ..result_files import replaced_together
+from .._utils.namevalue import match_string
+from .._utils.result_files import replaced_together
 from .store import STORE_NAME, MapStore
 
 __all__ = ["storeToMat", "V5_IN_MEMORY", "V5_LIMIT"]

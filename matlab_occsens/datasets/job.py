@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..backends.cpu import physical_cores
-from ..options import FUNCTION
+from .._backends.cpu import physical_cores
+from .._core.options import FUNCTION
 from .channels import ChannelPlan
 from .explain import explain_images, job_grid, map_shape
 from .network import NetworkDescription, built_network

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
-from ..imageio import imread
+from .._utils.checks import shown
+from ..image._imageio import imread
 from .datastore import ImageDatastore, imageDatastore
 
 __all__ = ["ImageEntry", "ImageList", "image_list", "load_image"]
