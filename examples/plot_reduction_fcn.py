@@ -78,7 +78,7 @@ assert np.clip(region, 0, None)[near].sum() > 0.95 * np.clip(region, 0, None).su
 assert np.clip(whole, 0, None)[near].sum() < 0.2 * np.clip(whole, 0, None).sum()
 
 colors = ListedColormap(jet())
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
 axes[0].imshow(X, cmap="gray")
 axes[0].contour(segmented, levels=[0.5], colors="yellow", linewidths=0.8)
 axes[0].set_title("the network's segmentation (yellow)")
@@ -87,7 +87,7 @@ for ax, scoreMap, title in (
     (axes[2], region, "ReductionFcn: one coin's box"),
 ):
     ax.imshow(X, cmap="gray")
-    ax.imshow(scoreMap, cmap=colors, alpha=0.5)
+    fig.colorbar(ax.imshow(scoreMap, cmap=colors, alpha=0.5), ax=ax, shrink=0.75)
     ax.set_title(title)
 box = Rectangle(
     (cols.start - 0.5, rows.start - 0.5), cols.stop - cols.start, rows.stop - rows.start, fill=False, ec="white"
@@ -95,7 +95,6 @@ box = Rectangle(
 axes[2].add_patch(box)
 for ax in axes:
     ax.set_axis_off()
-plt.tight_layout()
 plt.show()
 
 # %%
@@ -126,15 +125,14 @@ print(f"strongest cell {strongest_cell} of the 7 × 7 grid; the maximum's map pe
 assert peak[0] >= 112 and peak[1] < 112  # in the bottom-left quarter, as the strongest cell
 
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.9))
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
 for ax, shown, title in (
     (axes[0], imresize(activation, photo.shape[:2], "nearest"), f"channel {channel}'s activation, 7 × 7"),
     (axes[1], total, "default: its total activation"),
     (axes[2], strongest, "ReductionFcn: its maximum"),
 ):
     ax.imshow(photo)
-    ax.imshow(shown, cmap=colors, alpha=0.55)
+    fig.colorbar(ax.imshow(shown, cmap=colors, alpha=0.55), ax=ax, shrink=0.75)
     ax.set_title(title, fontsize=10)
     ax.set_axis_off()
-plt.tight_layout()
 plt.show()

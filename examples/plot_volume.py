@@ -96,7 +96,7 @@ def slices(volume):
 
 
 gray = slices((V - V.min()) / (V.max() - V.min()))
-fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
+fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), layout="constrained")
 axes[0].imshow(gray, cmap="gray")
 axes[0].set_title("the volume: planes 1, 3, ..., 31")
 for ax, channel, name in ((axes[1], 1, "bright-blob detector"), (axes[2], 2, "any-blob detector")):
@@ -104,7 +104,6 @@ for ax, channel, name in ((axes[1], 1, "bright-blob detector"), (axes[2], 2, "an
     ax.set_title(f"channel {channel}: {name}")
 for ax in axes:
     ax.set_axis_off()
-plt.tight_layout()
 plt.show()
 
 # %%
