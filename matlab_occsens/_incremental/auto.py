@@ -5,8 +5,10 @@ incremental path's one-thread-per-core sessions hold up better when other proces
 cores), which a cost model fitted once cannot know. So, like the batch-size search, "auto" times
 both paths on masks the map needs anyway, in alternating turns so that both meet the same load:
 the ordinary passes take the map's first grid rows from the front, the incremental passes its
-last rows from the back. The faster path then does the rest, and the choice is kept for the
-network, output selection and grid, followed by the next :data:`RECHECK_EVERY` calls without
+last rows from the back (a grid's *row* is its masks at one position of the first axis: a row of
+an image's grid, a slice of a volume's, one time step of a signal's). The faster path then does
+the rest, and the choice is kept for the network, output selection and grid, followed by the
+next :data:`RECHECK_EVERY` calls without
 timing, then measured again (the better path changes with the machine's load). A measurement
 costs the slower path's share of a map, so each one that confirms the choice doubles the calls
 before the next, up to :data:`RECHECK_MOST`; one that overturns it starts again from
@@ -113,15 +115,15 @@ def _measuring(
     previous: Choice | None,
 ) -> Outputs:
     grid = job.grid
-    grid_rows, grid_cols = grid.axes
-    width = len(grid_cols)
+    grid_rows, *others = grid.axes  # a "row": the masks at one position of the first axis
+    width = math.prod(len(ranges) for ranges in others)
     turn = 2 * forward.workers * forward.batch_size  # every worker busy for a few batches
     tail_rows = min(math.ceil(TURNS * turn / width), len(grid_rows) - 1)
     if tail_rows < 1:  # one grid row: nothing to split, the incremental path was predicted no slower
         yield from _incremental(forward, job, 0, len(grid))
         return
     front_rows = len(grid_rows) - tail_rows
-    front = dataclasses.replace(job, grid=MaskGrid((grid_rows[:front_rows], grid_cols)))
+    front = dataclasses.replace(job, grid=MaskGrid((grid_rows[:front_rows], *others)))
     split = front_rows * width  # masks before this: the ordinary stream; from it on: the incremental trial
     # Turns end on whole batches of the grid (see IncrementalForward.outputs): a batch of a size
     # not seen before costs each engine a first run's planning, which would be charged to the trial.
