@@ -8,7 +8,7 @@ from ._core.callforms import MatlabCompatibilityNote, classify
 from ._core.labels import scores2label
 from ._core.occlusion import occlusionSensitivity
 from ._core.predict import predict
-from .image import imread, imresize, imshow, imwrite, jet, overlayScoreMap, rescale
+from .image import imread, imresize, imresize3, imshow, imwrite, jet, overlayScoreMap, rescale
 from .network import importNetworkFromONNX, importNetworkFromPyTorch
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "importNetworkFromONNX",
     "importNetworkFromPyTorch",
     "imresize",
+    "imresize3",
     "predict",
     "scores2label",
     "classify",

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import __version__
+from .._core.formats import IMAGE_FORMATS
 from .._core.labels import class_channels, rank_classes, read_class_names
 from .._core.occlusion import map_request, score_maps
 from .._core.options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
@@ -35,7 +36,6 @@ from ..datasets.command import add_dataset_flags, is_dataset, run_dataset
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
-from ..network._base import INPUT_FORMATS
 from ..network._import_options import INPUT_LAYER_OPTIONS
 from ..network._layers import NORMALIZATIONS
 from ..pretrained import DEMO_INSTALL, PRETRAINED
@@ -86,12 +86,13 @@ _FORMS: dict[str, _Form] = {
     "Min": _Form((), True, "Min (rescale normalisations)"),
     "Max": _Form((), True, "Max (rescale normalisations)"),
     "InputSize": _Form((), True, "InputSize H W [C], for files whose input size is dynamic"),
-    "InputDataFormats": _Form(INPUT_FORMATS, False, "input layout: BCSS (NCHW) or BSSC (NHWC); default: detected"),
+    "InputDataFormats": _Form(IMAGE_FORMATS, False, "input layout: BCSS (NCHW) or BSSC (NHWC); default: detected"),
     "OutputNames": _Form(None, False, "measure this layer or tensor instead of the output"),
 }
 _ALIASES = {"StandardDeviation": ("--std",)}
 _COMMAND_ONLY = {"Verbose"}  # the command shows a progress bar on a terminal unless --quiet
-_OCCLUSION_OPTIONS = {name: value for name, value in DEFAULTS.items() if name not in _COMMAND_ONLY}
+_PYTHON_ONLY = {"ReductionFcn"}  # a Python function: it has no command-line form
+_OCCLUSION_OPTIONS = {name: value for name, value in DEFAULTS.items() if name not in _COMMAND_ONLY | _PYTHON_ONLY}
 # importNetworkFromONNX's options the command takes: the input layer's, and where the file needs help.
 _IMPORT_OPTIONS: dict[str, Any] = {**INPUT_LAYER_OPTIONS, "InputSize": None, "InputDataFormats": None}
 

@@ -21,20 +21,49 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "IMAGE_FORMATS",
     "INPUT_FORMATS",
     "channel_count",
     "channels_first",
     "channels_last_shape",
+    "formats_of_rank",
+    "input_size_of",
     "is_sequence",
     "native_shape",
     "observation_to_channels_last",
+    "size_names",
     "spatial_rank",
     "spatial_size",
     "to_native",
 ]
 
+#: The layouts of a 2-D image input: NCHW and NHWC.
+IMAGE_FORMATS = ("BCSS", "BSSC")
 #: Every input layout a network may have, 2-D images first (the default kind).
-INPUT_FORMATS = ("BCSS", "BSSC", "BCSSS", "BSSSC", "BCT", "BTC")
+INPUT_FORMATS = (*IMAGE_FORMATS, "BCSSS", "BSSSC", "BCT", "BTC")
+
+
+def formats_of_rank(rank: int) -> tuple[str, str] | None:
+    """The channels-first and channels-last layouts of a batch of ``rank`` axes, or None."""
+    found = tuple(fmt for fmt in INPUT_FORMATS if len(fmt) == rank)
+    return (found[0], found[1]) if found else None
+
+
+def size_names(input_format: str) -> tuple[str, ...]:
+    """The names of ``InputSize``'s entries, for messages: ("H", "W", "C"), ("S1", "S2", "S3",
+    "C") or ("C", "T")."""
+    if is_sequence(input_format):
+        return ("C", "T")
+    if spatial_rank(input_format) == 2:
+        return ("H", "W", "C")
+    return (*(f"S{axis + 1}" for axis in range(spatial_rank(input_format))), "C")
+
+
+def input_size_of(input_format: str, native: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    """MATLAB's ``InputSize`` of one observation from the backend's shape of it (batch axis
+    dropped): the inverse of :func:`native_shape`, None where a size is dynamic."""
+    channels, spatial = (native[0], native[1:]) if channels_first(input_format) else (native[-1], native[:-1])
+    return (channels, *spatial) if is_sequence(input_format) else (*spatial, channels)
 
 
 def spatial_rank(input_format: str) -> int:

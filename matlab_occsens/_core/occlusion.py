@@ -24,9 +24,9 @@ from .._incremental.runner import IncrementalForward
 from .._stream.drive import occluded_outputs
 from .._stream.job import REFERENCE, OcclusionJob
 from .._stream.sequence import ImageStream
-from ..image._imresize import imresize
+from ..image._imresize import KERNEL_OF_METHOD, imresize, resized_axes
 from ..network._base import Network
-from .activations import channel_axis, channel_totals, to_matlab_layout
+from .activations import channel_axis, channel_scores, to_matlab_layout
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
 from .options import (
@@ -34,7 +34,7 @@ from .options import (
     OcclusionOptions,
     channel_argument,
     check_channel_range,
-    image_argument,
+    observation_argument,
     occlusion_options,
 )
 
@@ -112,8 +112,9 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
 class MapRequest:
     """One image's validated map request: everything :func:`score_maps` needs, no inference done.
 
-    ``image`` is H×W×C float32 (as :func:`~matlab_occsens._core.options.image_argument` gives it),
-    ``channels`` the 0-based channel indices (as
+    ``image`` is the observation channels last in float32, H×W×C, S1×S2×S3×C or T×C (as
+    :func:`~matlab_occsens._core.options.observation_argument` gives it), ``channels`` the
+    0-based channel indices (as
     :func:`~matlab_occsens._core.options.channel_argument` gives them).
     """
 
@@ -150,11 +151,11 @@ def _check_network(net: Any) -> None:
 def _request(net: Network, X: Any, channelIdx: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> MapRequest:
     """The validated request for the network to measure, in the current call form."""
     _check_one_output(net)
-    image = image_argument(X, net.InputSize)
+    image = observation_argument(X, net.InputSize, net.InputDataFormats)
     output_name = net.OutputNames[0]
     channels = channel_argument(channelIdx, net.output_channels(output_name), output_name)
     options = occlusion_options(image, args, kwargs)
-    grid = mask_grid(image.shape[:2], options.mask_size, options.stride, options.mask_clipping)
+    grid = mask_grid(image.shape[:-1], options.mask_size, options.stride, options.mask_clipping)
     return MapRequest(image, channels, options, grid)
 
 
@@ -223,10 +224,21 @@ class _MapInProgress:
         if self._fmt is None:
             self._fmt = self.net.output_format(name, output.ndim)
             check_channel_range(self.request.channels + 1, output.shape[channel_axis(self._fmt, name)], name)
-        self.totals[first : first + len(output)] = channel_totals(output, self._fmt, self.wanted, name)
+        if first == REFERENCE and self.request.options.reduction is not None:
+            # A ReductionFcn is tried on the unoccluded input alone first: a function that cannot
+            # score it is refused before any occluded image is scored.
+            self.totals[0] = self._scores(output[:1], "the unoccluded input")[0]
+            self.totals[1 : len(output)] = self._scores(output[1:], "occluded inputs")
+        else:
+            self.totals[first : first + len(output)] = self._scores(output, "occluded inputs")
         if first == REFERENCE:
             self._reference = np.array(to_matlab_layout(output[:1], self._fmt))  # a copy, not a view of the batch
         self.done += len(output)
+
+    def _scores(self, output: np.ndarray, inputs: str) -> np.ndarray:
+        assert self._fmt is not None  # read off the first output
+        options = self.request.options
+        return channel_scores(output, self._fmt, self.wanted, self.net.OutputNames[0], options.reduction, inputs)
 
     @property
     def complete(self) -> bool:
@@ -237,7 +249,7 @@ class _MapInProgress:
         reference, occluded = self.totals[0], self.totals[1:]
         grid = self.request.grid
         raw = (reference - occluded)[:, self.position].reshape(*grid.shape, len(self.request.channels))
-        size, method = self.request.image.shape[:2], self.request.options.output_upsampling
+        size, method = self.request.image.shape[:-1], self.request.options.output_upsampling
         scoremap = _upsampled(raw.astype(np.float32), size, method)
         assert self._reference is not None  # every job's image 0
         return MapResult(scoremap, self._reference)
@@ -317,7 +329,15 @@ def _shared_stream(
             yield maps.popleft().finished()
 
 
-def _upsampled(raw: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
-    """Resize the K_h×K_w×n map to H×W×n with MATLAB's imresize; drop a single channel axis."""
-    resized = raw if method == "none" else imresize(raw, list(size), method)
-    return resized[..., 0] if resized.shape[2] == 1 else resized
+def _upsampled(raw: np.ndarray, size: tuple[int, ...], method: str) -> np.ndarray:
+    """Resize the K_1×...×K_k×n map to the input's spatial size (× n): an image's with MATLAB's
+    imresize, a volume's and a signal's axis by axis with its kernels (imresize3's "cubic" or
+    "nearest"); drop a single channel axis."""
+    if method == "none":
+        resized = raw
+    elif len(size) == 2:
+        resized = imresize(raw, list(size), method)
+    else:
+        scale = [side / length for side, length in zip(size, raw.shape)]
+        resized = resized_axes(raw, size, scale, KERNEL_OF_METHOD[method], method != "nearest")
+    return resized[..., 0] if resized.shape[-1] == 1 else resized

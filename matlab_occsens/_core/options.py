@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,13 @@ import numpy as np
 
 from .._utils.checks import finite_single, integer_vector, integral_values, real_array, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
+from .formats import is_sequence, spatial_rank
 
 __all__ = [
     "OcclusionOptions",
     "mround",
     "image_argument",
+    "observation_argument",
     "layout_hint",
     "image_values",
     "channel_argument",
@@ -39,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ExecutionEnvironment": "auto",
     "Verbose": False,  # extension: a progress bar on stderr
     "Incremental": "auto",  # extension: exact incremental inference (matlab_occsens._incremental)
+    "ReductionFcn": None,  # extension, Python only: a channel's score; None is the total activation
 }
 
 UPSAMPLING = ("bicubic", "nearest", "none")
@@ -47,10 +51,11 @@ INCREMENTAL = ("auto", "on", "off")
 
 @dataclass(frozen=True)
 class OcclusionOptions:
-    """Resolved options: no "auto" left, sizes as (vertical, horizontal)."""
+    """Resolved options: no "auto" left, sizes one per spatial axis (vertical, horizontal for
+    an image)."""
 
-    mask_size: tuple[int, int]
-    stride: tuple[int, int]
+    mask_size: tuple[int, ...]
+    stride: tuple[int, ...]
     mask_value: np.ndarray
     output_upsampling: str
     mask_clipping: bool
@@ -58,6 +63,8 @@ class OcclusionOptions:
     execution_environment: str
     verbose: bool
     incremental: str
+    reduction: Callable[[np.ndarray], Any] | None = None
+    """``ReductionFcn``, or None for the total activation (the sum over space and time)."""
 
 
 def mround(value: float) -> int:
@@ -69,7 +76,7 @@ def _dims(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape)) or "a scalar"
 
 
-def layout_hint(shape: tuple[int, ...], input_size: tuple[int, int, int], batch: bool) -> str:
+def layout_hint(shape: tuple[int, ...], input_size: tuple[int, ...], batch: bool) -> str:
     """What to do about an X of ``shape`` that is not ``input_size`` (H, W, C), in MATLAB terms.
 
     ``batch`` says whether the function takes an H×W×C×N stack (``predict``) or one image. Each
@@ -105,7 +112,7 @@ def layout_hint(shape: tuple[int, ...], input_size: tuple[int, int, int], batch:
     return "MATLAB images are H×W×C (rows, columns, channels)."
 
 
-def image_argument(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
+def image_argument(X: Any, input_size: tuple[int, ...]) -> np.ndarray:
     """X as a new float32 H×W×C array, checked against the network's InputSize."""
     array = image_values(X, FUNCTION)
     height, width, channels = input_size
@@ -164,19 +171,21 @@ def check_channel_range(indices: np.ndarray, channel_count: int, output_name: st
         )
 
 
-def _auto_or_pair(value: Any, argument: str, fraction: float, size: tuple[int, int]) -> tuple[int, int]:
+def _auto_or_vector(value: Any, argument: str, fraction: float, size: tuple[int, ...]) -> tuple[int, ...]:
+    """ "auto" (``fraction`` of each spatial size, MATLAB-rounded, at least 1), one value for
+    every axis, or one value per axis."""
     if is_text(value):
         match_string(value, ("auto",), argument, FUNCTION)
-        return (max(mround(fraction * size[0]), 1), max(mround(fraction * size[1]), 1))
-    pair = integer_vector(value, argument, FUNCTION, lengths=(1, 2))
-    return (pair[0], pair[-1])
+        return tuple(max(mround(fraction * side), 1) for side in size)
+    values = integer_vector(value, argument, FUNCTION, lengths=tuple(dict.fromkeys((1, len(size)))))
+    return values * len(size) if len(values) == 1 else values
 
 
 def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
-    channels = image.shape[2]
+    channels = image.shape[-1]
     if is_text(value):
         match_string(value, ("auto",), "MaskValue", FUNCTION)
-        return image.mean(axis=(0, 1), dtype=np.float64)
+        return image.mean(axis=tuple(range(image.ndim - 1)), dtype=np.float64)
     expected = f'"auto", a number or {channels} numbers'
     array = real_array(value, "MaskValue", FUNCTION, expected)
     if array.size not in (1, channels):
@@ -196,14 +205,15 @@ def _on_off(value: Any, argument: str, choices: tuple[str, ...]) -> str:
 
 
 def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OcclusionOptions:
-    """Parse and resolve the name-value options against the (already validated) image."""
+    """Parse and resolve the name-value options against the (already validated) image: any
+    channels-last observation, H×W×C, S1×S2×S3×C or T×C (see :func:`observation_argument`)."""
     given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
-    size = image.shape[:2]
-    mask_size = _auto_or_pair(given["MaskSize"], "MaskSize", 0.2, size)
+    size = image.shape[:-1]
+    mask_size = _auto_or_vector(given["MaskSize"], "MaskSize", 0.2, size)
     clipping = _on_off(given["MaskClipping"], "MaskClipping", ("on", "off")) == "on"
-    if not clipping and (mask_size[0] > size[0] or mask_size[1] > size[1]):
+    if not clipping and any(mask > side for mask, side in zip(mask_size, size)):
         raise ValueError(
-            f"{FUNCTION}: MaskSize {list(mask_size)} is larger than the {size[0]}x{size[1]} input, so "
+            f"{FUNCTION}: MaskSize {list(mask_size)} is larger than the {_dims(size)} input, so "
             f'with MaskClipping="off" no mask fits. Use a smaller MaskSize or MaskClipping="on".'
         )
     verbose = given["Verbose"]
@@ -211,7 +221,7 @@ def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str
         raise TypeError(f"{FUNCTION}: Verbose must be True or False; got {shown(verbose)}.")
     return OcclusionOptions(
         mask_size=mask_size,
-        stride=_auto_or_pair(given["Stride"], "Stride", 0.1, size),
+        stride=_auto_or_vector(given["Stride"], "Stride", 0.1, size),
         mask_value=_mask_value(given["MaskValue"], image),
         output_upsampling=match_string(given["OutputUpsampling"], UPSAMPLING, "OutputUpsampling", FUNCTION),
         mask_clipping=clipping,
@@ -221,4 +231,67 @@ def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str
         ),
         verbose=bool(verbose),
         incremental=_on_off(given["Incremental"], "Incremental", INCREMENTAL),
+        reduction=_reduction(given["ReductionFcn"]),
+    )
+
+
+# --- volumes, signals and ReductionFcn (extensions, docs/specification.md §9) ---------------------
+
+
+def observation_argument(X: Any, input_size: tuple[int, ...], input_format: str) -> np.ndarray:
+    """X as a new float32 channels-last array (H×W×C, S1×S2×S3×C, or T×C for a signal), checked
+    against ``net.InputSize`` for the network's kind of input (``input_format``)."""
+    if spatial_rank(input_format) == 2:
+        return image_argument(X, input_size)
+    array = image_values(X, FUNCTION)
+    shape = np.shape(X)
+    if is_sequence(input_format):
+        channels, steps = input_size
+        if array.ndim == 1 and channels == 1:
+            array = array[np.newaxis]  # MATLAB's 1×T row: one feature
+        if array.shape != (channels, steps):
+            raise ValueError(
+                f"{FUNCTION}: X must be one {channels}x{steps} signal (net.InputSize: features × time "
+                f"steps); got {_dims(shape)}: {_signal_hint(shape, channels, steps)}"
+            )
+        return finite_single(array.T, FUNCTION, "X")
+    spatial, channels = tuple(input_size[:-1]), input_size[-1]
+    if array.ndim == len(input_size) + 1 and array.shape[-1] == 1:
+        array = array[..., 0]  # MATLAB drops a trailing singleton observation axis
+    if array.ndim == len(spatial) and channels == 1:
+        array = array[..., np.newaxis]  # a 3-D array is one channel
+    if array.shape != tuple(input_size):
+        raise ValueError(
+            f"{FUNCTION}: X must be one {_dims(tuple(input_size))} volume (net.InputSize); got {_dims(shape)}: "
+            f"{_volume_hint(shape, spatial, channels)}"
+        )
+    return finite_single(array, FUNCTION, "X")
+
+
+def _signal_hint(shape: tuple[int, ...], channels: int, steps: int) -> str:
+    if shape == (steps, channels):
+        return "it looks like T×C (time steps first); MATLAB sequences are C×T: X = X.T."
+    if len(shape) == 3 and shape[1:] in ((channels, steps), (steps, channels)):
+        return f"that is a batch of {shape[0]} signals, and {FUNCTION} explains one per call: X[i]."
+    if len(shape) <= 2 and (channels in shape or channels == 1):
+        return f"the network takes {steps} time steps (net.InputSize); crop or resample the signal to that length."
+    return "MATLAB sequences are C×T (features × time steps)."
+
+
+def _volume_hint(shape: tuple[int, ...], spatial: tuple[int, ...], channels: int) -> str:
+    if shape == (channels, *spatial):
+        return "it looks like C×S1×S2×S3 (channels first); MATLAB volumes are S1×S2×S3×C: X = np.moveaxis(X, 0, -1)."
+    if len(shape) == 5 and shape[1:] in ((channels, *spatial), (*spatial, channels)):
+        return f"that is a batch of {shape[0]} volumes, and {FUNCTION} explains one per call."
+    if len(shape) in (3, 4) and shape[:3] != spatial:
+        return "Resize it first: V = imresize3(V, net.InputSize[:3])."
+    return f"the network takes {channels} channel(s); MATLAB volumes are S1×S2×S3×C."
+
+
+def _reduction(value: Any) -> Callable[[np.ndarray], Any] | None:
+    if value is None or callable(value):
+        return value
+    raise TypeError(
+        f"{FUNCTION}: ReductionFcn must be a function taking one channel's activations for a batch, "
+        f"shape (B, ...), and returning B scores; got {shown(value)}."
     )

@@ -10,6 +10,7 @@ from .._utils.checks import finite_single, integer_vector
 from .._utils.namevalue import match_string, parse_name_value
 from ..network._base import Network
 from .activations import to_matlab_layout
+from .formats import is_sequence, spatial_rank
 from .options import ENVIRONMENTS, image_values, layout_hint
 
 __all__ = ["predict"]
@@ -18,8 +19,11 @@ _FUNCTION = "predict"
 _OPTIONS: dict[str, Any] = {"MiniBatchSize": 128, "ExecutionEnvironment": "auto"}
 
 
-def _images(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
-    """X (H×W×C, H×W×C×N, or H×W[×1×N] for one channel) as float32 N×H×W×C."""
+def _images(X: Any, input_size: tuple[int, ...], input_format: str) -> np.ndarray:
+    """X (one observation, or a stack of them along a trailing axis) as float32 channels-last
+    observations, N×H×W×C, N×S1×S2×S3×C or N×T×C."""
+    if spatial_rank(input_format) != 2:
+        return _observations(X, input_size, input_format)
     array = image_values(X, _FUNCTION)
     height, width, channels = input_size
     if array.ndim == 2 and channels == 1:
@@ -35,6 +39,26 @@ def _images(X: Any, input_size: tuple[int, int, int]) -> np.ndarray:
     return finite_single(np.moveaxis(array, 3, 0), _FUNCTION, "X")
 
 
+def _observations(X: Any, input_size: tuple[int, ...], input_format: str) -> np.ndarray:
+    """A volume (S1×S2×S3×C[×N]) or a signal (C×T[×N]); extension: the stack along a trailing
+    axis, as for images."""
+    array = image_values(X, _FUNCTION)
+    size = tuple(input_size)
+    channels = size[0] if is_sequence(input_format) else size[-1]
+    if channels == 1 and array.ndim == len(size) - 1:  # one channel given without its axis
+        array = array[np.newaxis] if is_sequence(input_format) else array[..., np.newaxis]
+    if array.ndim == len(size):
+        array = array[..., np.newaxis]
+    if array.ndim != len(size) + 1 or array.shape[:-1] != size:
+        shown = "x".join(map(str, size))
+        raise ValueError(
+            f"{_FUNCTION}: X must be {shown} (net.InputSize) or {shown}xN; got "
+            f"{'x'.join(map(str, np.shape(X))) or 'a scalar'}."
+        )
+    stack = np.moveaxis(array, -1, 0)
+    return finite_single(np.swapaxes(stack, 1, 2) if is_sequence(input_format) else stack, _FUNCTION, "X")
+
+
 def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, ...]:
     """Run the network on raw-pixel images X and return its selected output(s).
 
@@ -44,6 +68,7 @@ def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tup
         From :func:`importNetworkFromONNX`; normalisation is done by its input layer.
     X : array_like
         H×W×C for one image or H×W×C×N for N images (MATLAB layout), any real numeric type.
+        Extension: S1×S2×S3×C[×N] for a volume network, C×T[×N] for a signal network.
     MiniBatchSize : int, default 128
         Images per forward call.
     ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
@@ -56,7 +81,7 @@ def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tup
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     batch_size = integer_vector(options["MiniBatchSize"], "MiniBatchSize", _FUNCTION)[0]
     environment = match_string(options["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", _FUNCTION)
-    images = _images(X, net.InputSize)
+    images = _images(X, net.InputSize, net.InputDataFormats)
     engine = net.engine(environment)
     batch_size = min(batch_size, engine.max_batch or batch_size)
     parts = [engine.run(net.prepare(images[first : first + batch_size])) for first in range(0, len(images), batch_size)]

@@ -23,7 +23,7 @@ _CAPTION = 22  # pixels of caption under each tile
 
 
 def overlays(
-    store: MapStore, entries: tuple[ImageEntry, ...], input_size: tuple[int, int, int]
+    store: MapStore, entries: tuple[ImageEntry, ...], input_size: tuple[int, ...]
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(image index, channel, overlay)`` for every map of every completed image, one at a time."""
     status = store.status()
@@ -42,7 +42,7 @@ def write_overlays(
     store: MapStore,
     entries: tuple[ImageEntry, ...],
     names: tuple[str, ...],
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     folder: Path,
 ) -> list[Path]:
     """One PNG per image and channel in ``folder``: ``<position>_<file stem>_<channel>.png``."""
@@ -73,7 +73,7 @@ def _caption(tile: np.ndarray, text: str) -> np.ndarray:
 def overview(
     store: MapStore,
     entries: tuple[ImageEntry, ...],
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     classes: list[str] | None = None,
     tile: int = 160,
     limit: int = 64,

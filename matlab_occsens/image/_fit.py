@@ -28,9 +28,7 @@ class FittedImage:
     """What was done to the image, one sentence each."""
 
 
-def fit_image(
-    X: np.ndarray, input_size: tuple[int, int, int], channel_order: Literal["RGB", "BGR"] = "RGB"
-) -> FittedImage:
+def fit_image(X: np.ndarray, input_size: tuple[int, ...], channel_order: Literal["RGB", "BGR"] = "RGB") -> FittedImage:
     """Resize ``X`` (H×W or H×W×C, RGB) to ``input_size`` as MATLAB's example does, and match channels.
 
     The resize is MATLAB's ``imresize(X, inputSize(1:2))`` (bicubic with antialiasing; the

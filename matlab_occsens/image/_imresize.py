@@ -13,7 +13,7 @@ back to the input's class after every pass.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -23,7 +23,7 @@ from scipy import sparse
 from .._utils.checks import fits_in_memory, real_array, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
 
-__all__ = ["imresize"]
+__all__ = ["KERNEL_OF_METHOD", "SUPPORTED_DTYPES", "imresize", "resized_axes"]
 
 _FUNCTION = "imresize"
 
@@ -34,7 +34,7 @@ Plan: TypeAlias = np.ndarray | sparse.csr_matrix
 # MATLAB's method names, in MATLAB's order, and the kernel each one uses. "nearest" differs from
 # "box" only in its antialiasing default.
 _METHODS = ("nearest", "bilinear", "bicubic", "box", "triangle", "cubic", "lanczos2", "lanczos3")
-_KERNEL_OF_METHOD = {
+KERNEL_OF_METHOD = {
     "nearest": "box",
     "bilinear": "triangle",
     "bicubic": "cubic",
@@ -47,7 +47,7 @@ _KERNEL_OF_METHOD = {
 
 # The classes MATLAB's imresize accepts (besides logical, handled apart). It rejects int64 and
 # uint64 and has no half precision, so float16 and 64-bit integers are rejected here too.
-_SUPPORTED_DTYPES = tuple(
+SUPPORTED_DTYPES = tuple(
     np.dtype(name) for name in ("float64", "float32", "uint8", "uint16", "uint32", "int8", "int16", "int32")
 )
 
@@ -173,23 +173,33 @@ def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
     (2, 2)
     """
     image = _as_image(A)
-    size_arg, method_arg, pairs = _split_positional(args)
+    size_arg, method_arg, pairs = split_positional(args, _METHODS, _FUNCTION)
     params = parse_name_value(_FUNCTION, _DEFAULTS, pairs, options)
-    method = _resolve_method(method_arg, params["Method"])
-    antialiasing = _resolve_antialiasing(params["Antialiasing"], method)
+    method = resolve_method(method_arg, params["Method"], _METHODS, "bicubic", _FUNCTION)
+    antialiasing = resolve_antialiasing(params["Antialiasing"], method, _FUNCTION)
     scale, output_size = _resolve_scale_and_size(size_arg, params, image.shape[:2])
     fits_in_memory((*output_size, *image.shape[2:]), 8, "scale or output size", _FUNCTION)  # float64 work
-    kernel_name = _KERNEL_OF_METHOD[method]
 
     is_bool = image.dtype == np.bool_
     work = image.astype(np.uint8) * np.uint8(255) if is_bool else image
-    for axis in _pass_order(scale):
+    work = resized_axes(work, output_size, scale, KERNEL_OF_METHOD[method], antialiasing)
+    return work > 128 if is_bool else work
+
+
+def resized_axes(
+    image: np.ndarray, output_size: Sequence[int], scale: Sequence[float], kernel_name: str, antialiasing: bool
+) -> np.ndarray:
+    """A new contiguous array: ``image``'s leading ``len(scale)`` axes resized, one separable pass
+    each, trailing axes kept. The axis of the smallest scale goes first, in axis order on a tie
+    (MATLAB's stable sort), and each pass casts back to the image's class. ``imresize``,
+    ``imresize3`` and the map upsampling of signals and volumes all resize through here."""
+    work = image
+    for axis in sorted(range(len(scale)), key=lambda axis: scale[axis]):
         plan = _pass_plan(work.shape[axis], output_size[axis], scale[axis], kernel_name, antialiasing)
         work = _resize_axis(work, axis, plan)
     if work is image:  # every pass was skipped: still hand back a new array
         work = image.copy()
-    work = np.ascontiguousarray(work)
-    return work > 128 if is_bool else work
+    return np.ascontiguousarray(work)
 
 
 # --- argument handling --------------------------------------------------------------------------
@@ -197,8 +207,8 @@ def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
 
 def _as_image(A: ArrayLike) -> np.ndarray:
     image = real_array(A, "A", _FUNCTION, "a numeric or logical image array", logical=True)
-    if image.dtype != np.bool_ and image.dtype not in _SUPPORTED_DTYPES:
-        names = ", ".join(str(dtype) for dtype in _SUPPORTED_DTYPES)
+    if image.dtype != np.bool_ and image.dtype not in SUPPORTED_DTYPES:
+        names = ", ".join(str(dtype) for dtype in SUPPORTED_DTYPES)
         raise TypeError(f"{_FUNCTION}: A must have dtype {names} or bool (MATLAB's classes); got {image.dtype}.")
     if image.ndim < 2:
         raise ValueError(
@@ -210,48 +220,52 @@ def _as_image(A: ArrayLike) -> np.ndarray:
     return image
 
 
-def _split_positional(args: tuple[Any, ...]) -> tuple[Any, Any, tuple[Any, ...]]:
+def split_positional(
+    args: tuple[Any, ...], methods: tuple[str, ...], function: str
+) -> tuple[Any, Any, tuple[Any, ...]]:
     """Split ``args`` into (scale or size, method, name-value pairs), as MATLAB does.
 
-    The first string is the method if it names one, otherwise it starts the name-value pairs.
-    Anything before it is the scale or size (at most one argument).
+    The first string is the method if it names one of ``methods``, otherwise it starts the
+    name-value pairs. Anything before it is the scale or size (at most one argument).
     """
     first_text = next((k for k, arg in enumerate(args) if is_text(arg)), len(args))
     before, rest = args[:first_text], args[first_text:]
     if len(before) > 1:
         raise ValueError(
-            f"{_FUNCTION}: expected at most one scale or size argument before the method and "
+            f"{function}: expected at most one scale or size argument before the method and "
             f"options; got {len(before)} positional arguments ({', '.join(map(shown, before))})."
         )
     size_arg = before[0] if before else None
     # An odd number of trailing arguments cannot all be pairs: the first must be the method,
     # and if it does not name one, the method check gives the clearer error.
-    if rest and (_names_method(rest[0]) or len(rest) % 2):
+    if rest and (_names_method(rest[0], methods) or len(rest) % 2):
         return size_arg, rest[0], rest[1:]
     return size_arg, None, rest
 
 
-def _names_method(text: Any) -> bool:
+def _names_method(text: Any, methods: tuple[str, ...]) -> bool:
     lowered = str(text).lower()
-    return bool(lowered) and sum(name.startswith(lowered) for name in _METHODS) == 1
+    return bool(lowered) and sum(name.startswith(lowered) for name in methods) == 1
 
 
-def _resolve_method(positional: Any, named: Any) -> str:
+def resolve_method(positional: Any, named: Any, methods: tuple[str, ...], default: str, function: str) -> str:
+    """The method given positionally or as ``Method=`` (not both), else ``default``."""
     if positional is not None and named is not None:
-        raise ValueError(f"{_FUNCTION}: the method is given twice (as {positional!r} and Method={named!r}).")
+        raise ValueError(f"{function}: the method is given twice (as {positional!r} and Method={named!r}).")
     given = positional if positional is not None else named
     if given is None:
-        return "bicubic"
-    return match_string(given, _METHODS, "method", _FUNCTION)
+        return default
+    return match_string(given, methods, "method", function)
 
 
-def _resolve_antialiasing(value: Any, method: str) -> bool:
+def resolve_antialiasing(value: Any, method: str, function: str) -> bool:
+    """``Antialiasing``: as given, else on for every method except nearest (MATLAB's default)."""
     if value is None:
         return method != "nearest"
-    flag = real_array(value, "Antialiasing", _FUNCTION, "true or false", logical=True)
+    flag = real_array(value, "Antialiasing", function, "true or false", logical=True)
     if flag.size == 1 and np.all(np.isfinite(flag)):
         return bool(flag.ravel()[0])
-    raise TypeError(f"{_FUNCTION}: Antialiasing must be true or false; got {shown(value)}.")
+    raise TypeError(f"{function}: Antialiasing must be true or false; got {shown(value)}.")
 
 
 def _resolve_scale_and_size(
@@ -331,11 +345,6 @@ def _complete_scale_and_size(
 
 
 # --- the resampling -----------------------------------------------------------------------------
-
-
-def _pass_order(scale: tuple[float, float]) -> tuple[int, int]:
-    """Smaller scale first; rows first on a tie (MATLAB's stable sort)."""
-    return (1, 0) if scale[1] < scale[0] else (0, 1)
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._backends.engine import Engine
+from .._core.formats import is_sequence, spatial_rank, to_native
 from .._core.labels import class_names_argument
 from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
@@ -25,14 +26,12 @@ from .._utils.warn import warn_user
 from ._layers import ImageInputLayer, NodeLayer
 
 __all__ = [
-    "INPUT_FORMATS",
     "EngineKey",
     "Network",
     "check_output_format",
     "warn_unbatchable",
 ]
 
-INPUT_FORMATS = ("BCSS", "BSSC")
 _FORMAT_LETTERS = set("SCBTU")
 
 
@@ -101,8 +100,9 @@ class Network(ABC):
 
     # ------------------------------------------------------------------ MATLAB properties
     @property
-    def InputSize(self) -> tuple[int, int, int]:
-        """The image size the network takes, H×W×C (MATLAB order)."""
+    def InputSize(self) -> tuple[int, ...]:
+        """The size of one observation X in MATLAB's layout: H×W×C for an image, S1×S2×S3×C
+        for a volume, C×T (features × time steps) for a signal."""
         return self._input_layer.InputSize
 
     @property
@@ -111,7 +111,8 @@ class Network(ABC):
 
     @property
     def InputDataFormats(self) -> str:
-        """Layout of the backend's input: "BCSS" (NCHW) or "BSSC" (NHWC)."""
+        """Layout of the backend's input: "BCSS" (NCHW) or "BSSC" (NHWC) for images, "BCSSS" or
+        "BSSSC" for volumes, "BCT" or "BTC" for signals."""
         return self._input_format
 
     @property
@@ -217,19 +218,22 @@ class Network(ABC):
 
     def _format_needed(self, name: str, rank: int) -> ValueError:
         """The refusal to measure an output whose layout the network does not tell."""
+        where = self._format_lost_at(name)
+        lost = (
+            f"OutputDataFormats: the layout of output {name!r} ({rank} axes) cannot be derived from the "
+            f"input's{f' (it is lost at the {where})' if where else ''}, so which axis holds the channels "
+            f"is unknown; set net.OutputDataFormats (or OutputDataFormats= at import)"
+        )
+        if spatial_rank(self._input_format) != 2:  # a volume's or a signal's: no layout is likelier
+            inner = ("T" if is_sequence(self._input_format) else "S") * (rank - 2)
+            return ValueError(f'{lost}: "BC{inner}" if the channels are on axis 2, "B{inner}C" if they are last.')
         if rank == 3:
             likely = "BTC"  # a sequence of tokens with their features last, as transformers lay them out
             hint = '"BTC" for a transformer\'s tokens (N×tokens×features), "BCT" if the features come first'
         else:
             likely = "B" + "S" * (rank - 2) + "C" if self._input_format == "BSSC" else "BC" + "S" * (rank - 2)
             hint = f'"{likely}" if the channels are on axis {likely.index("C") + 1} of {rank}'
-        where = self._format_lost_at(name)
-        return ValueError(
-            f"OutputDataFormats: the layout of output {name!r} ({rank} axes) cannot be derived from the "
-            f"input's{f' (it is lost at the {where})' if where else ''}, so which axis holds the channels "
-            f"is unknown; set net.OutputDataFormats (or OutputDataFormats= at import), likely {likely!r}: "
-            f"{hint}."
-        )
+        return ValueError(f"{lost}, likely {likely!r}: {hint}.")
 
     def output_channels(self, name: str) -> int | None:
         """Channel count of output ``name`` when the graph states it; None if only a run can tell.
@@ -247,11 +251,9 @@ class Network(ABC):
         return shape[fmt.index("C")]
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
-        """Normalise float32 N×H×W×C images and put them in the backend's input layout."""
-        normalized = self._input_layer.normalize(images)
-        if self._input_format == "BCSS":
-            return np.ascontiguousarray(normalized.transpose(0, 3, 1, 2))
-        return np.ascontiguousarray(normalized, dtype=np.float32)
+        """Normalise float32 channels-last observations (N×H×W×C, N×S1×S2×S3×C, N×T×C; see
+        :mod:`~matlab_occsens._core.formats`) and put them in the backend's input layout."""
+        return to_native(self._input_layer.normalize(images), self._input_format)
 
     def engine(self, environment: str) -> Engine:
         """The compiled engine for the current outputs on ``environment`` (cached)."""
@@ -291,9 +293,8 @@ class Network(ABC):
         """Compile the graph for the selected outputs on "auto", "cpu" or "gpu"."""
 
     def __repr__(self) -> str:
-        height, width, channels = self.InputSize
         return (
-            f"<{type(self).__name__} InputSize={height}x{width}x{channels} "
+            f"<{type(self).__name__} InputSize={'x'.join(map(str, self.InputSize))} "
             f"InputDataFormats={self._input_format!r} OutputNames={self._output_names!r} "
             f"Normalization={self._input_layer.Normalization!r} layers={len(self._layers)}>"
         )

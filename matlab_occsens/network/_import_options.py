@@ -20,11 +20,14 @@ INPUT_LAYER_OPTIONS: dict[str, Any] = {
 }
 
 
-def input_layer(options: dict[str, Any], input_size: tuple[int, int, int], name: str, function: str) -> ImageInputLayer:
+def input_layer(
+    options: dict[str, Any], input_size: tuple[int, ...], input_format: str, name: str, function: str
+) -> ImageInputLayer:
     """The validated input layer from parsed options holding :data:`INPUT_LAYER_OPTIONS`."""
     return ImageInputLayer.create(
         input_size,
         options["Normalization"],
+        input_format=input_format,
         name=name,
         function=function,
         Mean=options["Mean"],

@@ -7,11 +7,12 @@ Keeping that here lets ported scripts keep passing raw pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._core.formats import channels_last_shape, observation_to_channels_last, spatial_size
 from .._utils.checks import finite_single, real_array
 from .._utils.namevalue import match_string
 
@@ -24,6 +25,16 @@ MAX_INPUT_BYTES = 2**31
 
 NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
 
+#: MATLAB's Type of the input layer of each kind of input.
+_TYPES = {
+    "BCSS": "Image Input",
+    "BSSC": "Image Input",
+    "BCSSS": "3-D Image Input",
+    "BSSSC": "3-D Image Input",
+    "BCT": "Sequence Input",
+    "BTC": "Sequence Input",
+}
+
 _NEEDS = {
     "none": (),
     "zerocenter": ("Mean",),
@@ -33,43 +44,53 @@ _NEEDS = {
 }
 
 
-def _statistic(name: str, value: Any, input_size: tuple[int, int, int], function: str) -> np.ndarray:
-    """A normalisation statistic as float32 broadcastable to H×W×C: scalar, C values, or H×W×C."""
-    array = real_array(value, name, function, "numeric (a scalar, C values or an H×W×C array)").astype(np.float64)
-    height, width, channels = input_size
+def _statistic(name: str, value: Any, input_size: tuple[int, ...], input_format: str, function: str) -> np.ndarray:
+    """A normalisation statistic as float32 broadcastable to channels-last observations: a
+    scalar, C values, or one value per element of X (given in X's layout, ``InputSize``)."""
+    expected = "numeric (a scalar, C values or an array of net.InputSize)"
+    array = real_array(value, name, function, expected).astype(np.float64)
+    shape = channels_last_shape(input_format, input_size)
+    channels = shape[-1]
     if array.size == 1:
-        shaped = array.reshape(1, 1, 1)
+        shaped = array.reshape((1,) * len(shape))
     elif array.size == channels:
-        shaped = array.reshape(1, 1, channels)
-    elif array.shape == (height, width, channels) or (channels == 1 and array.shape == (height, width)):
-        shaped = array.reshape(height, width, channels)
+        shaped = array.reshape((*(1,) * (len(shape) - 1), channels))
+    elif array.shape == tuple(input_size) or (channels == 1 and array.shape == spatial_size(input_format, input_size)):
+        shaped = observation_to_channels_last(array.reshape(input_size), input_format).reshape(shape)
     else:
         raise ValueError(
             f"{function}: {name} must be a scalar, {channels} per-channel values or an "
-            f"{height}x{width}x{channels} array; got shape {array.shape}."
+            f"{'x'.join(map(str, input_size))} array; got shape {array.shape}."
         )
     return finite_single(shaped, function, name)  # normalisation runs in single precision
 
 
 @dataclass(frozen=True)
 class ImageInputLayer:
-    """MATLAB's ``imageInputLayer``: input size H×W×C and the normalisation of raw pixels."""
+    """MATLAB's input layer: ``imageInputLayer`` (H×W×C), or as an extension
+    ``image3dInputLayer`` (S1×S2×S3×C) or ``sequenceInputLayer`` (C×T), as ``Type`` says, with
+    the normalisation of raw values.
 
-    InputSize: tuple[int, int, int]
+    The statistics are held channels last (:mod:`~matlab_occsens._core.formats`), as
+    :meth:`normalize` receives observations.
+    """
+
+    InputSize: tuple[int, ...]
     Normalization: str = "none"
     Mean: np.ndarray | None = None
     StandardDeviation: np.ndarray | None = None
     Min: np.ndarray | None = None
     Max: np.ndarray | None = None
     Name: str = "input"
-    Type: str = field(default="Image Input", init=False)
+    Type: str = "Image Input"
 
     @classmethod
     def create(
         cls,
-        input_size: tuple[int, int, int],
+        input_size: tuple[int, ...],
         normalization: Any = "none",
         *,
+        input_format: str = "BCSS",
         name: str = "input",
         function: str = "imageInputLayer",
         **statistics: Any,
@@ -83,7 +104,7 @@ class ImageInputLayer:
         if missing:
             raise ValueError(
                 f'{function}: Normalization="{method}" needs {" and ".join(missing)} (in raw pixel '
-                f"units, per channel or H×W×C), as MATLAB computes them from training data."
+                f"units, per channel or of net.InputSize), as MATLAB computes them from training data."
             )
         unused = [key for key in given if key not in needed]
         if unused:
@@ -91,16 +112,16 @@ class ImageInputLayer:
                 f'{function}: {", ".join(unused)} not used by Normalization="{method}"; '
                 f"it uses {', '.join(needed) or 'no statistics'}."
             )
-        values = {key: _statistic(key, given[key], input_size, function) for key in needed}
+        values = {key: _statistic(key, given[key], input_size, input_format, function) for key in needed}
         if "StandardDeviation" in values and np.any(values["StandardDeviation"] <= 0):
             raise ValueError(f"{function}: StandardDeviation must be positive.")
         if "Max" in values and np.any(values["Max"] <= values["Min"]):
             raise ValueError(f"{function}: Max must be greater than Min for every channel.")
-        height, width, channels = (int(v) for v in input_size)
-        return cls((height, width, channels), method, Name=name, **values)
+        return cls(tuple(int(side) for side in input_size), method, Name=name, Type=_TYPES[input_format], **values)
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
-        """Normalise float32 images whose last three axes are H×W×C; returns a new array."""
+        """Normalise float32 channels-last observations (their last axes ``(*spatial, C)``);
+        returns a new array."""
         method = self.Normalization
         if method == "none":
             return np.array(images, dtype=np.float32)
@@ -113,13 +134,12 @@ class ImageInputLayer:
         return unit if method == "rescale-zero-one" else unit * np.float32(2) - np.float32(1)
 
 
-def check_input_size(input_size: tuple[int, int, int], function: str) -> None:
+def check_input_size(input_size: tuple[int, ...], function: str) -> None:
     """Refuse, at import, an input no map can hold (see :data:`MAX_INPUT_BYTES`)."""
     values = int(np.prod([int(side) for side in input_size], dtype=object))
     if values * 4 > MAX_INPUT_BYTES:
-        height, width, channels = input_size
         raise ValueError(
-            f"{function}: the network's input {height}×{width}×{channels} needs {values * 4 / 2**30:.1f} GiB "
+            f"{function}: the network's input {'×'.join(map(str, input_size))} needs {values * 4 / 2**30:.1f} GiB "
             f"per float32 image, more than the {MAX_INPUT_BYTES // 2**30} GiB a map can use (it holds the "
             f"image, its occluded batch and the activations at once); give a smaller InputSize."
         )

@@ -9,6 +9,7 @@ selected (which also drops every node those outputs do not need).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,14 +17,34 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from .._core.formats import native_shape
+from .._core.formats import formats_of_rank, input_size_of, is_sequence, native_shape, size_names
 from ._layers import NodeLayer
-from ._onnx_layouts import derive_layouts
+from ._onnx_layouts import CHANNELS_FIRST_OPERATORS, derive_layouts
 
 __all__ = ["OnnxGraph"]
 
 _FUNCTION = "importNetworkFromONNX"
 _BATCH_PARAM = "batch"
+_LAYOUT_NAMES = {
+    "BCSS": "NCHW",
+    "BSSC": "NHWC",
+    "BCSSS": "NCDHW",
+    "BSSSC": "NDHWC",
+    "BCT": "N×C×T",
+    "BTC": "N×T×C",
+}
+_INPUTS = {
+    "BCSS": "images",
+    "BSSC": "images",
+    "BCSSS": "volumes",
+    "BSSSC": "volumes",
+    "BCT": "signals",
+    "BTC": "signals",
+}
+
+
+def _quoted(fmt: str) -> str:
+    return f'"{fmt}"'
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
@@ -36,18 +57,51 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[int | None] | None:
 
 
 def detect_input_format(dims: list[int | None]) -> str | None:
-    """ "BCSS" or "BSSC" when the static dimensions tell them apart, else None.
+    """The channels-first or channels-last layout of an input of these static dimensions, when
+    they tell them apart, else None.
 
-    The channel axis is the one that is static and smaller than both others (a dynamic spatial
-    size counts as larger): [N,3,224,224] and [N,3,H,W] are NCHW, [N,224,224,3] is NHWC.
+    The channel axis is axis 1 or the last one: the one that is static and smaller than every
+    other non-batch axis (a dynamic size counts as larger). [N,3,224,224] and [N,3,H,W] are
+    NCHW, [N,224,224,3] is NHWC; [N,1,48,48,48] is NCDHW; [N,12,T] is N×C×T.
     """
+    formats = formats_of_rank(len(dims))
+    if formats is None:
+        return None
 
-    def channel_like(candidate: int | None, *others: int | None) -> bool:
+    def channel_like(index: int) -> bool:
+        candidate = dims[index]
+        others = [size for axis, size in enumerate(dims[1:], start=1) if axis != index]
         return candidate is not None and all(other is None or other > candidate for other in others)
 
-    nchw = channel_like(dims[1], dims[2], dims[3])
-    nhwc = channel_like(dims[3], dims[1], dims[2])
-    return "BCSS" if nchw and not nhwc else "BSSC" if nhwc and not nchw else None
+    first, last = channel_like(1), channel_like(len(dims) - 1)
+    return formats[0] if first and not last else formats[1] if last and not first else None
+
+
+def consumers_format(model: onnx.ModelProto, input_name: str, rank: int) -> str | None:
+    """The layout the graph itself gives its input, or None where it does not say.
+
+    ONNX defines convolution, pooling and normalisation on channels-first tensors, so an input
+    read only by such operators is channels first; one read only by a ``Transpose`` that moves
+    its last axis to axis 1 (NHWC to NCHW, N×T×C to N×C×T) is channels last.
+    """
+    formats = formats_of_rank(rank)
+    readers = [node for node in model.graph.node if input_name in node.input]
+    if formats is None or not readers:
+        return None
+    to_channels_first = [0, rank - 1, *range(1, rank - 1)]
+    if all(node.op_type in CHANNELS_FIRST_OPERATORS and node.input[0] == input_name for node in readers):
+        return formats[0]
+    if all(node.op_type == "Transpose" and _perm(node) == to_channels_first for node in readers):
+        return formats[1]
+    return None
+
+
+def _perm(node: onnx.NodeProto) -> list[int] | None:
+    return next((list(attr.ints) for attr in node.attribute if attr.name == "perm"), None)
+
+
+def _shown(dims: Sequence[int | None]) -> list[int | str]:
+    return ["?" if dim is None else dim for dim in dims]
 
 
 @dataclass(frozen=True)
@@ -75,9 +129,10 @@ class OnnxGraph:
             )
         self.input = inputs[0]
         dims = _dims(self.input)
-        if dims is None or len(dims) != 4:
+        if dims is None or formats_of_rank(len(dims)) is None:
             raise ValueError(
-                f"{_FUNCTION}: the input {self.input.name!r} must be a 4-D image batch (NCHW or NHWC); "
+                f"{_FUNCTION}: the input {self.input.name!r} must be a 4-D image batch (NCHW or NHWC), "
+                f"a 5-D volume batch (NCDHW or NDHWC) or a 3-D signal batch (N×C×T or N×T×C); "
                 f"its shape is {dims if dims is not None else 'unknown'}."
             )
         if self.input.type.tensor_type.elem_type != TensorProto.FLOAT:
@@ -98,36 +153,60 @@ class OnnxGraph:
 
     # ------------------------------------------------------------------ import-time resolution
     def _resolve_format(self, dims: list[int | None], given: str | None) -> str:
+        formats = formats_of_rank(len(dims))
+        assert formats is not None  # the rank was checked
         if given is not None:
+            if given not in formats:
+                raise ValueError(
+                    f"{_FUNCTION}: InputDataFormats {given!r} does not fit input {self.input.name!r}, which has "
+                    f"{len(dims)} axes {_shown(dims)}; give {formats[0]!r} or {formats[1]!r}."
+                )
             return given
-        detected = detect_input_format(dims)
-        if detected is None:
+        by_size = detect_input_format(dims)
+        by_graph = consumers_format(self.model, self.input.name, len(dims))
+        if by_size is not None and by_graph is not None and by_size != by_graph:
+            raise ValueError(
+                f"{_FUNCTION}: input {self.input.name!r} with shape {_shown(dims)} looks {by_size!r} by its "
+                f"sizes but the graph reads it as {by_graph!r}; pass InputDataFormats={formats[0]!r} "
+                f"(channels on axis 1) or {formats[1]!r} (channels last)."
+            )
+        if by_size is None:
             raise ValueError(
                 f"{_FUNCTION}: cannot tell whether input {self.input.name!r} with shape "
-                f"{['?' if d is None else d for d in dims]} is NCHW or NHWC; pass "
-                f'InputDataFormats="BCSS" (NCHW) or "BSSC" (NHWC).'
+                f"{_shown(dims)} has its channels on axis 1 or last; pass "
+                f"InputDataFormats={_quoted(formats[0])} ({_LAYOUT_NAMES[formats[0]]}) or "
+                f"{_quoted(formats[1])} ({_LAYOUT_NAMES[formats[1]]})."
             )
-        return detected
+        return by_size
 
-    def _resolve_size(self, dims: list[int | None], given: tuple[int, ...] | None) -> tuple[int, int, int]:
-        graph_size = (dims[2], dims[3], dims[1]) if self.input_format == "BCSS" else (dims[1], dims[2], dims[3])
+    def _resolve_size(self, dims: list[int | None], given: tuple[int, ...] | None) -> tuple[int, ...]:
+        fmt = self.input_format
+        names = size_names(fmt)
+        graph_size = input_size_of(fmt, tuple(dims[1:]))
+        shown = f"{_shown(graph_size)} ({'×'.join(names)})"
         if given is None:
             if None in graph_size:
                 raise ValueError(
-                    f"{_FUNCTION}: input {self.input.name!r} has dynamic size "
-                    f"{['?' if d is None else d for d in graph_size]} (H×W×C); pass InputSize=[H W C] "
-                    f"for the images you will use."
+                    f"{_FUNCTION}: input {self.input.name!r} has dynamic size {shown}; pass "
+                    f"InputSize=[{' '.join(names)}] for the {_INPUTS[fmt]} you will use."
                 )
             return graph_size  # type: ignore[return-value]
-        size = tuple(given) if len(given) == 3 else (*given, graph_size[2])
-        if size[2] is None:
-            raise ValueError(f"{_FUNCTION}: the channel count is dynamic in the file; give InputSize=[H W C].")
+        without_channels = len(names) - 1 if not is_sequence(fmt) else None
+        size: tuple[int | None, ...] = (*given, graph_size[-1]) if len(given) == without_channels else given
+        if len(size) != len(names):
+            accepted = f"[{' '.join(names)}]" + (f" or [{' '.join(names[:-1])}]" if without_channels else "")
+            raise ValueError(
+                f"{_FUNCTION}: InputSize must be {accepted} for input {self.input.name!r} ({fmt}); got {list(given)}."
+            )
+        if None in size:
+            raise ValueError(
+                f"{_FUNCTION}: the channel count is dynamic in the file; give InputSize=[{' '.join(names)}]."
+            )
         for axis, (stated, wanted) in enumerate(zip(graph_size, size)):
             if stated is not None and stated != wanted:
                 raise ValueError(
                     f"{_FUNCTION}: InputSize {list(size)} conflicts with the file, whose input "
-                    f"{self.input.name!r} is {['?' if d is None else d for d in graph_size]} (H×W×C) "
-                    f"(dimension {axis + 1})."
+                    f"{self.input.name!r} is {shown} (dimension {axis + 1})."
                 )
         return size  # type: ignore[return-value]
 

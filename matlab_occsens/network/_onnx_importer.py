@@ -8,9 +8,9 @@ from typing import Any
 
 import onnx
 
+from .._core.formats import INPUT_FORMATS
 from .._utils.checks import integer_vector
 from .._utils.namevalue import match_string, parse_name_value
-from ._base import INPUT_FORMATS
 from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
 from ._onnx_file import check_runnable, load_model
 from ._onnx_graph import OnnxGraph
@@ -35,7 +35,7 @@ _OPTIONS: dict[str, Any] = {
 def importNetworkFromONNX(
     modelfile: str | os.PathLike | bytes | onnx.ModelProto, *args: Any, **kwargs: Any
 ) -> OnnxNetwork:
-    """Import an ONNX image network as a MATLAB-style network object.
+    """Import an ONNX network of images, volumes or signals as a MATLAB-style network object.
 
     Parameters
     ----------
@@ -44,11 +44,15 @@ def importNetworkFromONNX(
         once at import (ONNX Runtime builds it unoptimised), so a file it cannot run is refused
         here with its problem. External data is read only from inside the model's folder, after
         symbolic links are followed.
-    InputDataFormats : {"BCSS", "BSSC"}, optional
-        Layout of the ONNX input: "BCSS" for NCHW, "BSSC" for NHWC. Detected from the input's
-        static shape when unambiguous; required otherwise.
-    InputSize : [H W C] or [H W], optional
-        Image size, required when the file leaves height, width or channels dynamic.
+    InputDataFormats : {"BCSS", "BSSC", "BCSSS", "BSSSC", "BCT", "BTC"}, optional
+        Layout of the ONNX input: "BCSS" for NCHW images, "BSSC" for NHWC; extension: "BCSSS"
+        (N×C×D1×D2×D3) and "BSSSC" for volumes, "BCT" (N×C×T, as Conv1d takes) and "BTC" for
+        signals. Detected from the input's static shape when unambiguous (and refused where
+        the graph reads it the other way); required otherwise.
+    InputSize : [H W C] or [H W]; [S1 S2 S3 C] or [S1 S2 S3]; [C T], optional
+        The size of one observation X in MATLAB's layout: an image, a volume (extension), or a
+        signal's features × time steps (extension); required when the file leaves a size
+        dynamic.
     OutputNames : str or list of str, optional
         Layers (node names) or tensors to output; default: the graph's outputs. Set it later
         with ``net.OutputNames = ...`` to measure an intermediate layer.
@@ -75,7 +79,8 @@ def importNetworkFromONNX(
     Returns
     -------
     net : OnnxNetwork
-        ``net.InputSize`` is (H, W, C); ``net.OutputNames`` is settable.
+        ``net.InputSize`` is (H, W, C), (S1, S2, S3, C) or (C, T), the size of one X;
+        ``net.OutputNames`` is settable.
 
     Examples
     --------
@@ -93,10 +98,10 @@ def importNetworkFromONNX(
         require_torch(_FUNCTION, "onnx2torch")
     input_size = options["InputSize"]
     if input_size is not None:
-        input_size = integer_vector(input_size, "InputSize", _FUNCTION, lengths=(2, 3))
+        input_size = integer_vector(input_size, "InputSize", _FUNCTION, lengths=(2, 3, 4))
     model = load_model(modelfile, options["ExternalDataFolder"])
     graph = OnnxGraph(model, input_format, input_size)
-    layer = input_layer(options, graph.input_size, graph.input.name, _FUNCTION)
+    layer = input_layer(options, graph.input_size, graph.input_format, graph.input.name, _FUNCTION)
     path = Path(modelfile) if isinstance(modelfile, (str, os.PathLike)) else None
     check_runnable(model, "the model" if path is None else repr(str(path)))
     name = graph.model.graph.name if path is None else path.stem

@@ -19,7 +19,7 @@ from typing import Any
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["Layouts", "derive_layouts"]
+__all__ = ["CHANNELS_FIRST_OPERATORS", "Layouts", "derive_layouts"]
 
 #: Operators whose output has the layout of their first input (unary, slicing, normalising along
 #: an axis they are told, resampling the axes they are told).
@@ -39,7 +39,7 @@ _ELEMENTWISE = {
     "Sum", "Where", "Xor",
 }  # fmt: skip
 #: Operators ONNX defines on channels-first tensors (N, C, spatial...).
-_CHANNELS_FIRST = {
+CHANNELS_FIRST_OPERATORS = {
     "AveragePool", "BatchNormalization", "Col2Im", "Conv", "ConvInteger", "ConvTranspose", "DeformConv",
     "DepthToSpace", "GlobalAveragePool", "GlobalLpPool", "GlobalMaxPool", "GroupNormalization",
     "InstanceNormalization", "LRN", "LpPool", "MaxPool", "MaxUnpool", "QLinearConv", "SpaceToDepth",
@@ -140,10 +140,14 @@ def _derive(
     outputs = len(node.output)
     if node.domain not in ("", "ai.onnx"):
         return []
-    if op in _CHANNELS_FIRST:
+    if op in CHANNELS_FIRST_OPERATORS:
         rank = rank_of(node.output[0])
         rank = rank if rank is not None else (len(first) if first else None)
-        return [None if rank is None or rank < 3 else "BC" + "S" * (rank - 2)] * outputs
+        if rank is None or rank < 3:
+            return [None] * outputs
+        # the axes after the channels keep their letters ("BCT" stays "BCT"); otherwise space
+        inner = first[2:] if first is not None and len(first) == rank and first.startswith("BC") else "S" * (rank - 2)
+        return ["BC" + inner] * outputs
     if op in _LIKE_FIRST:
         return [first] * outputs
     if op in _ELEMENTWISE:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .._utils.checks import integer_vector
-from .._utils.namevalue import match_string, parse_name_value
-from ._base import INPUT_FORMATS
+import numpy as np
+
+from .._core.formats import INPUT_FORMATS, input_size_of, size_names
+from .._utils.checks import integer_vector, shown
+from .._utils.namevalue import is_text, match_string, parse_name_value
 from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
 from ._optional import require_torch
 
@@ -26,27 +28,50 @@ _FUNCTION = "importNetworkFromPyTorch"
 _OPTIONS: dict[str, Any] = {
     "InputSize": None,
     "PyTorchInputSizes": None,
-    "InputDataFormats": "BCSS",
+    "InputDataFormats": None,  # channels first, of the kind InputSize's length says
     "OutputNames": None,
     "OutputDataFormats": None,
     **INPUT_LAYER_OPTIONS,
 }
 
 
-def _input_size(options: dict[str, Any], input_format: str) -> tuple[int, int, int]:
-    """H×W×C from ``InputSize`` or from MATLAB's ``PyTorchInputSizes`` (the tensor's own shape)."""
+def _input_size(options: dict[str, Any], input_format: str | None) -> tuple[tuple[int, ...], str]:
+    """``InputSize`` in MATLAB's layout and the input format, from ``InputSize`` or MATLAB's
+    ``PyTorchInputSizes`` (the tensor's own shape); without ``InputDataFormats`` the input is
+    channels first (PyTorch's own convention) of the kind the size's length says: an image
+    ([H W C]) or a volume ([S1 S2 S3 C]). A signal's [C T] needs its format named, as a
+    two-number InputSize could be a mistyped image size."""
     size, torch_size = options["InputSize"], options["PyTorchInputSizes"]
     if size is not None and torch_size is not None:
         raise ValueError(f"{_FUNCTION}: give InputSize or PyTorchInputSizes, not both.")
     if size is not None:
-        return integer_vector(size, "InputSize", _FUNCTION, lengths=(3,))  # type: ignore[return-value]
+        if input_format is None:
+            values = _sizes(size, "InputSize", (3, 4), "[H W C]", "[S1 S2 S3 C]")
+            return values, "BCSS" if len(values) == 3 else "BCSSS"
+        return integer_vector(size, "InputSize", _FUNCTION, lengths=(len(input_format) - 1,)), input_format
     if torch_size is not None:
-        shape = integer_vector(torch_size, "PyTorchInputSizes", _FUNCTION, lengths=(4,))
-        return (shape[2], shape[3], shape[1]) if input_format == "BCSS" else shape[1:]  # type: ignore[return-value]
+        if input_format is None:
+            shape = _sizes(torch_size, "PyTorchInputSizes", (4, 5), "[N C H W]", "[N C S1 S2 S3]")
+            input_format = "BCSS" if len(shape) == 4 else "BCSSS"
+        else:
+            shape = integer_vector(torch_size, "PyTorchInputSizes", _FUNCTION, lengths=(len(input_format),))
+        return input_size_of(input_format, shape[1:]), input_format  # type: ignore[return-value]
+    names = " ".join(size_names(input_format or "BCSS"))
     raise ValueError(
-        f"{_FUNCTION}: a PyTorch model does not record its image size; give InputSize=[H W C] "
-        f"(or MATLAB's PyTorchInputSizes=[1 C H W])."
+        f"{_FUNCTION}: a PyTorch model does not record its image size; give InputSize=[{names}] "
+        f"(or MATLAB's PyTorchInputSizes, the input tensor's size such as [1 C H W])."
     )
+
+
+def _sizes(value: Any, argument: str, lengths: tuple[int, int], image: str, volume: str) -> tuple[int, ...]:
+    """An image's or a volume's size (``lengths``: theirs) when no InputDataFormats says which."""
+    count = np.size(value) if not is_text(value) else 0
+    if count not in lengths:
+        raise ValueError(
+            f"{_FUNCTION}: {argument} must be {lengths[0]} integers {image} for an image or {lengths[1]} "
+            f'{volume} for a volume (a signal\'s needs InputDataFormats="BCT" or "BTC"); got {shown(value)}.'
+        )
+    return integer_vector(value, argument, _FUNCTION, lengths=(count,))
 
 
 def importNetworkFromPyTorch(
@@ -67,12 +92,17 @@ def importNetworkFromPyTorch(
         ``torch.export.load`` would unpickle pickled weights and evaluate Python found in the
         file. Safe to take from strangers: ONNX files (``importNetworkFromONNX``) and ``.pt2``
         files with tensor weights.
-    InputSize : [H W C]
-        Image size. Required unless ``PyTorchInputSizes`` is given.
-    PyTorchInputSizes : [N C H W]
+    InputSize : [H W C], [S1 S2 S3 C] or [C T]
+        The size of one observation X: an image; extension: a volume, or a signal's features ×
+        time steps (with ``InputDataFormats`` "BCT" or "BTC"). Required unless
+        ``PyTorchInputSizes`` is given.
+    PyTorchInputSizes : [N C H W], [N C S1 S2 S3] or [N C T]
         MATLAB's option: the size of the model's input tensor (``[N H W C]`` for "BSSC").
-    InputDataFormats : {"BCSS", "BSSC"}, default "BCSS"
-        Layout of the model's input: "BCSS" is PyTorch's NCHW, "BSSC" NHWC.
+    InputDataFormats : {"BCSS", "BSSC", "BCSSS", "BSSSC", "BCT", "BTC"}, optional
+        Layout of the model's input: "BCSS" is PyTorch's NCHW, "BSSC" NHWC; extension: "BCSSS"
+        (NCDHW, as Conv3d takes) and "BSSSC" for volumes, "BCT" (N×C×T, as Conv1d takes) and
+        "BTC" for signals. Default: channels first, "BCSS" for an image's size and "BCSSS"
+        for a volume's.
     OutputNames : str or list of str, default ``[""]``
         Modules whose outputs are measured, named as ``model.named_modules()`` names them;
         ``""`` is the whole model. A TorchScript model offers only ``""``.
@@ -88,7 +118,8 @@ def importNetworkFromPyTorch(
     Returns
     -------
     net : TorchModuleNetwork
-        ``net.InputSize`` is (H, W, C); ``net.OutputNames`` is settable.
+        ``net.InputSize`` is (H, W, C), (S1, S2, S3, C) or (C, T), the size of one X;
+        ``net.OutputNames`` is settable.
 
     Examples
     --------
@@ -97,9 +128,11 @@ def importNetworkFromPyTorch(
     >>> net.OutputNames = ["features.6"]  # measure an intermediate block  # doctest: +SKIP
     """
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
-    input_format = match_string(options["InputDataFormats"], INPUT_FORMATS, "InputDataFormats", _FUNCTION)
-    input_size = _input_size(options, input_format)
-    layer = input_layer(options, input_size, "input", _FUNCTION)
+    given_format = options["InputDataFormats"]
+    if given_format is not None:
+        given_format = match_string(given_format, INPUT_FORMATS, "InputDataFormats", _FUNCTION)
+    input_size, input_format = _input_size(options, given_format)
+    layer = input_layer(options, input_size, input_format, "input", _FUNCTION)
     require_torch(_FUNCTION)
     from ._torch_network import TorchModuleNetwork, load_module
 

@@ -24,7 +24,7 @@ import torch
 
 from .._backends.engine import Engine, batches_correctly
 from .._backends.torch_engine import TorchEngine, cpu_workers, replicas, torch_device
-from .._core.formats import native_shape
+from .._core.formats import is_sequence, native_shape
 from ._base import Network, warn_unbatchable
 from ._layers import ImageInputLayer, NodeLayer
 from ._pt2_archive import check_pt2_archive
@@ -175,12 +175,13 @@ class TorchModuleNetwork(Network):
 
     def _derived_format(self, name: str, rank: int) -> str | None:
         """A module has no graph to follow, so only two things are known: torch's convolution,
-        pooling and normalisation modules return channels-first tensors, and a 4-D output of any
-        other module is taken in the model's input layout (``InputDataFormats``). Any other rank
-        (a transformer's N×tokens×features) needs ``OutputDataFormats``."""
+        pooling and normalisation modules return channels-first tensors, and an output of any
+        other module with the input's rank is taken in the model's input layout
+        (``InputDataFormats``). Any other rank (a transformer's N×tokens×features) needs
+        ``OutputDataFormats``."""
         module = self._module if name == ROOT else self._modules[name]
-        if isinstance(module, _CHANNELS_FIRST_MODULES):
-            return "BC" + "S" * (rank - 2)
+        if isinstance(module, _CHANNELS_FIRST_MODULES):  # a signal's Conv1d keeps its time axis
+            return "BC" + ("T" if is_sequence(self._input_format) else "S") * (rank - 2)
         return self._input_format if rank == len(self._input_format) else None
 
     def _build_engine(self, environment: str) -> Engine:
