@@ -196,3 +196,44 @@ def random_cnns(draw, nhwc: bool = False, rank: int = 2) -> tuple[onnx.ModelProt
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model, (*sizes, channels)
+
+
+def seeded_cnn(spatial: tuple[int, ...], channels: int = 2, classes: int = 3, seed: int = 0) -> onnx.ModelProto:
+    """A fixed small CNN of any rank with seeded weights, channels first: "conv1" (3 wide, padded)
+    and ReLU, a 2-wide max pooling, "local" (3 wide, padded, 6 channels) and ReLU, then global
+    average pooling and a dense layer to ``classes`` scores. Selecting "local" gives a spatial output."""
+    rng = np.random.default_rng(seed)
+    rank = len(spatial)
+
+    def weights(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+
+    pads = [1] * 2 * rank
+    nodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], name="conv1", pads=pads),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2] * rank, strides=[2] * rank),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["local_out"], name="local", pads=pads),
+        helper.make_node("Relu", ["local_out"], ["r2"], name="relu2"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["pooled"], name="gap"),
+        helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten"),
+        helper.make_node("Gemm", ["flat", "dense"], ["scores"], name="dense"),
+    ]
+    initializers = [
+        weights("w1", 4, channels, *[3] * rank),
+        weights("b1", 4),
+        weights("w2", 6, 4, *[3] * rank),
+        weights("b2", 6),
+        weights("dense", 6, classes),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "seeded_cnn",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, *spatial])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", classes])],
+        initializer=initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
