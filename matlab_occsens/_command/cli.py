@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import __version__
-from .._core.formats import IMAGE_FORMATS
+from .._core.formats import IMAGE_FORMATS, input_kind
 from .._core.labels import class_channels, rank_classes, read_class_names
 from .._core.occlusion import map_request, score_maps
 from .._core.options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
@@ -271,6 +271,11 @@ class Console:
 
 def _network(model: str, options: dict[str, Any], output_names: str | None) -> Network:
     net = importNetworkFromONNX(model, **options)
+    if net.InputDataFormats not in IMAGE_FORMATS:  # volumes and signals: the Python API for now
+        raise ValueError(
+            f"{model} takes a {input_kind(net.InputDataFormats)} ({net.InputDataFormats}); the command explains "
+            f"2-D images: call occlusionSensitivity from Python for volumes and signals."
+        )
     if output_names is not None:
         net.OutputNames = [output_names]
     elif len(net.OutputNames) != 1:

@@ -27,6 +27,7 @@ __all__ = [
     "channels_first",
     "channels_last_shape",
     "formats_of_rank",
+    "input_kind",
     "input_size_of",
     "is_sequence",
     "native_shape",
@@ -64,6 +65,11 @@ def input_size_of(input_format: str, native: tuple[int | None, ...]) -> tuple[in
     dropped): the inverse of :func:`native_shape`, None where a size is dynamic."""
     channels, spatial = (native[0], native[1:]) if channels_first(input_format) else (native[-1], native[:-1])
     return (channels, *spatial) if is_sequence(input_format) else (*spatial, channels)
+
+
+def input_kind(input_format: str) -> str:
+    """ "image", "volume" or "signal", for messages."""
+    return "signal" if is_sequence(input_format) else "image" if spatial_rank(input_format) == 2 else "volume"
 
 
 def spatial_rank(input_format: str) -> int:

@@ -56,12 +56,14 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
         one entry in ``net.OutputNames``.
     X : array_like
         One image, H×W×C (or H×W when C = 1) of exactly ``net.InputSize``, raw pixels of any
-        real numeric type (converted to float32 first).
+        real numeric type (converted to float32 first). Extension: a volume S1×S2×S3×C for a
+        3-D network, a signal C×T (features × time steps) for a 1-D one.
     channelIdx : int or sequence of int
         1-based channel(s) of the selected output, as in MATLAB. Several give stacked maps
         from the same forward passes.
     MaskSize : "auto", int or [h w], default "auto"
-        Occluding mask size; "auto" is round(0.2 * [H W]).
+        Occluding mask size; "auto" is round(0.2 * [H W]). A volume takes one value per axis
+        (or one for all), a signal one (in time steps; a mask covers every feature).
     Stride : "auto", int or [a b], default "auto"
         Step between mask positions, vertical then horizontal; "auto" is round(0.1 * [H W]).
     MaskValue : "auto", float or C values, default "auto"
@@ -82,8 +84,15 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     Incremental : {"auto", "on", "off"} or bool, default "auto"
         Extension (not in MATLAB): recompute, for each mask, only the activations the mask can
         change (:mod:`matlab_occsens._incremental`); same map up to float rounding. "auto" uses
-        it where it is predicted faster (ONNX networks on the CPU); "on" uses it wherever the
-        graph allows and otherwise warns and runs the ordinary forward passes.
+        it where it is measured faster on the map's own masks (ONNX networks on the CPU); "on"
+        uses it wherever the graph allows and otherwise warns and runs the ordinary forward
+        passes. Images, volumes and signals alike.
+    ReductionFcn : callable, optional
+        Extension (Python only): the score of one channel, a function of its activations for
+        a batch of B inputs, shape (B, *spatial) in MATLAB's layout (e.g. (B, H, W)), that
+        returns B numbers; a region's sum, a box's score, a max. Default: the total activation
+        (the sum over the spatial and time axes). It is tried on the unoccluded input first;
+        one that raises or returns anything but B finite numbers is a ValueError.
 
     Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
     values are case-insensitive and may be abbreviated.
@@ -96,12 +105,15 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     Returns
     -------
     scoreMap : ndarray of float32
-        H×W (one channel) or H×W×n; K_h×K_w(×n) with ``OutputUpsampling="none"``.
+        H×W (one channel) or H×W×n; K_h×K_w(×n) with ``OutputUpsampling="none"``. A volume's
+        map is S1×S2×S3(×n), a signal's T (×n).
 
     Examples
     --------
     >>> scoreMap = occlusionSensitivity(net, X, 968)                    # doctest: +SKIP
     >>> scoreMap = occlusionSensitivity(net, X, [968, 505], "Stride", 10, MaskSize=30)  # doctest: +SKIP
+    >>> tumour = occlusionSensitivity(seg3d, V, 2, MaskSize=8, Stride=4,
+    ...     ReductionFcn=lambda a: a[:, 10:20, 10:20, 5:9].sum(axis=(1, 2, 3)))  # doctest: +SKIP
     """
     _check_network(net)
     measured, channelIdx, args = current_call_form(net, channelIdx, args)

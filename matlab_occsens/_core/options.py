@@ -283,8 +283,13 @@ def _volume_hint(shape: tuple[int, ...], spatial: tuple[int, ...], channels: int
         return "it looks like C×S1×S2×S3 (channels first); MATLAB volumes are S1×S2×S3×C: X = np.moveaxis(X, 0, -1)."
     if len(shape) == 5 and shape[1:] in ((channels, *spatial), (*spatial, channels)):
         return f"that is a batch of {shape[0]} volumes, and {FUNCTION} explains one per call."
-    if len(shape) in (3, 4) and shape[:3] != spatial:
+    if len(shape) == 3 and channels == 1:
         return "Resize it first: V = imresize3(V, net.InputSize[:3])."
+    if len(shape) == 4 and shape[3] == channels:
+        return (
+            "Resize each channel first: V = np.stack([imresize3(V[..., c], net.InputSize[:3]) "
+            "for c in range(V.shape[3])], axis=3)."
+        )
     return f"the network takes {channels} channel(s); MATLAB volumes are S1×S2×S3×C."
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.formats import channels_last_shape, observation_to_channels_last, spatial_size
+from .._core.formats import channels_last_shape, input_kind, observation_to_channels_last, spatial_size
 from .._utils.checks import finite_single, real_array
 from .._utils.namevalue import match_string
 
@@ -26,14 +26,7 @@ MAX_INPUT_BYTES = 2**31
 NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
 
 #: MATLAB's Type of the input layer of each kind of input.
-_TYPES = {
-    "BCSS": "Image Input",
-    "BSSC": "Image Input",
-    "BCSSS": "3-D Image Input",
-    "BSSSC": "3-D Image Input",
-    "BCT": "Sequence Input",
-    "BTC": "Sequence Input",
-}
+_TYPES = {"image": "Image Input", "volume": "3-D Image Input", "signal": "Sequence Input"}
 
 _NEEDS = {
     "none": (),
@@ -117,7 +110,9 @@ class ImageInputLayer:
             raise ValueError(f"{function}: StandardDeviation must be positive.")
         if "Max" in values and np.any(values["Max"] <= values["Min"]):
             raise ValueError(f"{function}: Max must be greater than Min for every channel.")
-        return cls(tuple(int(side) for side in input_size), method, Name=name, Type=_TYPES[input_format], **values)
+        return cls(
+            tuple(int(side) for side in input_size), method, Name=name, Type=_TYPES[input_kind(input_format)], **values
+        )
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
         """Normalise float32 channels-last observations (their last axes ``(*spatial, C)``);

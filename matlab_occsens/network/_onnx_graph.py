@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from .._core.formats import formats_of_rank, input_size_of, is_sequence, native_shape, size_names
+from .._core.formats import formats_of_rank, input_kind, input_size_of, is_sequence, native_shape, size_names
 from ._layers import NodeLayer
 from ._onnx_layouts import CHANNELS_FIRST_OPERATORS, derive_layouts
 
@@ -32,14 +32,6 @@ _LAYOUT_NAMES = {
     "BSSSC": "NDHWC",
     "BCT": "N×C×T",
     "BTC": "N×T×C",
-}
-_INPUTS = {
-    "BCSS": "images",
-    "BSSC": "images",
-    "BCSSS": "volumes",
-    "BSSSC": "volumes",
-    "BCT": "signals",
-    "BTC": "signals",
 }
 
 
@@ -188,7 +180,7 @@ class OnnxGraph:
             if None in graph_size:
                 raise ValueError(
                     f"{_FUNCTION}: input {self.input.name!r} has dynamic size {shown}; pass "
-                    f"InputSize=[{' '.join(names)}] for the {_INPUTS[fmt]} you will use."
+                    f"InputSize=[{' '.join(names)}] for the {input_kind(fmt)}s you will use."
                 )
             return graph_size  # type: ignore[return-value]
         without_channels = len(names) - 1 if not is_sequence(fmt) else None
