@@ -8,13 +8,12 @@ the ordinary passes take the map's first grid rows from the front, the increment
 last rows from the back (a grid's *row* is its masks at one position of the first axis: a row of
 an image's grid, a slice of a volume's, one time step of a signal's). The faster path then does
 the rest, and the choice is kept for the network, output selection and grid, followed by the
-next :data:`RECHECK_EVERY` calls without
-timing, then measured again (the better path changes with the machine's load). A measurement
-costs the slower path's share of a map, so each one that confirms the choice doubles the calls
-before the next, up to :data:`RECHECK_MOST`; one that overturns it starts again from
-:data:`RECHECK_EVERY`. No forward pass
-is spent on the measurement: every batch of either path is part of the map (the incremental
-path's pass of the unoccluded image, which it needs for its own activations, is the one extra).
+next :data:`RECHECK_EVERY` calls without timing, then measured again (the better path changes
+with the machine's load). A measurement costs the slower path's share of a map, so each one that
+confirms the choice doubles the calls before the next, up to :data:`RECHECK_MOST`; one that
+overturns it starts again from :data:`RECHECK_EVERY`. No forward pass is spent on the
+measurement: every batch of either path is part of the map (the incremental path's pass of the
+unoccluded image, which it needs for its own activations, is the one extra).
 """
 
 from __future__ import annotations
