@@ -175,6 +175,26 @@ def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow, kind)
     assert choices.get("grid").incremental_wins == (slow == "ordinary")
 
 
+def test_a_far_slower_ordinary_path_is_measured_on_one_batch_a_turn():
+    """An ordinary turn stops once it has run as long as the incremental turn before it: a held
+    batch outlasts a whole incremental turn, so each turn runs one ordinary batch (not as many
+    images as the incremental turn, which would take the front's 25 images in its first turn),
+    and the rest of the front goes incremental."""
+    engine, job, forward = _measured_setup()
+    batches = []
+
+    def ordinary(job):
+        for first, output in _slow_ordinary(engine)(job):
+            batches.append(len(output))
+            yield first, output
+
+    seen = np.zeros(len(job), int)
+    for first, output in auto.measured_outputs(ordinary, forward, job, KeptCache(4), "grid"):
+        seen[first : first + len(output)] += 1
+    np.testing.assert_array_equal(seen, 1)
+    assert len(batches) == auto.TURNS and sum(batches) < 25
+
+
 def test_auto_remembers_its_choice_and_measures_again_now_and_then():
     net = conv_net()
     image = np.random.default_rng(5).uniform(0, 255, (20, 24, 3))
