@@ -254,6 +254,10 @@ class Row:
     plan_bound: float
     ideal_bound: float
     error: float
+    """The default map's largest difference from "off"'s, over the largest value of that map."""
+    output_error: float
+    """The same difference over the largest unoccluded output (random weights give maps tiny
+    next to the output, whose float32 rounding then shows in the map)."""
     peaks: tuple[float, float]
     monai: MonaiRun | None = None
     load: tuple[float, float] = (0.0, 0.0)
@@ -279,7 +283,8 @@ def measure(case: Case, repeats: int, with_monai: bool) -> Row:
         seconds, off_map = timed(lambda: occlusionSensitivity(net, X, 1, Incremental="off", **case.options()))
         off.append(seconds)
         default.append(timed(lambda: occlusionSensitivity(net, X, 1, **case.options()))[0])
-    error = float(np.abs(default_map - off_map).max() / np.abs(off_map).max())
+    difference = float(np.abs(default_map - off_map).max())
+    error, output_error = difference / np.abs(off_map).max(), difference / np.abs(predict(net, X)).max()
     plan_bound, ideal_bound = bounds(net, case)
     context = multiprocessing.get_context("spawn")
     peaks = []
@@ -287,7 +292,7 @@ def measure(case: Case, repeats: int, with_monai: bool) -> Row:
         with ProcessPoolExecutor(1, mp_context=context) as pool:  # a fresh process per grid
             peaks.append(pool.submit(peak_rss, onnx_bytes, case, stride).result())
     chose = ("on" if choices[-1].incremental_wins else "off") if choices else "off, unmeasured"
-    row = Row(case, off, first, default, chose, plan_bound, ideal_bound, error, (peaks[0], peaks[1]))
+    row = Row(case, off, first, default, chose, plan_bound, ideal_bound, error, output_error, (peaks[0], peaks[1]))
     if with_monai and case.input_format == "BCSSS":
         before = timed(lambda: occlusionSensitivity(net, X, 1, **case.options()))[0]
         seconds, images, theirs = monai_map(model, case)
@@ -303,7 +308,7 @@ def measure(case: Case, repeats: int, with_monai: bool) -> Row:
 def report(rows: list[Row]) -> None:
     print(
         "| case | masks | off s | default s (first call) | speed-up | chose | plan bound | ideal bound "
-        "| max error | peak RSS (coarse / measured grid) | load |"
+        "| max error (map / output) | peak RSS (coarse / measured grid) | load |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
@@ -312,7 +317,7 @@ def report(rows: list[Row]) -> None:
             f"| {case.name} {'×'.join(map(str, case.shape[1:]))} | {case.masks()} "
             f"| {statistics.median(row.off):.2f} | {statistics.median(row.default):.2f} ({row.first:.2f}) "
             f"| **{row.speedup:.2f}x** | {row.chose} | {row.plan_bound:.2f}x | {row.ideal_bound:.2f}x "
-            f"| {row.error:.1e} | {row.peaks[0]:.0f} / {row.peaks[1]:.0f} MB "
+            f"| {row.error:.1e} / {row.output_error:.1e} | {row.peaks[0]:.0f} / {row.peaks[1]:.0f} MB "
             f"({case.masks(case.coarse_stride)} / {case.masks()} masks) | {row.load[0]:.1f}-{row.load[1]:.1f} |"
         )
     for row in rows:
