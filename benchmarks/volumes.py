@@ -25,8 +25,8 @@ coarse and the measured grid: it must not grow with the number of masks.
 
 Usage::
 
-    python benchmarks/volumes.py [--repeats 1] [--cases volume signal] [--no-monai]
-    python benchmarks/volumes.py --smoke        # seconds, for CI
+    python -m benchmarks.volumes [--repeats 1] [--cases volume signal] [--no-monai]
+    python -m benchmarks.volumes --smoke        # seconds, for CI
 """
 
 from __future__ import annotations
