@@ -169,6 +169,7 @@ def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow, kind)
     for first, output in auto.measured_outputs(ordinary, forward, job, choices, "grid"):
         seen[first : first + len(output)] += 1
         got[first] = output.copy()
+    assert next(iter(got)) == 0  # the unoccluded image first: the map scores it before any mask
     np.testing.assert_array_equal(seen, 1)
     expected = np.concatenate([output for _, output in sorted(_ordinary(engine)(job), key=lambda item: item[0])])
     assert_same_map(np.concatenate([got[first] for first in sorted(got)]), expected)

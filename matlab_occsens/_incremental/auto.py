@@ -7,7 +7,7 @@ both paths on masks the map needs anyway, in alternating turns so that both meet
 the ordinary passes take the map's first grid rows from the front, the incremental passes its
 last rows from the back (a grid's *row* is its masks at one position of the first axis: a row of
 an image's grid, a slice of a volume's, one time step of a signal's); each ordinary turn stops
-when it has run as many images as the incremental turn before it, or as long. The faster path
+when it has run as many images as an incremental turn, or as long. The faster path
 then does the rest, and the choice is kept for the network, output selection and grid, followed
 by the next :data:`RECHECK_EVERY` calls without timing, then measured again (the better path
 changes with the machine's load). A measurement costs the slower path's share of a map, so each one that
@@ -135,15 +135,13 @@ def _measuring(
     done = 0  # images the ordinary stream has given
     rates: dict[str, list[float]] = {"ordinary": [], "incremental": []}  # seconds per image of each turn
     forward.reference(job.base)  # its output is the reference image, which the ordinary stream gives
+    # Each ordinary turn runs as many images as the incremental turn after it or as long as the
+    # one before it, whichever comes first (at least one batch): where the incremental path is far
+    # faster, measuring costs the ordinary path a few batches. The first is the stream's first
+    # batch alone, which holds the unoccluded image: the map scores that image first (a
+    # ReductionFcn is tried on it alone before any occluded input).
+    spent = 0.0  # seconds of the last incremental turn
     for first, stop in itertools.pairwise(bounds):
-        start = time.perf_counter()
-        outputs = list(_incremental(forward, job, first, stop, reference=False))
-        spent = time.perf_counter() - start
-        rates["incremental"].append(spent / (stop - first))
-        yield from outputs
-        # An ordinary turn as long as the incremental one, in images or in time, whichever comes
-        # first (at least one batch): where the incremental path is far faster, measuring costs
-        # the ordinary path a few batches, not as many images as the incremental turn ran.
         target = done + (stop - first)
         seconds, images = 0.0, 0
         while done < min(target, len(front)) and (images == 0 or seconds < spent):
@@ -155,6 +153,11 @@ def _measuring(
             yield index, output
         if images:
             rates["ordinary"].append(seconds / images)
+        start = time.perf_counter()
+        outputs = list(_incremental(forward, job, first, stop, reference=False))
+        spent = time.perf_counter() - start
+        rates["incremental"].append(spent / (stop - first))
+        yield from outputs
     rate = {side: min(values, default=math.inf) for side, values in rates.items()}  # interference only adds time
     choice = choices[key] = Choice(rate["ordinary"], rate["incremental"], RECHECK_EVERY)
     if previous is not None and previous.incremental_wins == choice.incremental_wins:
