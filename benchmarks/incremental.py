@@ -18,9 +18,8 @@ The row says how many of the grid's masks were run.
 
 Usage::
 
-    python benchmarks/incremental.py [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
-    python benchmarks/incremental.py --smoke          # a few seconds, for CI
-    python benchmarks/incremental.py --calibrate      # refit the cost model's constants
+    python -m benchmarks.incremental [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
+    python -m benchmarks.incremental --smoke          # a few seconds, for CI
 """
 
 from __future__ import annotations
@@ -36,15 +35,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, imresize
-from matlab_occsens._core.activations import channel_totals
-from matlab_occsens._core.grid import MaskGrid, mask_grid
-from matlab_occsens._core.options import mround
-from matlab_occsens._incremental.cache import derived
-from matlab_occsens._incremental.graph import Unsupported
-from matlab_occsens._incremental.plan import ideal_work
-from matlab_occsens._incremental.policy import incremental_forward, ordinary_images, plan_for, spatial_graph
-from matlab_occsens._stream.job import OcclusionJob
-from matlab_occsens.network._base import Network
+from matlab_occsens._hooks import (
+    MaskGrid,
+    OcclusionJob,
+    Unsupported,
+    channel_totals,
+    derived,
+    ideal_work,
+    incremental_forward,
+    mask_grid,
+    mround,
+    ordinary_images,
+    plan_for,
+    spatial_graph,
+)
+from matlab_occsens.network import Network
 from matlab_occsens.pretrained import PRETRAINED
 
 MODES = ("off", "on", "auto")
@@ -330,13 +335,7 @@ def main() -> None:
     parser.add_argument("--per-axis", type=int, default=8, help="mask positions per axis of a sampled grid")
     parser.add_argument("--networks", nargs="*", default=list(CASES))
     parser.add_argument("--smoke", action="store_true", help="one network, one small grid, once (seconds)")
-    parser.add_argument("--calibrate", action="store_true", help="refit the cost model's constants")
     args = parser.parse_args()
-    if args.calibrate:
-        from calibrate_incremental import calibrate
-
-        calibrate([name for name in args.networks if name in PRETRAINED])
-        return
     if args.smoke:
         rows = measure(CASES["efficientnet-lite0"], 1, 8, ("MATLAB defaults",))
     else:

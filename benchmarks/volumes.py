@@ -48,10 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity, predict
-from matlab_occsens._core.grid import mask_grid
-from matlab_occsens._incremental.cache import derived
-from matlab_occsens._incremental.plan import ideal_work, rest_work
-from matlab_occsens._incremental.policy import plan_for, spatial_graph
+from matlab_occsens._hooks import derived, ideal_work, mask_grid, plan_for, rest_work, spatial_graph
 from matlab_occsens.network import Network
 
 TARGETS = {"volume": 3.0, "signal": 2.0}

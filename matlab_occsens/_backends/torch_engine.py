@@ -32,7 +32,7 @@ from .._stream.job import Batch, OcclusionJob
 from .cpu import physical_cores
 from .engine import DeviceOccluder, Engine
 
-__all__ = ["TorchEngine", "TorchOccluder", "cpu_workers", "replicas", "torch_device"]
+__all__ = ["CPU_UNIT", "TorchEngine", "TorchOccluder", "cpu_workers", "forward_alone", "replicas", "torch_device"]
 
 Forward = Callable[[torch.Tensor], list[torch.Tensor]]
 
@@ -196,16 +196,16 @@ class TorchEngine(Engine):
         """The selected outputs of a device batch, as device tensors."""
         with _process_settings():
             if batch.device.type != "cpu":
-                return _forward_alone(self._forwards[0], batch)
+                return forward_alone(self._forwards[0], batch)
             unit = min(CPU_UNIT, self.max_batch or CPU_UNIT)
             units = -(-len(batch) // unit)
             workers = min(self.workers, units)
             if workers == 1 or self._pool is None:
-                return _forward_alone(self._forwards[0], batch, unit)
+                return forward_alone(self._forwards[0], batch, unit)
             # Each worker takes whole units, so no unit is cut between two workers.
             cuts = [unit * (units * worker // workers) for worker in range(1, workers)]
             shares = batch.tensor_split(cuts)
-            parts = list(self._pool.map(_forward_alone, self._forwards, shares, [unit] * workers))
+            parts = list(self._pool.map(forward_alone, self._forwards, shares, [unit] * workers))
         return [torch.cat(pieces) for pieces in zip(*parts)]
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -216,7 +216,7 @@ class TorchEngine(Engine):
         return TorchOccluder(self, input_format) if self._occlude_on_device else None
 
 
-def _forward_alone(forward: Forward, batch: torch.Tensor, unit: int | None = None) -> list[torch.Tensor]:
+def forward_alone(forward: Forward, batch: torch.Tensor, unit: int | None = None) -> list[torch.Tensor]:
     """One worker's share, on one thread on a CPU (inference mode is per thread, so entered here),
     in forward passes of exactly ``unit`` images (the last one padded with copies of the share's
     last image, whose outputs are dropped). A GPU's work does not use the thread count, and

@@ -5,10 +5,10 @@
 
 Without ``--channel`` or ``--label`` the image's top class is explained. Every option of
 ``occlusionSensitivity`` and of ``importNetworkFromONNX``'s input layer is a flag with its MATLAB
-name (``MaskSize`` is ``--mask-size``), made from the option tables themselves, so a new option is a
-new flag and the defaults shown are the library's. Every mistake is reported as one line on stderr
-with exit status 2 (a traceback only with ``--debug``), so the command can be used from scripts and
-by people who do not read Python.
+name (``MaskSize`` is ``--mask-size``), made from the option table itself (its values, help and
+default), so a new option is a new flag; an option the table marks Python-only has none. Every
+mistake is reported as one line on stderr with exit status 2 (a traceback only with ``--debug``),
+so the command can be used from scripts and by people who do not read Python.
 """
 
 from __future__ import annotations
@@ -19,25 +19,24 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from .. import __version__
+from .._core import option_table
 from .._core.formats import IMAGE_FORMATS, input_kind
 from .._core.labels import class_channels, rank_classes, read_class_names
 from .._core.occlusion import map_request, score_maps
-from .._core.options import DEFAULTS, ENVIRONMENTS, INCREMENTAL, UPSAMPLING
+from .._core.option_table import Option
 from .._core.predict import predict
 from .._utils.result_files import check_writable
 from ..datasets.command import add_dataset_flags, is_dataset, run_dataset
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
-from ..network._import_options import INPUT_LAYER_OPTIONS
-from ..network._layers import NORMALIZATIONS
 from ..pretrained import DEMO_INSTALL, PRETRAINED
 from .results import save_results
 
@@ -56,45 +55,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-# --- flags made from the option tables -----------------------------------------------------------
+# --- flags made from the option table ------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Form:
-    """How one MATLAB option is written on the command line."""
-
-    words: tuple[str, ...] | None
-    """Its text values (None: any text, such as a layer name; empty: numbers only)."""
-    numbers: bool
-    """Whether it takes one or more numbers (then the flag takes several words)."""
-    help: str
-
-
-_ON_OFF = ("on", "off")
-_FORMS: dict[str, _Form] = {
-    "MaskSize": _Form(("auto",), True, "MaskSize: N or H W; auto is round(0.2*[H W])"),
-    "Stride": _Form(("auto",), True, "Stride: N or A B (vertical, horizontal); auto is round(0.1*[H W])"),
-    "MaskValue": _Form(("auto",), True, "MaskValue: V or one value per channel; auto is the channel means"),
-    "OutputUpsampling": _Form(UPSAMPLING, False, "OutputUpsampling"),
-    "MaskClipping": _Form(_ON_OFF, False, "MaskClipping"),
-    "MiniBatchSize": _Form((), True, "MiniBatchSize: the most images per forward call"),
-    "ExecutionEnvironment": _Form(ENVIRONMENTS, False, "ExecutionEnvironment; auto: a GPU when one can be used"),
-    "Incremental": _Form(INCREMENTAL, False, "extension, not MATLAB: recompute only what each mask changes (same map)"),
-    "Normalization": _Form(NORMALIZATIONS, False, "input normalisation of raw pixels, as imageInputLayer"),
-    "Mean": _Form((), True, "Mean: 1 or C values, raw pixel units"),
-    "StandardDeviation": _Form((), True, "StandardDeviation: 1 or C values, raw pixel units"),
-    "Min": _Form((), True, "Min (rescale normalisations)"),
-    "Max": _Form((), True, "Max (rescale normalisations)"),
-    "InputSize": _Form((), True, "InputSize H W [C], for files whose input size is dynamic"),
-    "InputDataFormats": _Form(IMAGE_FORMATS, False, "input layout: BCSS (NCHW) or BSSC (NHWC); default: detected"),
-    "OutputNames": _Form(None, False, "measure this layer or tensor instead of the output"),
-}
 _ALIASES = {"StandardDeviation": ("--std",)}
-_COMMAND_ONLY = {"Verbose"}  # the command shows a progress bar on a terminal unless --quiet
-_PYTHON_ONLY = {"ReductionFcn"}  # a Python function: it has no command-line form
-_OCCLUSION_OPTIONS = {name: value for name, value in DEFAULTS.items() if name not in _COMMAND_ONLY | _PYTHON_ONLY}
-# importNetworkFromONNX's options the command takes: the input layer's, and where the file needs help.
-_IMPORT_OPTIONS: dict[str, Any] = {**INPUT_LAYER_OPTIONS, "InputSize": None, "InputDataFormats": None}
+
+
+def _flagged(table: Sequence[Option]) -> dict[str, Option]:
+    """The options of ``table`` the command has flags for (not the Python-only ones)."""
+    return {entry.name: entry for entry in table if entry.flag}
+
+
+def _occlusion_flags() -> dict[str, Option]:
+    return _flagged(option_table.OCCLUSION)
+
+
+def _import_flags() -> dict[str, Option]:
+    """``importNetworkFromONNX``'s options the command takes: the input layer's, and where the file
+    needs help (an ``OutputNames`` flag of its own follows them)."""
+    return _flagged(
+        [*option_table.INPUT_LAYER, *(entry for entry in option_table.IMPORT if entry.name != "OutputNames")]
+    )
 
 
 def flag(name: str) -> str:
@@ -102,35 +82,29 @@ def flag(name: str) -> str:
     return "--" + re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
 
 
-def _form(name: str) -> _Form:
-    # An option added to the library later still gets a flag; it takes what MaskSize takes.
-    return _FORMS.get(name, _Form(("auto",), True, f"{name}, as in occlusionSensitivity"))
-
-
-def _add_option_flags(group: argparse._ArgumentGroup, options: Mapping[str, Any]) -> None:
-    for name, default in options.items():
-        form = _form(name)
-        if form.words is None:
+def _add_option_flags(group: argparse._ArgumentGroup, options: Mapping[str, Option]) -> None:
+    for name, entry in options.items():
+        if entry.words is None:
             metavar = "NAME"
-        elif not form.numbers:
-            metavar = "{" + ",".join(form.words) + "}"
+        elif not entry.numbers:
+            metavar = "{" + ",".join(entry.words) + "}"
         else:
-            metavar = "|".join((*form.words, "N"))
-        shown = "" if default is None else f" (default: {default})"
+            metavar = "|".join((*entry.words, "N"))
+        shown = "" if entry.default is None else f" (default: {entry.default})"
         group.add_argument(
             flag(name),
             *_ALIASES.get(name, ()),
             dest=name,
-            nargs="+" if form.numbers else None,
+            nargs="+" if entry.numbers else None,
             metavar=metavar,
             default=argparse.SUPPRESS,
-            help=form.help + shown,
+            help=entry.text() + shown,
         )
 
 
 def _value(name: str, given: str | list[str]) -> Any:
     """A flag's words as the library takes them: text, a number, or a list of numbers."""
-    form = _form(name)
+    form = option_table.option(name)
     if isinstance(given, str):
         return given
     words = given
@@ -159,12 +133,12 @@ def _given(args: argparse.Namespace, options: Mapping[str, Any]) -> dict[str, An
 
 def _import_options(args: argparse.Namespace) -> dict[str, Any]:
     """``importNetworkFromONNX`` name-value options from the flags given."""
-    return _given(args, _IMPORT_OPTIONS)
+    return _given(args, _import_flags())
 
 
 def _occlusion_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``occlusionSensitivity`` name-value options from the flags given."""
-    return _given(args, _OCCLUSION_OPTIONS)
+    return _given(args, _occlusion_flags())
 
 
 def _byte_count(word: str) -> float | None:
@@ -209,8 +183,8 @@ def _run_parser() -> argparse.ArgumentParser:
     target.add_argument("--label", nargs="+", metavar="NAME", help="class name(s) to explain (needs --classes)")
     add_dataset_flags(parser)
     network = parser.add_argument_group("network (importNetworkFromONNX options)")
-    _add_option_flags(network, _IMPORT_OPTIONS)
-    _add_option_flags(network, {"OutputNames": None})
+    _add_option_flags(network, _import_flags())
+    _add_option_flags(network, {"OutputNames": option_table.option("OutputNames", option_table.IMPORT)})
     network.add_argument(
         "--channel-order",
         choices=("RGB", "BGR"),
@@ -219,7 +193,7 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     network.add_argument("--classes", metavar="FILE", help="class names, one per line in channel order")
     occlusion = parser.add_argument_group("occlusionSensitivity options (MATLAB's names and defaults)")
-    _add_option_flags(occlusion, _OCCLUSION_OPTIONS)
+    _add_option_flags(occlusion, _occlusion_flags())
     parser.add_argument(
         "--max-image-bytes",
         type=_byte_count,

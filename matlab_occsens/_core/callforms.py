@@ -30,8 +30,27 @@ class MatlabCompatibilityNote(UserWarning):
     """An older MATLAB call form was used: it works, and the note shows the recommended form.
 
     A ``UserWarning`` (shown once per call site by default), not a ``DeprecationWarning``:
-    nothing is scheduled for removal. Silence it with
-    ``warnings.simplefilter("ignore", MatlabCompatibilityNote)``.
+    nothing is scheduled for removal. Like every warning of the package, it names the line of
+    your script that led to it.
+
+    Extension: MATLAB accepts its older forms silently; this note helps a ported script move to
+    the form current MATLAB documents.
+
+    See Also
+    --------
+    classify, occlusionSensitivity : The functions with older forms.
+
+    Examples
+    --------
+    Silence the notes, for a script that must keep MATLAB's older forms:
+
+    >>> import warnings
+    >>> from matlab_occsens import MatlabCompatibilityNote
+    >>> warnings.simplefilter("ignore", MatlabCompatibilityNote)
+
+    Or turn them into errors, to find the older forms left in a ported script:
+
+    >>> warnings.simplefilter("error", MatlabCompatibilityNote)
     """
 
 
@@ -105,6 +124,9 @@ def classify(net: Network, X: Any, *args: Any, **kwargs: Any) -> tuple[Any, np.n
     Built on :func:`predict` and :func:`scores2label` with ``net.Classes``, which is what MATLAB
     now recommends writing; a :class:`MatlabCompatibilityNote` says so once per call site.
 
+    MATLAB equivalent: ``classify`` (Deep Learning Toolbox, for ``SeriesNetwork`` and
+    ``DAGNetwork``; current releases recommend ``predict`` and ``scores2label``).
+
     Parameters
     ----------
     net : Network
@@ -112,8 +134,8 @@ def classify(net: Network, X: Any, *args: Any, **kwargs: Any) -> tuple[Any, np.n
         selected output holding one score per class.
     X : array_like
         H×W×C for one image or H×W×C×N for N images, raw pixels (as for :func:`predict`).
-    MiniBatchSize, ExecutionEnvironment
-        As for :func:`predict`.
+    *args, **kwargs
+        ``MiniBatchSize`` and ``ExecutionEnvironment``, as for :func:`predict`.
 
     Returns
     -------
@@ -122,6 +144,27 @@ def classify(net: Network, X: Any, *args: Any, **kwargs: Any) -> tuple[Any, np.n
     scores : ndarray of float32, N×K
         Every class score, one row per image, as the network outputs them (probabilities after
         a softmax, logits otherwise).
+
+    Warns
+    -----
+    MatlabCompatibilityNote
+        With the recommended form, ``predict`` then ``scores2label``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skimage import data
+    >>> from matlab_occsens import MatlabCompatibilityNote, classify, importNetworkFromONNX, imresize
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0, imagenet_classes
+    >>> net = importNetworkFromONNX(
+    ...     EFFICIENTNET_LITE0.onnx_path(), Classes=imagenet_classes(), **EFFICIENTNET_LITE0.normalization()
+    ... )
+    >>> X = imresize(data.coffee(), net.InputSize[:2])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", MatlabCompatibilityNote)
+    ...     label, scores = classify(net, X)
+    >>> label, scores.shape
+    ('espresso', (1, 1000))
     """
     classes = net.Classes if isinstance(net, Network) else None
     if classes is None:

@@ -50,6 +50,9 @@ def _class_axis(scores: np.ndarray, class_count: int) -> int:
 def scores2label(scores: Any, classNames: Sequence[str] | np.ndarray, dim: int | str = "auto") -> tuple[Any, Any]:
     """The label with the highest score along the class dimension, and that score.
 
+    MATLAB equivalent: ``[label, score] = scores2label(scores, classNames, dim)`` (Deep Learning
+    Toolbox); labels are ``str`` where MATLAB returns ``categorical``.
+
     Parameters
     ----------
     scores : array_like
@@ -65,6 +68,21 @@ def scores2label(scores: Any, classNames: Sequence[str] | np.ndarray, dim: int |
     labels, topScores
         Arrays shaped like ``scores`` without the class dimension; plain ``str`` and
         ``float`` when there is a single observation.
+
+    See Also
+    --------
+    predict : The scores of a network.
+
+    Examples
+    --------
+    >>> from matlab_occsens import scores2label
+    >>> scores2label([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]], ["cat", "dog", "fox"])
+    (array(['dog', 'cat'], dtype='<U3'), array([0.7, 0.5]))
+
+    Scores that are not probabilities (logits) need the class dimension, 1-based:
+
+    >>> scores2label([[-1.5, 3.0, 0.2]], ["cat", "dog", "fox"], 2)
+    ('dog', 3.0)
     """
     array = real_array(scores, "scores", _FUNCTION, "a numeric array")
     if array.ndim == 0:

@@ -29,6 +29,7 @@ from ..network._base import Network
 from .activations import channel_axis, channel_scores, to_matlab_layout
 from .callforms import current_call_form
 from .grid import MaskGrid, mask_grid
+from .option_table import OCCLUSION, with_options
 from .options import (
     FUNCTION,
     OcclusionOptions,
@@ -38,22 +39,34 @@ from .options import (
     occlusion_options,
 )
 
-__all__ = ["MapRequest", "MapResult", "map_request", "map_results", "occlusionSensitivity", "score_maps"]
+__all__ = [
+    "MapRequest",
+    "MapResult",
+    "map_request",
+    "map_results",
+    "occlusionSensitivity",
+    "occlusion_job",
+    "score_maps",
+]
 
 
+@with_options(OCCLUSION)
 def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     """How much each region of ``X`` supports channels ``channelIdx`` of the network's output.
 
     A mask slides over the image; for each position the occluded image is run through the
     network, and the map holds the drop in the channel's total activation (its sum over every
-    spatial or time axis) relative to the unoccluded image. Same call, options, defaults and
-    numbers as MATLAB's Deep Learning Toolbox function.
+    spatial or time axis) relative to the unoccluded image: the larger the value, the more the
+    network relies on that region.
+
+    MATLAB equivalent: ``occlusionSensitivity`` (Deep Learning Toolbox), with the same call,
+    options, defaults and numbers (the rules: ``docs/specification.md``).
 
     Parameters
     ----------
     net : Network
         From :func:`importNetworkFromONNX` or :func:`importNetworkFromPyTorch`, with exactly
-        one entry in ``net.OutputNames``.
+        one entry in ``net.OutputNames`` (the network's output, or any layer to measure).
     X : array_like
         One image, H×W×C (or H×W when C = 1) of exactly ``net.InputSize``, raw pixels of any
         real numeric type (converted to float32 first). Extension: a volume S1×S2×S3×C for a
@@ -61,59 +74,68 @@ def occlusionSensitivity(net: Network, X: Any, channelIdx: Any, *args: Any, **kw
     channelIdx : int or sequence of int
         1-based channel(s) of the selected output, as in MATLAB. Several give stacked maps
         from the same forward passes.
-    MaskSize : "auto", int or [h w], default "auto"
-        Occluding mask size; "auto" is round(0.2 * [H W]). A volume takes one value per axis
-        (or one for all), a signal one (in time steps; a mask covers every feature).
-    Stride : "auto", int or [a b], default "auto"
-        Step between mask positions, vertical then horizontal; "auto" is round(0.1 * [H W]).
-    MaskValue : "auto", float or C values, default "auto"
-        Fill value per channel; "auto" is the channel mean of X.
-    OutputUpsampling : {"bicubic", "nearest", "none"}, default "bicubic"
-        "none" returns one value per mask position; otherwise the map is resized to H×W
-        with MATLAB's :func:`imresize`.
-    MaskClipping : {"on", "off"} or bool, default "on"
-        "on": mask centres start on the first pixel and masks are cut at the border;
-        "off": masks start at the first pixel and only masks that fit entirely are used.
-    MiniBatchSize : int, default 128
-        Most occluded images per forward call (speed and memory only); on a CPU the network
-        runs at the fastest batch size up to this, measured once per network.
-    ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
-        Where the network runs; "auto" uses a GPU when the backend can.
-    Verbose : bool, default False
-        Extension: show a progress bar on stderr for maps that take more than a second.
-    Incremental : {"auto", "on", "off"} or bool, default "auto"
-        Extension (not in MATLAB): recompute, for each mask, only the activations the mask can
-        change (:mod:`matlab_occsens._incremental`); same map up to float rounding. "auto" uses
-        it where it is measured faster on the map's own masks (ONNX networks on the CPU); "on"
-        uses it wherever the graph allows and otherwise warns and runs the ordinary forward
-        passes. Images, volumes and signals alike.
-    ReductionFcn : callable, optional
-        Extension (Python only): the score of one channel, a function of its activations for
-        a batch of B inputs, shape (B, *spatial) in MATLAB's layout (e.g. (B, H, W)), that
-        returns B numbers; a region's sum, a box's score, a max. Default: the total activation
-        (the sum over the spatial and time axes). It is tried on the unoccluded input first;
-        one that raises or returns anything but B finite numbers is a ValueError.
+    {options}
 
-    Options are keywords (``Stride=10``) or MATLAB pairs (``"Stride", 10``); names and string
-    values are case-insensitive and may be abbreviated.
-
-    The older MATLAB forms ``occlusionSensitivity(net, X, label)`` (class names from
-    ``net.Classes``) and ``occlusionSensitivity(net, X, layerName, channelIdx)`` (measures that
-    layer; ``net.OutputNames`` is left unchanged) also work, each with a
-    :class:`~matlab_occsens._core.callforms.MatlabCompatibilityNote` naming the recommended form.
+    *args
+        The options above as MATLAB name-value pairs (``"Stride", 10``), before or mixed with
+        keywords; option names and string values are case-insensitive and may be abbreviated.
+    **kwargs
+        The options above as keywords (``Stride=10``).
 
     Returns
     -------
     scoreMap : ndarray of float32
-        H×W (one channel) or H×W×n; K_h×K_w(×n) with ``OutputUpsampling="none"``. A volume's
-        map is S1×S2×S3(×n), a signal's T (×n).
+        H×W (one channel) or H×W×n (one map per entry of ``channelIdx``, in its order);
+        K_h×K_w(×n), one value per mask position, with ``OutputUpsampling="none"``.
+        Extension: a volume's map is S1×S2×S3(×n), a signal's T (×n).
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any inference, for a bad argument: one line that names the MATLAB argument,
+        what was expected and what was given.
+
+    Warns
+    -----
+    MatlabCompatibilityNote
+        For MATLAB's older call forms (see Notes).
+
+    See Also
+    --------
+    importNetworkFromONNX, importNetworkFromPyTorch : The networks it measures.
+    overlayScoreMap : The picture MATLAB draws of a map over its image.
+    matlab_occsens.datasets.occlusionSensitivityMaps : The maps of many images.
+
+    Notes
+    -----
+    The older MATLAB forms ``occlusionSensitivity(net, X, label)`` (class names from
+    ``net.Classes``) and ``occlusionSensitivity(net, X, layerName, channelIdx)`` (measures that
+    layer; ``net.OutputNames`` is left unchanged) also work, each with a
+    :class:`MatlabCompatibilityNote` naming the recommended form.
 
     Examples
     --------
-    >>> scoreMap = occlusionSensitivity(net, X, 968)                    # doctest: +SKIP
-    >>> scoreMap = occlusionSensitivity(net, X, [968, 505], "Stride", 10, MaskSize=30)  # doctest: +SKIP
-    >>> tumour = occlusionSensitivity(seg3d, V, 2, MaskSize=8, Stride=4,
-    ...     ReductionFcn=lambda a: a[:, 10:20, 10:20, 5:9].sum(axis=(1, 2, 3)))  # doctest: +SKIP
+    MATLAB's documentation example on EfficientNet-Lite0, whose class 968 (1-based) is
+    "espresso":
+
+    >>> from skimage import data
+    >>> from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> X = imresize(data.coffee(), net.InputSize[:2])
+    >>> scoreMap = occlusionSensitivity(net, X, 968)
+    >>> scoreMap.shape, scoreMap.dtype
+    ((224, 224), dtype('float32'))
+
+    Options as keywords or MATLAB pairs; two channels from the same forward passes; one value
+    per mask position, without upsampling. Hiding the cup (row 2, column 3 of the 4×4 grid)
+    lowers "espresso" most:
+
+    >>> maps = occlusionSensitivity(net, X, [968, 969], "Stride", 56, MaskSize=112, OutputUpsampling="none")
+    >>> maps.shape
+    (4, 4, 2)
+    >>> divmod(int(maps[:, :, 0].argmax()), 4)  # (row, column), 0-based
+    (1, 2)
     """
     _check_network(net)
     measured, channelIdx, args = current_call_form(net, channelIdx, args)
@@ -236,7 +258,7 @@ class _MapInProgress:
         if self._fmt is None:
             self._fmt = self.net.output_format(name, output.ndim)
             check_channel_range(self.request.channels + 1, output.shape[channel_axis(self._fmt, name)], name)
-        if first == REFERENCE and self.request.options.reduction is not None:
+        if first == REFERENCE and self.request.options.reduction_fcn is not None:
             # A ReductionFcn is tried on the unoccluded input alone first: a function that cannot
             # score it is refused before any occluded image is scored.
             self.totals[0] = self._scores(output[:1], "the unoccluded input")[0]
@@ -250,7 +272,7 @@ class _MapInProgress:
     def _scores(self, output: np.ndarray, inputs: str) -> np.ndarray:
         assert self._fmt is not None  # read off the first output
         options = self.request.options
-        return channel_scores(output, self._fmt, self.wanted, self.net.OutputNames[0], options.reduction, inputs)
+        return channel_scores(output, self._fmt, self.wanted, self.net.OutputNames[0], options.reduction_fcn, inputs)
 
     @property
     def complete(self) -> bool:
@@ -267,7 +289,7 @@ class _MapInProgress:
         return MapResult(scoremap, self._reference)
 
 
-def _job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
+def occlusion_job(net: Network, request: MapRequest, batch_size: int) -> OcclusionJob:
     """The request's forward passes: its normalised image and fill in the backend's layout."""
     image = request.image
     base = net.prepare(image[np.newaxis])
@@ -304,7 +326,7 @@ def _with_forwards(
 def _incremental_map(
     net: Network, request: MapRequest, forward: IncrementalForward, limit: int, progress: tqdm
 ) -> MapResult:
-    job = _job(net, request, limit)
+    job = occlusion_job(net, request, limit)
     state = _MapInProgress(net, request, job)
     progress.total += len(request.grid)
     for first, output in forward.images(job):
@@ -325,7 +347,7 @@ def _shared_stream(
 
     def jobs() -> Iterator[OcclusionJob]:
         for request in requests:
-            job = _job(net, request, limit)
+            job = occlusion_job(net, request, limit)
             maps.append(_MapInProgress(net, request, job))
             progress.total += len(request.grid)
             yield job

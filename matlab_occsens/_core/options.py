@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from .._utils.checks import finite_single, integer_vector, integral_values, real_array, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
 from .formats import is_sequence, spatial_rank
+from .option_table import OCCLUSION, defaults, option
 
 __all__ = [
     "OcclusionOptions",
@@ -30,23 +32,17 @@ __all__ = [
 ]
 
 FUNCTION = "occlusionSensitivity"
-ENVIRONMENTS = ("auto", "cpu", "gpu")
 
-DEFAULTS: dict[str, Any] = {
-    "MaskSize": "auto",
-    "Stride": "auto",
-    "MaskValue": "auto",
-    "OutputUpsampling": "bicubic",
-    "MaskClipping": "on",
-    "MiniBatchSize": 128,
-    "ExecutionEnvironment": "auto",
-    "Verbose": False,  # extension: a progress bar on stderr
-    "Incremental": "auto",  # extension: exact incremental inference (matlab_occsens._incremental)
-    "ReductionFcn": None,  # extension, Python only: a channel's score; None is the total activation
-}
+DEFAULTS: dict[str, Any] = defaults(OCCLUSION)
 
-UPSAMPLING = ("bicubic", "nearest", "none")
-INCREMENTAL = ("auto", "on", "off")
+
+def _words(name: str) -> tuple[str, ...]:
+    words = option(name, OCCLUSION).words
+    assert words is not None  # every choice option of the table lists its words
+    return words
+
+
+ENVIRONMENTS = _words("ExecutionEnvironment")
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ class OcclusionOptions:
     execution_environment: str
     verbose: bool
     incremental: str
-    reduction: Callable[[np.ndarray], Any] | None = None
+    reduction_fcn: Callable[[np.ndarray], Any] | None = None
     """``ReductionFcn``, or None for the total activation (the sum over space and time)."""
 
 
@@ -197,42 +193,56 @@ def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
     return np.broadcast_to(array.astype(np.float64).ravel(), (channels,)).copy()
 
 
-def _on_off(value: Any, argument: str, choices: tuple[str, ...]) -> str:
-    """A MATLAB on/off option given as a string of ``choices`` or as True/False."""
+def _on_off(value: Any, argument: str) -> str:
+    """A MATLAB on/off option given as one of its words or as True/False."""
     if isinstance(value, (bool, np.bool_)):
         return "on" if value else "off"
-    return match_string(value, choices, argument, FUNCTION)
+    return match_string(value, _words(argument), argument, FUNCTION)
+
+
+def _choice(value: Any, argument: str) -> str:
+    return match_string(value, _words(argument), argument, FUNCTION)
+
+
+def _verbose(value: Any, _: np.ndarray) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{FUNCTION}: Verbose must be True or False; got {shown(value)}.")
+    return bool(value)
+
+
+#: How each option of the table is validated and resolved against the (already validated) image;
+#: the field of :class:`OcclusionOptions` it fills is its name in snake case.
+RESOLVERS: dict[str, Callable[[Any, np.ndarray], Any]] = {
+    "MaskSize": lambda value, image: _auto_or_vector(value, "MaskSize", 0.2, image.shape[:-1]),
+    "Stride": lambda value, image: _auto_or_vector(value, "Stride", 0.1, image.shape[:-1]),
+    "MaskValue": lambda value, image: _mask_value(value, image),
+    "OutputUpsampling": lambda value, _: _choice(value, "OutputUpsampling"),
+    "MaskClipping": lambda value, _: _on_off(value, "MaskClipping") == "on",
+    "MiniBatchSize": lambda value, _: integer_vector(value, "MiniBatchSize", FUNCTION)[0],
+    "ExecutionEnvironment": lambda value, _: _choice(value, "ExecutionEnvironment"),
+    "Verbose": _verbose,
+    "Incremental": lambda value, _: _on_off(value, "Incremental"),
+    "ReductionFcn": lambda value, _: _reduction(value),
+}
+
+
+def field_name(name: str) -> str:
+    """The :class:`OcclusionOptions` field of option ``name``: ``MaskSize`` -> ``mask_size``."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
 def occlusion_options(image: np.ndarray, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OcclusionOptions:
     """Parse and resolve the name-value options against the (already validated) image: any
     channels-last observation, H×W×C, S1×S2×S3×C or T×C (see :func:`observation_argument`)."""
     given = parse_name_value(FUNCTION, DEFAULTS, args, kwargs)
+    options = OcclusionOptions(**{field_name(name): RESOLVERS[name](value, image) for name, value in given.items()})
     size = image.shape[:-1]
-    mask_size = _auto_or_vector(given["MaskSize"], "MaskSize", 0.2, size)
-    clipping = _on_off(given["MaskClipping"], "MaskClipping", ("on", "off")) == "on"
-    if not clipping and any(mask > side for mask, side in zip(mask_size, size)):
+    if not options.mask_clipping and any(mask > side for mask, side in zip(options.mask_size, size)):
         raise ValueError(
-            f"{FUNCTION}: MaskSize {list(mask_size)} is larger than the {_dims(size)} input, so "
+            f"{FUNCTION}: MaskSize {list(options.mask_size)} is larger than the {_dims(size)} input, so "
             f'with MaskClipping="off" no mask fits. Use a smaller MaskSize or MaskClipping="on".'
         )
-    verbose = given["Verbose"]
-    if not isinstance(verbose, (bool, np.bool_)):
-        raise TypeError(f"{FUNCTION}: Verbose must be True or False; got {shown(verbose)}.")
-    return OcclusionOptions(
-        mask_size=mask_size,
-        stride=_auto_or_vector(given["Stride"], "Stride", 0.1, size),
-        mask_value=_mask_value(given["MaskValue"], image),
-        output_upsampling=match_string(given["OutputUpsampling"], UPSAMPLING, "OutputUpsampling", FUNCTION),
-        mask_clipping=clipping,
-        mini_batch_size=integer_vector(given["MiniBatchSize"], "MiniBatchSize", FUNCTION)[0],
-        execution_environment=match_string(
-            given["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", FUNCTION
-        ),
-        verbose=bool(verbose),
-        incremental=_on_off(given["Incremental"], "Incremental", INCREMENTAL),
-        reduction=_reduction(given["ReductionFcn"]),
-    )
+    return options
 
 
 # --- volumes, signals and ReductionFcn (extensions, docs/specification.md §9) ---------------------

@@ -62,21 +62,46 @@ def _observations(X: Any, input_size: tuple[int, ...], input_format: str) -> np.
 def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, ...]:
     """Run the network on raw-pixel images X and return its selected output(s).
 
+    MATLAB equivalent: ``predict`` (Deep Learning Toolbox), for a ``dlnetwork`` and numeric
+    images, returning MATLAB's numeric layout.
+
     Parameters
     ----------
     net : Network
-        From :func:`importNetworkFromONNX`; normalisation is done by its input layer.
+        From :func:`importNetworkFromONNX` or :func:`importNetworkFromPyTorch`; the input
+        layer normalises the pixels.
     X : array_like
-        H×W×C for one image or H×W×C×N for N images (MATLAB layout), any real numeric type.
+        H×W×C for one image or H×W×C×N for N images (MATLAB layout), any real numeric type
+        (converted to single precision).
         Extension: S1×S2×S3×C[×N] for a volume network, C×T[×N] for a signal network.
     MiniBatchSize : int, default 128
         Images per forward call.
     ExecutionEnvironment : {"auto", "cpu", "gpu"}, default "auto"
+        Where the network runs; "auto" uses a GPU when the backend can.
+    *args
+        The options above as MATLAB name-value pairs (``"MiniBatchSize", 32``).
+    **kwargs
+        The options above as keywords.
 
     Returns
     -------
     scores : ndarray of float32, or a tuple with one array per entry of ``net.OutputNames``
         N×C for feature outputs (one row per observation); H×W×C×N for spatial outputs.
+
+    See Also
+    --------
+    scores2label : The class with the highest score.
+
+    Examples
+    --------
+    >>> from skimage import data
+    >>> from matlab_occsens import importNetworkFromONNX, imresize, predict
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> X = imresize(data.coffee(), net.InputSize[:2])
+    >>> scores = predict(net, X)  # this network's output is 1000 logits
+    >>> scores.shape, int(scores.argmax()) + 1  # 968 is "espresso"
+    ((1, 1000), 968)
     """
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     batch_size = integer_vector(options["MiniBatchSize"], "MiniBatchSize", _FUNCTION)[0]

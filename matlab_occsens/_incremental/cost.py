@@ -190,7 +190,7 @@ CPU_COSTS = CostModel(
     setup=0.02,
 )
 """The 2-core development machine (Xeon with AVX-512, onnxruntime 1.32). ``mac`` to ``node``:
-one-thread CPU seconds fitted by ``benchmarks/incremental.py --calibrate`` to 453 timed chunks
+one-thread CPU seconds fitted by ``python -m benchmarks.calibrate_incremental`` to 453 timed chunks
 and suffixes of the three docs/models.md networks (median prediction/measurement 0.94; 80% within
 0.65-1.21). ``copy`` and ``mask``: a strided numpy copy and the Python loop per mask, measured;
 ``node_call``: ONNX Runtime's price per node and call, and ``setup``: building a chunk's

@@ -27,29 +27,68 @@ __all__ = ["occlusionSensitivityDataset", "occlusionSensitivityMaps"]
 def occlusionSensitivityMaps(
     net: Network, images: Any, channelIdx: Any, *args: Any, ChannelOrder: str = "RGB", **kwargs: Any
 ) -> Iterator[np.ndarray]:
-    """Extension: the map of every image, one at a time in input order, in this process.
+    """The map of every image, one at a time in input order, in this process.
 
     The same as ``[occlusionSensitivity(net, X, channelIdx, ...) for X in images]`` with each image
     fitted to ``net.InputSize`` first (MATLAB's ``imresize``), but lazily (memory holds a few
     batches whatever the number of images) and with the masks of several images sharing batches.
 
+    Extension: MATLAB has no dataset call; a MATLAB script loops over ``occlusionSensitivity``.
+
     Parameters
     ----------
     net : Network
-    images : imageDatastore, path, folder, wildcard, list of them, H×W×C×N array, or list of arrays
+        From :func:`~matlab_occsens.importNetworkFromONNX` or
+        :func:`~matlab_occsens.importNetworkFromPyTorch`.
+    images : ImageDatastore, path, folder, wildcard, list of them, H×W×C×N array, or list of arrays
+        Images of another size than ``net.InputSize`` are resized with MATLAB's ``imresize``;
+        gray images are repeated into three channels.
     channelIdx : int, vector, N×n array, list of N vectors, "predicted" or "labels"
         One choice for every image, one row per image, each image's top-1 class, or each image's
         datastore label looked up in ``net.Classes``.
+    *args
+        ``occlusionSensitivity``'s options as MATLAB name-value pairs (``"Stride", 10``).
     ChannelOrder : {"RGB", "BGR"}, default "RGB"
         The channel order the network was trained on.
     **kwargs
-        ``occlusionSensitivity``'s options (MaskSize, Stride, ...).
+        ``occlusionSensitivity``'s options (MaskSize, Stride, ...), checked before the first image.
+
+    Yields
+    ------
+    scoreMap : ndarray of float32
+        Each image's map, as :func:`~matlab_occsens.occlusionSensitivity` returns it, in the
+        order of ``images``.
 
     Raises
     ------
     ValueError
         At the position of an image that cannot be read or fitted (use
         :func:`occlusionSensitivityDataset` to record such images and carry on).
+
+    See Also
+    --------
+    occlusionSensitivityDataset : The same maps on many cores or machines, into a store.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.datasets import imageDatastore, occlusionSensitivityMaps
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> imds = imageDatastore(folder / "photos", IncludeSubfolders=True)
+    >>> for file, scoreMap in zip(imds.Files, occlusionSensitivityMaps(net, imds, "predicted", Stride=56)):
+    ...     print(Path(file).name, scoreMap.shape)
+    chelsea.png (224, 224)
+    coffee.png (224, 224)
+    astronaut.png (224, 224)
     """
     listed = image_list(images)
     options = job_options(args, kwargs)
@@ -79,18 +118,21 @@ def occlusionSensitivityDataset(
     ChannelOrder: str = "RGB",
     **kwargs: Any,
 ) -> JobSummary:
-    """Extension: the maps of every image into a Zarr store in ``out``, on a Dask cluster.
+    """The maps of every image into a Zarr store in ``out``, on every core or a Dask cluster.
 
     Workers (local processes, or those of ``scheduler``/``client``) build the network once each
     and write their maps straight into ``out/occlusion.zarr``; rerunning resumes; an image that
     cannot be read is recorded as failed with its reason and the rest completes.
 
+    Extension: MATLAB has no dataset call; a MATLAB script runs ``occlusionSensitivity`` in a
+    ``parfor`` loop and saves the maps itself.
+
     Parameters
     ----------
     net : Network, or an ONNX file path or its bytes
         A file travels as its path (workers read it: the path must be visible to them); use
-        ``import_options`` for :func:`importNetworkFromONNX`'s options.
-    images, channelIdx, ChannelOrder, **kwargs
+        ``import_options`` for :func:`~matlab_occsens.importNetworkFromONNX`'s options.
+    images, channelIdx, *args, ChannelOrder, **kwargs
         As for :func:`occlusionSensitivityMaps`.
     out : path
         The folder of the store.
@@ -105,11 +147,50 @@ def occlusionSensitivityDataset(
         Start an existing store for another job over instead of refusing it.
     progress : bool, default True
         A progress bar over images on stderr.
+    import_options : dict, optional
+        :func:`~matlab_occsens.importNetworkFromONNX`'s options for a network given as a file.
+    classes : list of str, optional
+        Class names for ``channelIdx="labels"``, instead of ``net.Classes``.
 
     Returns
     -------
     JobSummary
         The store's path, images computed, skipped (already complete) and failed (with reasons).
+
+    See Also
+    --------
+    occlusionSensitivityMaps : The same maps in this process, one at a time.
+    storeToMat : The store as a MAT-file for MATLAB.
+
+    Examples
+    --------
+    The images' top classes explained on this machine's cores, into ``results/occlusion.zarr``;
+    run again, it finds every image done:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> from matlab_occsens.datasets import occlusionSensitivityDataset
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> model, photos = EFFICIENTNET_LITE0.onnx_path(), folder / "photos/*/*.png"
+    >>> job = dict(out=folder / "results", import_options=EFFICIENTNET_LITE0.normalization(), progress=False)
+    >>> summary = occlusionSensitivityDataset(model, photos, "predicted", **job)
+    >>> summary.computed, summary.skipped, summary.failures
+    (3, 0, {})
+    >>> occlusionSensitivityDataset(model, photos, "predicted", **job).skipped
+    3
+
+    The store holds each map and each image's predicted class (1-based):
+
+    >>> import zarr
+    >>> store = zarr.open_group(summary.store, mode="r")
+    >>> store["maps"].shape, store["predicted"][:].tolist()
+    ((3, 224, 224), [286, 968, 451])
     """
     from .job import run_job  # Dask and Zarr: the [datasets] extra
 

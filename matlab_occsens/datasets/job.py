@@ -41,15 +41,37 @@ _MASKS_PER_TASK = 64
 
 @dataclass
 class JobSummary:
-    """What a run did."""
+    """What a run of :func:`occlusionSensitivityDataset` did.
+
+    Extension: the dataset job has no MATLAB counterpart.
+
+    Parameters
+    ----------
+    store : Path
+        The Zarr store the maps are in (``out/occlusion.zarr``).
+    total : int
+        Images in the job.
+    skipped : int
+        Images already complete in the store from an earlier run.
+    computed : int
+        Images whose maps this run computed.
+    failures : dict of int to str
+        Image index (0-based) and the reason, for this run's failed images.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from matlab_occsens.datasets import JobSummary
+    >>> summary = JobSummary(Path("results/occlusion.zarr"), 10, skipped=8, computed=1, failures={4: "not an image"})
+    >>> summary.total - summary.skipped - summary.computed == len(summary.failures)
+    True
+    """
 
     store: Path
     total: int
     skipped: int
-    """Images already complete in the store from an earlier run."""
     computed: int = 0
     failures: dict[int, str] = field(default_factory=dict)
-    """Image index (0-based) -> reason, for this run's failed images."""
 
 
 @contextmanager

@@ -35,6 +35,11 @@ _BLACK = (0, 0, 0)
 def jet(m: int = 256) -> np.ndarray:
     """MATLAB's ``jet(m)``: dark blue, blue, cyan, yellow, red, dark red; m×3 in [0, 1].
 
+    The colours of MATLAB's occlusion pictures; ``matplotlib.colors.ListedColormap(jet())``
+    gives them to matplotlib.
+
+    MATLAB equivalent: ``jet`` (MATLAB), row for row.
+
     Parameters
     ----------
     m : int, default 256
@@ -45,6 +50,17 @@ def jet(m: int = 256) -> np.ndarray:
     ndarray of float64, shape (m, 3)
         Rows of red, green, blue intensities, computed with MATLAB's formula (four ramps of
         ``ceil(m/4)`` steps), so ``jet(64)`` and ``jet(256)`` equal MATLAB's row for row.
+
+    Examples
+    --------
+    >>> from matlab_occsens import jet
+    >>> jet(4)
+    array([[0., 0., 1.],
+           [0., 1., 1.],
+           [1., 1., 0.],
+           [1., 0., 0.]])
+    >>> jet().shape
+    (256, 3)
     """
     count = integer_vector(m, "m", "jet", minimum=0)[0]
     fits_in_memory((count, 3), 8, "m", "jet")
@@ -160,6 +176,11 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
 def overlayScoreMap(X: Any, scoreMap: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     """The RGB picture of ``imshow(X); hold on; imagesc(scoreMap, AlphaData=0.5); colormap jet; colorbar``.
 
+    The picture MATLAB's documentation draws of an occlusion map, as one array to save with
+    :func:`imwrite` or show with :func:`imshow`.
+
+    Extension: MATLAB draws these layers into a figure; this returns the picture itself.
+
     Parameters
     ----------
     X : array_like
@@ -176,16 +197,35 @@ def overlayScoreMap(X: Any, scoreMap: Any, *args: Any, **kwargs: Any) -> np.ndar
         sets it (a constant map gets [c-1 c+1]: the middle colour).
     Colorbar : bool, default True
         Append a colour bar with tick labels on the right, as MATLAB's ``colorbar``.
+    *args
+        The options above as MATLAB name-value pairs (``"AlphaData", 0.6``).
+    **kwargs
+        The options above as keywords.
 
     Returns
     -------
     ndarray of uint8
         H×W×3 RGB, or H×(W + bar width)×3 with the colour bar. Save it with ``imwrite``.
 
+    See Also
+    --------
+    jet : The colours.
+
     Examples
     --------
-    >>> scoreMap = occlusionSensitivity(net, X, channel)        # doctest: +SKIP
-    >>> imwrite(overlayScoreMap(X, scoreMap), "overlay.png")    # doctest: +SKIP
+    Any H×W map over its image; here a bump centred on the cup of the coffee photo:
+
+    >>> import numpy as np
+    >>> from skimage import data
+    >>> from matlab_occsens import overlayScoreMap
+    >>> X = data.coffee()
+    >>> rows, columns = np.mgrid[0:400, 0:600]
+    >>> scoreMap = np.exp(-((rows - 150) ** 2 + (columns - 280) ** 2) / 80**2)
+    >>> picture = overlayScoreMap(X, scoreMap)
+    >>> picture.shape[0], picture.shape[1] > 600, picture.dtype
+    (400, True, dtype('uint8'))
+    >>> overlayScoreMap(X, scoreMap, AlphaData=0.6, Colorbar=False).shape
+    (400, 600, 3)
     """
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     image = display_rgb(X)
@@ -247,6 +287,9 @@ def _colorbar(height: int, clim: tuple[float, float], colors: np.ndarray) -> np.
 def imshow(I: Any) -> Any:  # noqa: E741  (MATLAB's argument name)
     """Show an image in the current matplotlib axes, as MATLAB's ``imshow`` (no axes, true size ratio).
 
+    MATLAB equivalent: ``imshow(I)`` (Image Processing Toolbox), for an RGB or grayscale image;
+    it draws into the current matplotlib axes instead of a MATLAB figure.
+
     Parameters
     ----------
     I : array_like
@@ -262,6 +305,16 @@ def imshow(I: Any) -> Any:  # noqa: E741  (MATLAB's argument name)
     ------
     ImportError
         matplotlib is not installed (it is optional: ``pip install matplotlib``).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skimage import data
+    >>> from matlab_occsens import imshow
+    >>> shown = imshow(data.coffee())
+    >>> shown.get_array().shape
+    (400, 600, 3)
+    >>> plt.close()
     """
     try:
         import matplotlib.pyplot as plt

@@ -92,6 +92,9 @@ def _check_decoded_size(path: Path, data: bytes, limit: float, function: str) ->
 def imread(filename: str | os.PathLike, *, nargout: int = 1, MaxImageBytes: float | None = MAX_IMAGE_BYTES) -> Any:
     """Read an image file as MATLAB's ``imread`` does: RGB, H×W×3, in the file's own class.
 
+    MATLAB equivalent: ``[A, map, alpha] = imread(filename)`` (MATLAB); ``MaxImageBytes`` is an
+    extension.
+
     Parameters
     ----------
     filename : str or os.PathLike
@@ -131,8 +134,18 @@ def imread(filename: str | os.PathLike, *, nargout: int = 1, MaxImageBytes: floa
 
     Examples
     --------
-    >>> X = imread("sherlock.jpg")                        # doctest: +SKIP
-    >>> A, cmap, alpha = imread("logo.png", nargout=3)    # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imread, imwrite
+    >>> path = Path(tempfile.mkdtemp()) / "coffee.png"
+    >>> imwrite(data.coffee(), path)
+    >>> X = imread(path)
+    >>> X.shape, X.dtype
+    ((400, 600, 3), dtype('uint8'))
+    >>> A, cmap, alpha = imread(path, nargout=3)  # MATLAB's [A, map, alpha] = imread(...)
+    >>> cmap.shape, alpha.shape
+    ((0, 3), (0, 0))
     """
     if nargout not in (1, 2, 3):
         raise ValueError(f"imread: nargout must be 1, 2 or 3 (outputs A, map, alpha); got {nargout!r}.")
@@ -195,6 +208,8 @@ def encode_image(A: Any, filename: str | os.PathLike, function: str = "imwrite")
 def imwrite(A: Any, filename: str | os.PathLike) -> None:
     """Write an image file as MATLAB's ``imwrite(A, filename)``; the format follows the extension.
 
+    MATLAB equivalent: ``imwrite(A, filename)`` (MATLAB), for grayscale and RGB images.
+
     Parameters
     ----------
     A : array_like
@@ -208,6 +223,20 @@ def imwrite(A: Any, filename: str | os.PathLike) -> None:
     ------
     ValueError
         Wrong shape, an extension OpenCV cannot encode, or the file cannot be written.
+
+    Examples
+    --------
+    Floating point is taken to lie in [0, 1], as in MATLAB:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from matlab_occsens import imread, imwrite
+    >>> path = Path(tempfile.mkdtemp()) / "ramp.png"
+    >>> imwrite(np.linspace(0, 1, 6).reshape(2, 3), path)
+    >>> imread(path)
+    array([[  0,  51, 102],
+           [153, 204, 255]], dtype=uint8)
     """
     encoded = encode_image(A, filename)
     path = Path(filename)

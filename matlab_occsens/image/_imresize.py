@@ -101,6 +101,9 @@ _KERNELS: dict[str, tuple[Kernel, float]] = {
 def imresize(A: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
     """Resize an image exactly as MATLAB's ``imresize`` does.
 
+    MATLAB equivalent: ``imresize`` (Image Processing Toolbox), number for number, including its
+    antialiasing when shrinking; tested against MATLAB's own outputs.
+
     Only the first two dimensions (rows, columns) are resized; trailing dimensions (channels,
     observations, ...) are kept. The call forms are MATLAB's::
 

@@ -42,6 +42,10 @@ def imresize3(V: ArrayLike, *args: Any, **options: Any) -> np.ndarray:
         imresize3(V, [r, c, p], "nearest")         # method after the scale or size
         imresize3(V, Scale=[2, 2, 0.5], Method="linear", Antialiasing=False)
 
+    MATLAB equivalent: ``imresize3`` (Image Processing Toolbox). Each axis is resized with
+    :func:`imresize`'s kernels, one axis after another; the order of the passes is assumed
+    (docs/specification.md §9).
+
     Parameters
     ----------
     V : array_like, shape (r, c, p)

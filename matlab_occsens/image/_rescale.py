@@ -23,6 +23,10 @@ _OPTIONS: dict[str, Any] = {"InputMin": None, "InputMax": None}
 def rescale(A: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     """Scale the entries of ``A`` linearly to the interval ``[l, u]`` (default ``[0, 1]``).
 
+    Ported scripts use it to bring a map to [0, 1] before thresholding or drawing it.
+
+    MATLAB equivalent: ``rescale`` (MATLAB), with its ``InputMin`` and ``InputMax`` options.
+
     Parameters
     ----------
     A : array_like
@@ -34,8 +38,10 @@ def rescale(A: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         The input range mapped onto ``[l, u]``; entries of ``A`` outside it are clipped to it
         first. Arrays broadcast against ``A`` (NumPy's rule), so ``A.min(axis=0)`` rescales each
         column, as MATLAB's ``min(A)`` does, and ``A.min(axis=1, keepdims=True)`` each row.
-
-    Options are keywords (``InputMin=5``) or MATLAB pairs (``"InputMin", 5``).
+    *args
+        ``l, u``, then the options as MATLAB name-value pairs (``"InputMin", 5``).
+    **kwargs
+        The options as keywords (``InputMin=5``).
 
     Returns
     -------
@@ -46,6 +52,7 @@ def rescale(A: Any, *args: Any, **kwargs: Any) -> np.ndarray:
 
     Examples
     --------
+    >>> from matlab_occsens import rescale
     >>> rescale([1, 2, 3, 4, 5])
     array([0.  , 0.25, 0.5 , 0.75, 1.  ])
     >>> rescale([1, 2, 3, 4, 5], -1, 1)

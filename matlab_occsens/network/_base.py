@@ -74,8 +74,37 @@ def check_output_format(fmt: Any, where: str) -> str:
 class Network(ABC):
     """A MATLAB ``dlnetwork``-like object: ``InputSize``, ``OutputNames``, ``Layers``.
 
-    ``OutputNames`` may be set to any layer (node) or tensor name of the graph; that is how an
-    intermediate layer's channels are measured.
+    What both importers return, whatever runtime computes it (:class:`OnnxNetwork`,
+    :class:`TorchModuleNetwork`); not built directly. ``OutputNames`` may be set to any layer
+    (node) or tensor name of the graph; that is how an intermediate layer's channels are measured.
+    MATLAB equivalent: the ``dlnetwork`` an importer returns.
+
+    Parameters
+    ----------
+    input_layer : ImageInputLayer
+        The input layer: size and normalisation.
+    input_format : {"BCSS", "BSSC", "BCSSS", "BSSSC", "BCT", "BTC"}
+        The layout of the backend's input.
+    input_name : str
+        The backend's input name.
+    layers : sequence of NodeLayer
+        One entry per graph node (or submodule).
+    output_names : sequence of str
+        The outputs selected at first.
+
+    See Also
+    --------
+    importNetworkFromONNX, importNetworkFromPyTorch
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> net.InputSize, net.InputNames, net.OutputNames
+    ((224, 224, 3), ['input'], ['logits'])
+    >>> net.Layers[0].Normalization, net.Layers[1].Type
+    ('zscore', 'Shape')
     """
 
     _function = "network"
@@ -107,6 +136,7 @@ class Network(ABC):
 
     @property
     def InputNames(self) -> list[str]:
+        """The backend's input name, in a list (MATLAB's ``InputNames``)."""
         return [self._input_name]
 
     @property

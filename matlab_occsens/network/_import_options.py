@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._core.option_table import INPUT_LAYER, defaults
 from .._utils.namevalue import is_text
 from ._base import Network
 from ._layers import ImageInputLayer
 
 __all__ = ["INPUT_LAYER_OPTIONS", "apply_output_formats", "input_layer"]
 
-#: MATLAB's imageInputLayer options, in raw pixel units (see :class:`ImageInputLayer`).
-INPUT_LAYER_OPTIONS: dict[str, Any] = {
-    "Normalization": "none",
-    "Mean": None,
-    "StandardDeviation": None,
-    "Min": None,
-    "Max": None,
-}
+#: MATLAB's imageInputLayer options, in raw pixel units (see :class:`ImageInputLayer`), with their defaults.
+INPUT_LAYER_OPTIONS: dict[str, Any] = defaults(INPUT_LAYER)
 
 
 def input_layer(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._core.formats import channels_last_shape, input_kind, observation_to_channels_last, spatial_size
+from .._core.option_table import INPUT_LAYER, option
 from .._utils.checks import finite_single, real_array
 from .._utils.namevalue import match_string
 
@@ -23,7 +24,7 @@ __all__ = ["ImageInputLayer", "MAX_INPUT_BYTES", "NodeLayer", "NORMALIZATIONS", 
 #: once, several times one image, so a larger input cannot be computed on a usual machine anyway.
 MAX_INPUT_BYTES = 2**31
 
-NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
+NORMALIZATIONS: tuple[str, ...] = option("Normalization", INPUT_LAYER).words or ()
 
 #: MATLAB's Type of the input layer of each kind of input.
 _TYPES = {"image": "Image Input", "volume": "3-D Image Input", "signal": "Sequence Input"}
@@ -64,8 +65,34 @@ class ImageInputLayer:
     ``image3dInputLayer`` (S1×S2×S3×C) or ``sequenceInputLayer`` (C×T), as ``Type`` says, with
     the normalisation of raw values.
 
-    The statistics are held channels last (:mod:`~matlab_occsens._core.formats`), as
-    :meth:`normalize` receives observations.
+    The first of a network's ``Layers``; the importers build it from their ``InputSize``,
+    ``Normalization``, ``Mean``, ``StandardDeviation``, ``Min`` and ``Max`` options. The
+    statistics are float32 arrays in raw units, either full size or one value per channel
+    (``None`` where the normalisation does not use them), held channels last
+    (:mod:`~matlab_occsens._core.formats`), as :meth:`normalize` receives observations.
+    MATLAB equivalent: ``imageInputLayer`` (``image3dInputLayer``, ``sequenceInputLayer``).
+
+    Parameters
+    ----------
+    InputSize : tuple of int
+        The size of one X: (H, W, C), (S1, S2, S3, C) or (C, T).
+    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
+        MATLAB's normalisation of raw values.
+    Mean, StandardDeviation, Min, Max : ndarray of float32 or None
+        The statistics the normalisation uses, full size or one value per channel.
+    Name : str, default "input"
+        The layer's name.
+    Type : str, default "Image Input"
+        MATLAB's type of the layer: "Image Input", "3-D Image Input" or "Sequence Input".
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> layer = net.Layers[0]
+    >>> layer.InputSize, layer.Normalization, layer.Mean.ravel().tolist()
+    ((224, 224, 3), 'zscore', [127.0, 127.0, 127.0])
     """
 
     InputSize: tuple[int, ...]
@@ -142,7 +169,32 @@ def check_input_size(input_size: tuple[int, ...], function: str) -> None:
 
 @dataclass(frozen=True)
 class NodeLayer:
-    """One node of the imported graph, listed in ``net.Layers`` after the input layer."""
+    """One node of the imported graph, listed in ``net.Layers`` after the input layer.
+
+    ``Name`` is what ``net.OutputNames`` accepts to measure that layer, ``Type`` the operator
+    (ONNX) or module class (PyTorch), ``Outputs`` the tensors it produces.
+
+    MATLAB equivalent: an entry of a ``dlnetwork``'s ``Layers`` (its ``Name`` and ``Type``);
+    ``Outputs`` is an extension.
+
+    Parameters
+    ----------
+    Name : str
+        The node's (or submodule's) name.
+    Type : str
+        The ONNX operator or the module's class name.
+    Outputs : tuple of str
+        The tensors the node produces.
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> layer = net.Layers[1]
+    >>> layer.Name, layer.Type, layer.Outputs
+    ('/Shape', 'Shape', ('/Shape_output_0',))
+    """
 
     Name: str
     Type: str

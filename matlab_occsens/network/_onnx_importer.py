@@ -9,6 +9,7 @@ from typing import Any
 import onnx
 
 from .._core.formats import INPUT_FORMATS
+from .._core.option_table import INPUT_LAYER, with_options
 from .._utils.checks import integer_vector
 from .._utils.namevalue import match_string, parse_name_value
 from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
@@ -32,10 +33,19 @@ _OPTIONS: dict[str, Any] = {
 }
 
 
+@with_options(INPUT_LAYER)
 def importNetworkFromONNX(
     modelfile: str | os.PathLike | bytes | onnx.ModelProto, *args: Any, **kwargs: Any
 ) -> OnnxNetwork:
     """Import an ONNX network of images, volumes or signals as a MATLAB-style network object.
+
+    The file is checked once at import, so a model ONNX Runtime cannot run is refused here with
+    its problem, and nothing in it runs as code. The input layer normalises raw pixels, as
+    MATLAB's ``imageInputLayer`` does.
+
+    MATLAB equivalent: ``importNetworkFromONNX`` (Deep Learning Toolbox Converter for ONNX Model
+    Format), with ``imageInputLayer``'s normalisation options; ``Backend`` and
+    ``ExternalDataFolder`` are extensions.
 
     Parameters
     ----------
@@ -60,10 +70,7 @@ def importNetworkFromONNX(
         MATLAB format of each output ("BC", "BCSS", "BSSC", "BTC", ...). Default: derived from
         the input's layout through the graph (a Transpose moves axes, convolutions are NCHW);
         where the graph cannot tell (after a Reshape to tokens), measuring the output asks for it.
-    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
-        Normalisation of raw pixels done by the input layer, as in MATLAB's imageInputLayer,
-        with its statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (scalars,
-        per-channel values or H×W×C arrays, in raw pixel units).
+    {options}
     Classes : list of str, optional
         One name per channel of the output, in channel order (as MATLAB's older
         ``importONNXNetwork`` took them). Stored as ``net.Classes``; they let older scripts call
@@ -75,19 +82,46 @@ def importNetworkFromONNX(
         Extension: the folder holding the external data files of a model given as bytes or an
         ``onnx.ModelProto`` (such a model has no folder of its own, and one with external data
         is refused without this); for a file, default its own folder.
+    *args
+        The options above as MATLAB name-value pairs (``"Normalization", "zscore"``); names and
+        string values are case-insensitive and may be abbreviated.
+    **kwargs
+        The options above as keywords.
 
     Returns
     -------
     net : OnnxNetwork
-        ``net.InputSize`` is (H, W, C), (S1, S2, S3, C) or (C, T), the size of one X;
-        ``net.OutputNames`` is settable.
+        ``net.InputSize`` is (H, W, C), or (S1, S2, S3, C) or (C, T): the size of one X;
+        ``net.Layers[0]`` is the input layer; ``net.OutputNames``, ``net.OutputDataFormats`` and
+        ``net.Classes`` are settable.
+
+    Raises
+    ------
+    ValueError
+        A file that is empty, not ONNX (a PyTorch file points to
+        :func:`importNetworkFromPyTorch`), that ONNX Runtime cannot run, whose external data
+        lies outside its folder, or an option that does not fit the model.
+
+    See Also
+    --------
+    importNetworkFromPyTorch : The same network object for a PyTorch model.
+    matlab_occsens.pretrained : Real networks that work offline.
 
     Examples
     --------
-    >>> net = importNetworkFromONNX("efficientnet_lite0.onnx", Normalization="zscore",
-    ...     Mean=[123.675, 116.28, 103.53], StandardDeviation=[58.395, 57.12, 57.375])  # doctest: +SKIP
-    >>> net.InputSize  # doctest: +SKIP
-    (224, 224, 3)
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(
+    ...     EFFICIENTNET_LITE0.onnx_path(), Normalization="zscore", Mean=127, StandardDeviation=128
+    ... )
+    >>> net.InputSize, net.InputDataFormats, net.OutputNames
+    ((224, 224, 3), 'BCSS', ['logits'])
+
+    Any layer's output can be measured instead of the network's:
+
+    >>> net.OutputNames = ["/_conv_head/Conv"]
+    >>> net.OutputDataFormats
+    ['BCSS']
     """
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     input_format = options["InputDataFormats"]

@@ -19,7 +19,39 @@ BACKENDS = ("onnxruntime", "torch")
 
 class OnnxNetwork(Network):
     """A network imported by :func:`importNetworkFromONNX`, run by ONNX Runtime or by torch
-    (through onnx2torch); both backends compute the same selected tensors."""
+    (through onnx2torch); both backends compute the same selected tensors.
+
+    A :class:`Network` whose ``Layers`` list the graph's nodes; ``Backend`` says which runtime
+    computes it. Not built directly.
+
+    MATLAB equivalent: the ``dlnetwork`` that MATLAB's ``importNetworkFromONNX`` returns;
+    ``Backend`` is an extension.
+
+    Parameters
+    ----------
+    graph : OnnxGraph
+        The checked ONNX graph.
+    input_layer : ImageInputLayer
+        The input layer: size and normalisation.
+    output_names : sequence of str, optional
+        The outputs to select; default the graph's outputs.
+    name : str, default "network"
+        ``Name``: the file's stem.
+    backend : {"onnxruntime", "torch"}, default "onnxruntime"
+        The runtime that computes the forward passes.
+
+    See Also
+    --------
+    importNetworkFromONNX
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> type(net).__name__, net.Backend, net.OutputDataFormats
+    ('OnnxNetwork', 'onnxruntime', ['BC'])
+    """
 
     _function = "importNetworkFromONNX"
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core.formats import INPUT_FORMATS, input_size_of, size_names
+from .._core.option_table import INPUT_LAYER, with_options
 from .._utils.checks import integer_vector, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
 from ._import_options import INPUT_LAYER_OPTIONS, apply_output_formats, input_layer
@@ -74,10 +75,18 @@ def _sizes(value: Any, argument: str, lengths: tuple[int, int], image: str, volu
     return integer_vector(value, argument, _FUNCTION, lengths=(count,))
 
 
+@with_options(INPUT_LAYER)
 def importNetworkFromPyTorch(
     modelfile: torch.nn.Module | str | os.PathLike, *args: Any, **kwargs: Any
 ) -> TorchModuleNetwork:
     """Wrap a PyTorch model as a MATLAB-style network object (torch backend).
+
+    The model is copied and runs in inference mode; the network object behaves as the one
+    :func:`importNetworkFromONNX` returns, with module names as layer names.
+
+    MATLAB equivalent: ``importNetworkFromPyTorch`` (Deep Learning Toolbox Converter for PyTorch
+    Models), with ``imageInputLayer``'s normalisation options; an ``nn.Module`` and ``.pt2``
+    files are extensions (MATLAB takes TorchScript files), and so are volumes and signals.
 
     Parameters
     ----------
@@ -111,21 +120,44 @@ def importNetworkFromPyTorch(
         tells: convolution, pooling and normalisation modules are channels-first, other 4-D
         outputs are in ``InputDataFormats``, 2-D outputs are "BC"; any other rank (a
         transformer's N×tokens×features) must be given.
-    Normalization : {"none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one"}
-        As in MATLAB's imageInputLayer, with ``Mean``, ``StandardDeviation``, ``Min``, ``Max``
-        in raw pixel units.
+    {options}
+    *args
+        The options above as MATLAB name-value pairs (``"InputSize", [224 224 3]``); names and
+        string values are case-insensitive and may be abbreviated.
+    **kwargs
+        The options above as keywords.
 
     Returns
     -------
     net : TorchModuleNetwork
         ``net.InputSize`` is (H, W, C), (S1, S2, S3, C) or (C, T), the size of one X;
-        ``net.OutputNames`` is settable.
+        ``net.OutputNames`` and ``net.OutputDataFormats`` are settable.
+
+    Raises
+    ------
+    ValueError
+        A ``.pt2`` file that holds anything but plain tensors and data, a file that is not a
+        PyTorch model, or an option that does not fit the model.
+
+    See Also
+    --------
+    importNetworkFromONNX : ONNX files, run by ONNX Runtime (or torch).
 
     Examples
     --------
-    >>> net = importNetworkFromPyTorch(model, InputSize=[224, 224, 3], Normalization="zscore",
-    ...     Mean=[123.675, 116.28, 103.53], StandardDeviation=[58.395, 57.12, 57.375])  # doctest: +SKIP
-    >>> net.OutputNames = ["features.6"]  # measure an intermediate block  # doctest: +SKIP
+    A small convolutional classifier; any module (here the ReLU, named "1") can be measured:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from matlab_occsens import importNetworkFromPyTorch, occlusionSensitivity
+    >>> model = torch.nn.Sequential(
+    ...     torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+    ... )
+    >>> net = importNetworkFromPyTorch(model, InputSize=[32, 32, 3], Normalization="rescale-zero-one", Min=0, Max=255)
+    >>> net.OutputNames = ["1"]
+    >>> X = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    >>> occlusionSensitivity(net, X, 5, MaskSize=8, Stride=8).shape
+    (32, 32)
     """
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     given_format = options["InputDataFormats"]

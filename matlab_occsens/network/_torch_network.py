@@ -129,7 +129,39 @@ class ModuleOutputs:
 
 
 class TorchModuleNetwork(Network):
-    """A PyTorch module imported by :func:`importNetworkFromPyTorch`."""
+    """A PyTorch module imported by :func:`importNetworkFromPyTorch`.
+
+    A :class:`Network` whose ``Layers`` list the module's submodules by the names
+    ``named_modules()`` gives them; ``OutputNames`` ``[""]`` is the whole model. Not built directly.
+
+    MATLAB equivalent: the ``dlnetwork`` that MATLAB's ``importNetworkFromPyTorch`` returns.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model (a copy, in inference mode).
+    input_layer : ImageInputLayer
+        The input layer: size and normalisation.
+    input_format : {"BCSS", "BSSC", "BCSSS", "BSSSC", "BCT", "BTC"}
+        The layout of the module's input.
+    output_names : sequence of str, optional
+        The submodules whose outputs are selected; default the whole module.
+    name : str, default "network"
+        ``Name``.
+
+    See Also
+    --------
+    importNetworkFromPyTorch
+
+    Examples
+    --------
+    >>> import torch
+    >>> from matlab_occsens import importNetworkFromPyTorch
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+    >>> net = importNetworkFromPyTorch(model, InputSize=[32, 32, 3])
+    >>> type(net).__name__, [layer.Name for layer in net.Layers[1:]], net.OutputNames
+    ('TorchModuleNetwork', ['0', '1'], [''])
+    """
 
     _function = _FUNCTION
 
