@@ -64,7 +64,7 @@ def samples(
         for j in range(1, len(graph.cuts)):
             for i in range(max(0, j - span), j):
                 chunk = chunk_between(graph, grid, graph.cuts[i], graph.cuts[j])
-                shape = (images, graph.shapes[chunk.first][1], chunk.rows.length, chunk.cols.length)
+                shape = (images, graph.shapes[chunk.first][1], *(axis.length for axis in chunk.axes))
                 batch = rng.standard_normal(shape, dtype=np.float32)
                 model = graph.chunk_model(chunk.first, chunk.last)
                 found.append((chunk.work, thread_seconds(model, chunk.first, batch)))

@@ -125,7 +125,8 @@ def test_a_chunk_that_runs_otherwise_than_planned_falls_back():
     graph = spatial_graph(net)
     plan = plan_through(graph, mask_grid((20, 24), (5, 5), (3, 3), True), graph.cuts, CPU_COSTS, 4)
     chunk = plan.chunks[0]
-    wrong = dataclasses.replace(chunk, rows=dataclasses.replace(chunk.rows, out_length=chunk.rows.out_length + 1))
+    rows, cols = chunk.axes
+    wrong = dataclasses.replace(chunk, axes=(dataclasses.replace(rows, out_length=rows.out_length + 1), cols))
     forward_for(net, plan, 4)  # as planned: runs
     with pytest.raises(Unsupported, match=r"gives crops of \(\d+, \d+\) where"):
         forward_for(net, dataclasses.replace(plan, chunks=(wrong, *plan.chunks[1:])), 4)

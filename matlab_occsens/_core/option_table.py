@@ -177,9 +177,9 @@ OCCLUSION: tuple[Option, ...] = (
         "Incremental",
         "auto",
         "Recompute, for each mask, only the activations the mask can change; same map up to float "
-        'rounding (docs/incremental.md). "auto" uses it where it is predicted faster (ONNX networks on '
-        'the CPU); "on" wherever the graph allows, warning and running the ordinary forward passes '
-        "elsewhere.",
+        'rounding (docs/incremental.md). "auto" uses it where it is measured faster on the map\'s own '
+        'masks (ONNX networks on the CPU; images, volumes and signals alike); "on" wherever the graph '
+        "allows, warning and running the ordinary forward passes elsewhere.",
         words=("auto", "on", "off"),
         logical=True,
     ),

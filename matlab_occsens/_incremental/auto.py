@@ -5,14 +5,16 @@ incremental path's one-thread-per-core sessions hold up better when other proces
 cores), which a cost model fitted once cannot know. So, like the batch-size search, "auto" times
 both paths on masks the map needs anyway, in alternating turns so that both meet the same load:
 the ordinary passes take the map's first grid rows from the front, the incremental passes its
-last rows from the back. The faster path then does the rest, and the choice is kept for the
-network, output selection and grid, followed by the next :data:`RECHECK_EVERY` calls without
-timing, then measured again (the better path changes with the machine's load). A measurement
-costs the slower path's share of a map, so each one that confirms the choice doubles the calls
-before the next, up to :data:`RECHECK_MOST`; one that overturns it starts again from
-:data:`RECHECK_EVERY`. No forward pass
-is spent on the measurement: every batch of either path is part of the map (the incremental
-path's pass of the unoccluded image, which it needs for its own activations, is the one extra).
+last rows from the back (a grid's *row* is its masks at one position of the first axis: a row of
+an image's grid, a slice of a volume's, one time step of a signal's); each ordinary turn stops
+when it has run as many images as an incremental turn, or as long. The faster path
+then does the rest, and the choice is kept for the network, output selection and grid, followed
+by the next :data:`RECHECK_EVERY` calls without timing, then measured again (the better path
+changes with the machine's load). A measurement costs the slower path's share of a map, so each one that
+confirms the choice doubles the calls before the next, up to :data:`RECHECK_MOST`; one that
+overturns it starts again from :data:`RECHECK_EVERY`. No forward pass is spent on the
+measurement: every batch of either path is part of the map (the incremental path's pass of the
+unoccluded image, which it needs for its own activations, is the one extra).
 """
 
 from __future__ import annotations
@@ -113,15 +115,15 @@ def _measuring(
     previous: Choice | None,
 ) -> Outputs:
     grid = job.grid
-    grid_rows, grid_cols = grid.axes
-    width = len(grid_cols)
+    grid_rows, *others = grid.axes  # a "row": the masks at one position of the first axis
+    width = math.prod(len(ranges) for ranges in others)
     turn = 2 * forward.workers * forward.batch_size  # every worker busy for a few batches
     tail_rows = min(math.ceil(TURNS * turn / width), len(grid_rows) - 1)
     if tail_rows < 1:  # one grid row: nothing to split, the incremental path was predicted no slower
         yield from _incremental(forward, job, 0, len(grid))
         return
     front_rows = len(grid_rows) - tail_rows
-    front = dataclasses.replace(job, grid=MaskGrid((grid_rows[:front_rows], grid_cols)))
+    front = dataclasses.replace(job, grid=MaskGrid((grid_rows[:front_rows], *others)))
     split = front_rows * width  # masks before this: the ordinary stream; from it on: the incremental trial
     # Turns end on whole batches of the grid (see IncrementalForward.outputs): a batch of a size
     # not seen before costs each engine a first run's planning, which would be charged to the trial.
@@ -133,10 +135,16 @@ def _measuring(
     done = 0  # images the ordinary stream has given
     rates: dict[str, list[float]] = {"ordinary": [], "incremental": []}  # seconds per image of each turn
     forward.reference(job.base)  # its output is the reference image, which the ordinary stream gives
+    # Each ordinary turn runs as many images as the incremental turn after it or as long as the
+    # one before it, whichever comes first (at least one batch): where the incremental path is far
+    # faster, measuring costs the ordinary path a few batches. The first is the stream's first
+    # batch alone, which holds the unoccluded image: the map scores that image first (a
+    # ReductionFcn is tried on it alone before any occluded input).
+    spent = 0.0  # seconds of the last incremental turn
     for first, stop in itertools.pairwise(bounds):
         target = done + (stop - first)
         seconds, images = 0.0, 0
-        while done < min(target, len(front)):  # an ordinary turn as long as the incremental one
+        while done < min(target, len(front)) and (images == 0 or seconds < spent):
             start = time.perf_counter()
             index, output = next(stream)
             seconds += time.perf_counter() - start
@@ -147,7 +155,8 @@ def _measuring(
             rates["ordinary"].append(seconds / images)
         start = time.perf_counter()
         outputs = list(_incremental(forward, job, first, stop, reference=False))
-        rates["incremental"].append((time.perf_counter() - start) / (stop - first))
+        spent = time.perf_counter() - start
+        rates["incremental"].append(spent / (stop - first))
         yield from outputs
     rate = {side: min(values, default=math.inf) for side, values in rates.items()}  # interference only adds time
     choice = choices[key] = Choice(rate["ordinary"], rate["incremental"], RECHECK_EVERY)

@@ -89,8 +89,9 @@ class Derived:
     graph: SpatialGraph | Unsupported | None = None
     chunk_engines: dict[tuple[str, str], Engine | Unsupported] = field(default_factory=dict)
     """Per chunk (first cut, last cut): its engine; one engine serves every crop size."""
-    probes: dict[tuple[str, str, int, int, int, int], None | Unsupported] = field(default_factory=dict)
-    """Per chunk and crop size (rows, columns, output rows, output columns): whether it ran as planned."""
+    probes: dict[tuple[str, str, tuple[int, ...]], None | Unsupported] = field(default_factory=dict)
+    """Per chunk and crop size (each axis's crop length, then each axis's output length): whether
+    it ran as planned."""
     suffix_engines: dict[str, Engine | None | Unsupported] = field(default_factory=dict)
     """Per cut the suffix starts from: its engine (None when the cut is the selected output)."""
     plans: KeptCache[PlanKey, Plan] = field(default_factory=lambda: KeptCache(PLANS_KEPT))
@@ -110,7 +111,7 @@ class Derived:
     def chunk_engine(self, first: str, last: str, build: Callable[[], Engine]) -> Engine:
         return _kept(self.chunk_engines, (first, last), build)
 
-    def probe(self, key: tuple[str, str, int, int, int, int], run: Callable[[], None]) -> None:
+    def probe(self, key: tuple[str, str, tuple[int, ...]], run: Callable[[], None]) -> None:
         _kept(self.probes, key, run)
 
     def suffix_engine(self, cut: str, build: Callable[[], Engine | None]) -> Engine | None:

@@ -46,7 +46,8 @@ class Work:
     writes: float = 0.0
     """Values written to its output."""
     rows: float = 0.0
-    """Output rows of 16 channels of convolutions and pooling layers."""
+    """Output rows of 16 channels of convolutions and pooling layers (lines along the last
+    spatial axis: a volume's rows of every slice, one per signal)."""
     boundary: float = 0.0
     """Values entering and leaving the model, which ONNX Runtime converts to and from its
     blocked layout at every call."""
@@ -81,16 +82,20 @@ def fused_nodes(graph: SpatialGraph, indices: set[int] | frozenset[int]) -> set[
     return fused
 
 
-def local_work(
-    node: LocalNode, graph: SpatialGraph, height: Callable[[str], int], width: Callable[[str], int], fused: bool
-) -> Work:
-    """Work of a local node whose tensors have the given heights and widths (crops or full)."""
+def _lines(spatial: tuple[int, ...]) -> int:
+    """Lines along the last spatial axis: an image's rows, a volume's rows of all its slices,
+    one for a signal (what a blocked kernel pays its fixed price for)."""
+    return math.prod(spatial[:-1])
+
+
+def local_work(node: LocalNode, graph: SpatialGraph, lengths: Callable[[str], tuple[int, ...]], fused: bool) -> Work:
+    """Work of a local node whose tensors have the given spatial sizes (crops or full)."""
     if fused:
         return Work(nodes=1)
     channels = graph.shapes[node.output][1]
-    pixels = height(node.output) * width(node.output)
-    reads = sum(graph.shapes[name][1] * height(name) * width(name) for name in node.inputs)
-    rows = math.ceil(channels / _BLOCK) * height(node.output) if node.macs_per_pixel else 0
+    pixels = math.prod(lengths(node.output))
+    reads = sum(graph.shapes[name][1] * math.prod(lengths(name)) for name in node.inputs)
+    rows = math.ceil(channels / _BLOCK) * _lines(lengths(node.output)) if node.macs_per_pixel else 0
     macs = node.macs_per_pixel * pixels
     dense, window = (0, macs) if node.per_channel else (macs, 0)
     return Work(dense, window, reads, channels * pixels, rows, 0, 1)
@@ -104,10 +109,10 @@ def node_work(node: onnx.NodeProto, graph: SpatialGraph, fused: bool) -> Work:
         return Work(nodes=1)
     reads = sum(_size(shapes.get(name)) for name in node.input if name in shapes)
     macs, window_macs, rows = 0.0, 0.0, 0.0
-    if node.op_type in ("Conv", "MaxPool", "AveragePool") and out is not None and len(out) == 4:
+    if node.op_type in ("Conv", "MaxPool", "AveragePool") and out is not None and len(out) >= 3:
         per_pixel, per_channel = graph.macs_per_pixel(node)
-        macs = float(per_pixel) * out[2] * out[3]
-        rows = math.ceil(out[1] / _BLOCK) * out[2]
+        macs = float(per_pixel) * math.prod(out[2:])
+        rows = math.ceil(out[1] / _BLOCK) * _lines(out[2:])
         if per_channel:
             macs, window_macs = 0.0, macs
     elif node.op_type in ("Gemm", "MatMul") and out is not None:

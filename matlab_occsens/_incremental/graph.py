@@ -3,8 +3,10 @@
 A node is *local* when each output pixel depends only on a window of input pixels (convolution,
 pooling, ``Pad``) or on the same pixel (element-wise layers, batch norm, channel concatenation,
 residual additions), and its other operands are constants that do not vary over space. The local
-part starts at the image input and ends where the graph does something global (global pooling,
-``Gemm``, ``Reshape``, attention, squeeze-excitation products, ...).
+part starts at the input and ends where the graph does something global (global pooling,
+``Gemm``, ``Reshape``, attention, squeeze-excitation products, ...). Images, volumes and signals
+alike: a tensor of the local part is (N, C, *spatial) with the input's k spatial axes (k = 2, 3
+or 1), and every local node reads each spatial axis through a window of its own.
 
 A *cut* is a local tensor through which all data flows: the nodes computing it (its ancestors)
 reach the rest of the graph only through it, apart from ``Shape`` nodes, whose values the suffix
@@ -30,6 +32,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from .._backends.ort import session_options
+from .._core.formats import channels_first, spatial_rank
 from .windows import IDENTITY, Window
 
 __all__ = ["LocalNode", "SpatialGraph", "Unsupported"]
@@ -53,14 +56,14 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class LocalNode:
-    """A local node: its data inputs, its output, and how it reads rows and columns."""
+    """A local node: its data inputs, its output, and how it reads each spatial axis."""
 
     index: int
     op_type: str
     inputs: tuple[str, ...]
     output: str
-    rows: Window
-    cols: Window
+    windows: tuple[Window, ...]
+    """One per spatial axis (rows and columns of an image; three for a volume; time for a signal)."""
     macs_per_pixel: int
     """Multiply-adds per output pixel, all channels (0 for element-wise layers)."""
     per_channel: bool = False
@@ -89,21 +92,24 @@ def _same_pads(size: int, window: Window, mode: str) -> tuple[int, int]:
     return begin, total - begin
 
 
-def _sliding_windows(attrs: dict, kernel: tuple[int, int], size: tuple[int, int]) -> tuple[Window, Window]:
-    """The row and column windows of a Conv or pooling node on an input of ``size`` (H, W)."""
-    strides = attrs.get("strides", [1, 1])
-    dilations = attrs.get("dilations", [1, 1])
-    pads = attrs.get("pads", [0, 0, 0, 0])
+def _sliding_windows(attrs: dict, kernel: tuple[int, ...], size: tuple[int, ...]) -> tuple[Window, ...]:
+    """The windows, one per spatial axis, of a Conv or pooling node on an input of spatial ``size``."""
+    rank = len(size)
+    if len(kernel) != rank:
+        raise Unsupported(f"its kernel has {len(kernel)} axes for {rank} spatial axes")
+    strides = attrs.get("strides", [1] * rank)
+    dilations = attrs.get("dilations", [1] * rank)
+    pads = attrs.get("pads", [0] * 2 * rank)
     mode = attrs.get("auto_pad", "NOTSET")
     ceil_mode = bool(attrs.get("ceil_mode", 0))
     windows = []
-    for axis in range(2):
-        window = Window(kernel[axis], strides[axis], dilations[axis], pads[axis], pads[axis + 2], ceil_mode)
+    for axis in range(rank):
+        window = Window(kernel[axis], strides[axis], dilations[axis], pads[axis], pads[axis + rank], ceil_mode)
         if mode != "NOTSET":
             begin, end = _same_pads(size[axis], window, mode)
             window = Window(kernel[axis], strides[axis], dilations[axis], begin, end, ceil_mode)
         windows.append(window)
-    return windows[0], windows[1]
+    return tuple(windows)
 
 
 class SpatialGraph:
@@ -115,16 +121,16 @@ class SpatialGraph:
         A model with one image input (batch axis symbolic) and one output, every node needed for
         that output (see ``OnnxGraph.selecting``).
     input_shape : tuple of int
-        ``(1, C, H, W)``, or ``(1, H, W, C)`` for "BSSC": the full image the map is computed for.
-    input_format : {"BCSS", "BSSC"}
-        The input's layout. An NHWC ("BSSC") input must go through a ``Transpose`` to NCHW
-        (perm [0, 3, 1, 2], as tf2onnx and ``permute`` wrappers write it) before anything else
-        reads it; the analysis then starts after that transpose (:attr:`front_perm`).
+        ``(1, C, *spatial)``, or ``(1, *spatial, C)`` for a channels-last layout: the full input
+        the map is computed for.
+    input_format : {"BCSS", "BSSC", "BCSSS", "BSSSC", "BCT", "BTC"}
+        The input's layout. A channels-last input (NHWC "BSSC", "BSSSC", "BTC") must go through
+        a ``Transpose`` to channels first (perm [0, 3, 1, 2] for an image, as tf2onnx and
+        ``permute`` wrappers write it) before anything else reads it; the analysis then starts
+        after that transpose (:attr:`front_perm`).
     """
 
-    def __init__(
-        self, model: onnx.ModelProto, input_shape: tuple[int, int, int, int], input_format: str = "BCSS"
-    ) -> None:
+    def __init__(self, model: onnx.ModelProto, input_shape: tuple[int, ...], input_format: str = "BCSS") -> None:
         self.model = model
         graph = model.graph
         if len(graph.output) != 1:
@@ -148,15 +154,18 @@ class SpatialGraph:
             if index not in self._constant_nodes:
                 for name in node.input:
                     self._consumers.setdefault(name, []).append(index)
+        self.rank = spatial_rank(input_format)
+        """Spatial axes of the input: 2 for an image, 3 for a volume, 1 for a signal."""
         self.shapes, self._types = self._infer_shapes(input_shape)
         self.input = self.source
-        """Where the local part starts: the source, or the NCHW tensor its front transpose makes."""
+        """Where the local part starts: the source, or the channels-first tensor its front
+        transpose makes."""
         self.front_perm: tuple[int, ...] | None = None
         """The axes the front transpose takes the source's to (None without one)."""
-        if input_format != "BCSS":
-            self.input, self.front_perm = self._nchw_front()
+        if not channels_first(input_format):
+            self.input, self.front_perm = self._channels_first_front(input_format)
         self.nodes: list[LocalNode] = []
-        self.strides: dict[str, tuple[int, int]] = {self.input: (1, 1)}
+        self.strides: dict[str, tuple[int, ...]] = {self.input: (1,) * self.rank}
         self.stop_reason: str | None = None
         self._find_local_nodes()
         self._ancestors: dict[str, frozenset[int]] = {}
@@ -233,15 +242,17 @@ class SpatialGraph:
         shapes[self.source] = tuple(input_shape)
         return shapes, types
 
-    def _nchw_front(self) -> tuple[str, tuple[int, ...]]:
-        """The NCHW tensor the NHWC source is transposed to before any other node reads it."""
+    def _channels_first_front(self, input_format: str) -> tuple[str, tuple[int, ...]]:
+        """The channels-first tensor the channels-last source is transposed to before any other
+        node reads it (NHWC to NCHW for an image)."""
         readers = [self._nodes[index] for index in self._consumers.get(self.source, [])]
         data = [node for node in readers if node.op_type != "Shape"]
         perm = _attributes(data[0]).get("perm") if len(data) == 1 and data[0].op_type == "Transpose" else None
-        if perm is None or list(perm) != [0, 3, 1, 2]:
+        wanted = [0, self.rank + 1, *range(1, self.rank + 1)]
+        if perm is None or list(perm) != wanted:
             raise Unsupported(
-                "an NHWC (BSSC) input must first go through a Transpose to NCHW (perm [0, 3, 1, 2]); "
-                "this graph reads it otherwise"
+                f"a channels-last ({input_format}) input must first go through a Transpose to channels "
+                f"first{' (NCHW)' if self.rank == 2 else ''} (perm {wanted}); this graph reads it otherwise"
             )
         return data[0].output[0], tuple(perm)
 
@@ -254,35 +265,31 @@ class SpatialGraph:
             if not data or not all(name in self.strides for name in data):
                 continue  # fed by a non-local tensor: part of the suffix, nothing to report
             try:
-                rows, cols, macs, per_channel = self._windows(node, data)
-                strides = {self._stride_after(self.strides[name], rows, cols) for name in data}
+                windows, macs, per_channel = self._windows(node, data)
+                strides = {
+                    tuple(step * window.stride for step, window in zip(self.strides[name], windows)) for name in data
+                }
                 if len(strides) != 1:
                     raise Unsupported("its inputs come from different strides")
                 size_in, size_out = self.shapes[data[0]][2:], self.shapes[node.output[0]][2:]
-                if (rows.out_size(size_in[0]), cols.out_size(size_in[1])) != size_out:
+                if tuple(window.out_size(size) for window, size in zip(windows, size_in)) != size_out:
                     raise Unsupported("its output size does not follow from its window (an unknown attribute?)")
             except Unsupported as reason:
                 if self.stop_reason is None and node.op_type != "Shape":
                     self.stop_reason = f"{node.op_type} node {node.name or node.output[0]!r}: {reason}"
                 continue
-            self.nodes.append(
-                LocalNode(index, node.op_type, tuple(data), node.output[0], rows, cols, macs, per_channel)
-            )
+            self.nodes.append(LocalNode(index, node.op_type, tuple(data), node.output[0], windows, macs, per_channel))
             self.strides[node.output[0]] = strides.pop()
-
-    @staticmethod
-    def _stride_after(stride: tuple[int, int], rows: Window, cols: Window) -> tuple[int, int]:
-        return stride[0] * rows.stride, stride[1] * cols.stride
 
     def _shape(self, name: str) -> tuple[int, ...]:
         shape = self.shapes.get(name)
-        if shape is None or len(shape) != 4:
-            raise Unsupported(f"tensor {name!r} is not a 4-D tensor of known size")
+        if shape is None or len(shape) != 2 + self.rank:
+            raise Unsupported(f"tensor {name!r} is not a {2 + self.rank}-D tensor of known size")
         return shape
 
-    def _windows(self, node: onnx.NodeProto, data: list[str]) -> tuple[Window, Window, int, bool]:
-        """Row window, column window, multiply-adds per output pixel and whether each output
-        channel reads only its own input channel, for a local node."""
+    def _windows(self, node: onnx.NodeProto, data: list[str]) -> tuple[tuple[Window, ...], int, bool]:
+        """The windows (one per spatial axis), multiply-adds per output pixel and whether each
+        output channel reads only its own input channel, for a local node."""
         if any(name and (name in self._consumers or name == self.output) for name in node.output[1:]):
             raise Unsupported("a second output is used")
         attrs = _attributes(node)
@@ -294,41 +301,44 @@ class SpatialGraph:
                 raise Unsupported("its weights are not constant")
             weights = self._values[node.input[1]].shape
             kernel = tuple(attrs.get("kernel_shape", weights[2:]))
-            rows, cols = _sliding_windows(attrs, kernel, (shape_in[2], shape_in[3]))
-            return rows, cols, *self.macs_per_pixel(node)
+            return _sliding_windows(attrs, kernel, shape_in[2:]), *self.macs_per_pixel(node)
         if op in _POOLS:
-            rows, cols = _sliding_windows(attrs, tuple(attrs["kernel_shape"]), (shape_in[2], shape_in[3]))
-            return rows, cols, *self.macs_per_pixel(node)
+            return _sliding_windows(attrs, tuple(attrs["kernel_shape"]), shape_in[2:]), *self.macs_per_pixel(node)
         if op == "Pad":
             return self._pad_windows(node, attrs)
         if op == "Concat":
-            if attrs["axis"] not in (1, -3):
+            if attrs["axis"] not in (1, -1 - self.rank):
                 raise Unsupported("it concatenates along a spatial axis")
             if len(data) != len([name for name in node.input if name]):
                 raise Unsupported("it concatenates constants")
-            return IDENTITY, IDENTITY, 0, False
+            return self._identity, 0, False
         if op in _BINARY:
             for name in node.input:
                 self._check_operand(name, shape_out)
-            return IDENTITY, IDENTITY, 0, False
+            return self._identity, 0, False
         if op in _UNARY:
             if len(data) != 1 or data[0] != node.input[0]:
                 raise Unsupported("a parameter is computed from the image")
             if attrs.get("training_mode", 0) or (op == "Dropout" and len(node.input) > 2 and node.input[2]):
                 raise Unsupported("it runs in training mode")
-            return IDENTITY, IDENTITY, 0, False
+            return self._identity, 0, False
         raise Unsupported("this operator ends the local part")
+
+    @property
+    def _identity(self) -> tuple[Window, ...]:
+        return (IDENTITY,) * self.rank
 
     def _check_operand(self, name: str, shape_out: tuple[int, ...]) -> None:
         """A binary operand must be a same-sized data tensor or a constant constant over space."""
         if name in self._values:
-            shape = (1,) * (4 - self._values[name].ndim) + self._values[name].shape
-            if len(shape) > 4 or shape[2] != 1 or shape[3] != 1:
+            rank = 2 + self.rank
+            shape = (1,) * (rank - self._values[name].ndim) + self._values[name].shape
+            if len(shape) > rank or any(size != 1 for size in shape[2:]):
                 raise Unsupported(f"the constant {name!r} varies over space")
         elif self._shape(name) != shape_out:
             raise Unsupported("it broadcasts one image tensor over another")
 
-    def _pad_windows(self, node: onnx.NodeProto, attrs: dict) -> tuple[Window, Window, int, bool]:
+    def _pad_windows(self, node: onnx.NodeProto, attrs: dict) -> tuple[tuple[Window, ...], int, bool]:
         if attrs.get("mode", "constant") != "constant":
             raise Unsupported(f"{attrs['mode']!r} padding reads the image border")
         if len(node.input) > 1:
@@ -338,20 +348,20 @@ class SpatialGraph:
             pads = self._values[node.input[1]].astype(np.int64).tolist()
         else:
             pads = list(attrs["pads"])
-        axes = list(range(4))
+        rank = 2 + self.rank
+        axes = list(range(rank))
         if len(node.input) > 3 and node.input[3]:
             if node.input[3] not in self._values:
                 raise Unsupported("its axes are computed from the image")
-            axes = [int(axis) % 4 for axis in self._values[node.input[3]].ravel()]
+            axes = [int(axis) % rank for axis in self._values[node.input[3]].ravel()]
         begin = dict(zip(axes, pads[: len(axes)]))
         end = dict(zip(axes, pads[len(axes) :]))
         if any(begin.get(axis, 0) or end.get(axis, 0) for axis in (0, 1)):
             raise Unsupported("it pads the batch or channel axis")
         if min(pads) < 0:
             raise Unsupported("it crops (negative pads)")
-        rows = Window(pad_begin=begin.get(2, 0), pad_end=end.get(2, 0))
-        cols = Window(pad_begin=begin.get(3, 0), pad_end=end.get(3, 0))
-        return rows, cols, 0, False
+        windows = tuple(Window(pad_begin=begin.get(axis, 0), pad_end=end.get(axis, 0)) for axis in range(2, rank))
+        return windows, 0, False
 
     def macs_per_pixel(self, node: onnx.NodeProto) -> tuple[int, bool]:
         """Multiply-adds per output pixel (all channels) of a convolution or pooling node, and
@@ -362,7 +372,7 @@ class SpatialGraph:
             channels_in = self.shapes.get(node.input[0], (0, 0))[1]
             return int(np.prod(weights)), weights[1] == 1 < channels_in
         out = self.shapes.get(node.output[0])
-        if node.op_type in _POOLS and out is not None and len(out) == 4:
+        if node.op_type in _POOLS and out is not None and len(out) >= 3:
             return out[1] * int(np.prod(_attributes(node)["kernel_shape"])), True
         return 0, False
 
@@ -435,7 +445,7 @@ class SpatialGraph:
 
     # ------------------------------------------------------------------ sub-models
     def chunk_model(self, first: str, last: str) -> onnx.ModelProto:
-        """The model computing cut ``last`` from cut ``first``, for crops of any height and width."""
+        """The model computing cut ``last`` from cut ``first``, for crops of any size."""
         nodes = []
         for local in self.local_nodes_between(first, last):
             node = self._nodes[local.index]
@@ -444,11 +454,12 @@ class SpatialGraph:
                 kept = [attribute for attribute in node.attribute if attribute.name != "auto_pad"]
                 del node.attribute[:]
                 node.attribute.extend(kept)
-                pads = [local.rows.pad_begin, local.cols.pad_begin, local.rows.pad_end, local.cols.pad_end]
+                pads = [window.pad_begin for window in local.windows] + [window.pad_end for window in local.windows]
                 node.attribute.append(helper.make_attribute("pads", pads))
             nodes.append(node)
         channels = self.shapes[first][1]
-        source = helper.make_tensor_value_info(first, TensorProto.FLOAT, [_BATCH, channels, "H", "W"])
+        spatial = [f"S{axis + 1}" for axis in range(self.rank)]
+        source = helper.make_tensor_value_info(first, TensorProto.FLOAT, [_BATCH, channels, *spatial])
         return self._submodel(nodes, source, last)
 
     def suffix_model(self, cut: str) -> onnx.ModelProto | None:

@@ -1,5 +1,9 @@
 """Where to cut the graph for one mask grid, and the crops each piece runs on.
 
+Every spatial axis (rows and columns of an image, the three axes of a volume, the time axis of a
+signal) is planned on its own, since a mask is a product of one range per axis and every local
+layer reads each axis through a window of its own.
+
 For every cut tensor the planner knows, per grid position and per axis, the *changed* interval: the
 outputs an occluding mask can alter (hull of what each layer's window reaches). A piece of the
 chain (a *chunk*, from cut ``first`` to cut ``last``) must recompute ``last`` on its changed
@@ -12,6 +16,8 @@ ONNX Runtime call:
   output sizes and the same real padding at image borders as the full image does;
 * the crop length is the longest such aligned interval over the grid; a crop that would run past
   the end is moved back, which keeps both alignments.
+
+A crop is the product of its axes' intervals: on a volume a crop is a box.
 
 Outputs of a crop whose inputs reach a crop border that is not an image border are wrong; the
 runner keeps only the changed interval, which by construction reads inside the crop.
@@ -59,8 +65,8 @@ class Chunk:
 
     first: str
     last: str
-    rows: AxisCrops
-    cols: AxisCrops
+    axes: tuple[AxisCrops, ...]
+    """One per spatial axis."""
     work: Work
     """What the chunk computes for one mask (on its crop)."""
 
@@ -71,9 +77,9 @@ class Plan:
 
     chunks: tuple[Chunk, ...]
     suffix_from: str
-    changed_rows: Intervals
-    """Changed rows of ``suffix_from`` per grid row (where the last patch is pasted)."""
-    changed_cols: Intervals
+    changed: tuple[Intervals, ...]
+    """Per spatial axis, the changed interval of ``suffix_from`` per grid position on that axis
+    (where the last patch is pasted)."""
     suffix_work: Work
     """What the rest of the graph computes for one mask."""
     full_work: Work
@@ -94,7 +100,8 @@ class Plan:
 
 
 class _Axis:
-    """Propagation along one axis (0: rows, 1: columns) for the grid's ranges on that axis."""
+    """Propagation along one spatial axis (0: rows, 1: columns of an image) for the grid's
+    ranges on that axis."""
 
     def __init__(self, graph: SpatialGraph, axis: int, ranges: np.ndarray) -> None:
         self.graph = graph
@@ -109,7 +116,7 @@ class _Axis:
             )
 
     def window(self, node: LocalNode) -> Window:
-        return node.rows if self.axis == 0 else node.cols
+        return node.windows[self.axis]
 
     def stride(self, name: str) -> int:
         return self.graph.strides[name][self.axis]
@@ -156,7 +163,7 @@ class _Planner:
     def __init__(self, graph: SpatialGraph, grid: MaskGrid, costs: CostModel, batch_size: int) -> None:
         self.graph, self.costs, self.batch_size = graph, costs, batch_size
         self.masks = len(grid)
-        self.axes = (_Axis(graph, 0, grid.axes[0]), _Axis(graph, 1, grid.axes[1]))
+        self.axes = _axes(graph, grid)
         self._required: dict[str, tuple[list[LocalNode], list[dict[str, Intervals]]]] = {}
         self._chunks: dict[tuple[str, str], Chunk] = {}
 
@@ -171,36 +178,27 @@ class _Planner:
         nodes, required = self._required[last]
         inside = graph.ancestors(last) - graph.ancestors(first)
         chunk_nodes = graph.local_nodes_between(first, last)
-        rows, cols = (axis.crops(first, last, chunk_nodes, need[first]) for axis, need in zip(axes, required))
+        crops = tuple(axis.crops(first, last, chunk_nodes, need[first]) for axis, need in zip(axes, required))
+
+        def lengths(name: str) -> tuple[int, ...]:
+            return tuple(axis.crop_length(name, first, crop.length) for axis, crop in zip(axes, crops))
+
         fused = fused_nodes(graph, inside)
-        work = sum(
-            (
-                local_work(
-                    node,
-                    graph,
-                    lambda name: axes[0].crop_length(name, first, rows.length),
-                    lambda name: axes[1].crop_length(name, first, cols.length),
-                    node.index in fused,
-                )
-                for node in chunk_nodes
-            ),
-            Work(),
-        )
-        crop_in = graph.shapes[first][1] * rows.length * cols.length
-        work += Work(boundary=crop_in + graph.shapes[last][1] * rows.out_length * cols.out_length)
-        chunk = self._chunks[first, last] = Chunk(first, last, rows, cols, work)
+        work = sum((local_work(node, graph, lengths, node.index in fused) for node in chunk_nodes), Work())
+        crop_in = graph.shapes[first][1] * math.prod(crop.length for crop in crops)
+        work += Work(boundary=crop_in + graph.shapes[last][1] * math.prod(crop.out_length for crop in crops))
+        chunk = self._chunks[first, last] = Chunk(first, last, crops, work)
         return chunk
 
     def chunk_cost(self, first: str, last: str) -> float:
         chunk = self.chunk(first, last)
-        crop_values = self.graph.shapes[first][1] * chunk.rows.length * chunk.cols.length
+        crop_values = self.graph.shapes[first][1] * math.prod(crop.length for crop in chunk.axes)
         return self.costs.chunk(chunk.work, crop_values, self.masks, self.batch_size)
 
     def suffix_cost(self, cut: str) -> float:
         patch = 0.0
         if cut != self.graph.input:
-            lengths = [_mean_length(axis.changed[cut]) for axis in self.axes]
-            patch = lengths[0] * lengths[1] * self.graph.shapes[cut][1]
+            patch = math.prod(_mean_length(axis.changed[cut]) for axis in self.axes) * self.graph.shapes[cut][1]
         return self.costs.suffix(rest_work(self.graph, cut), self.masks, self.batch_size, patch)
 
     def plan(self, cuts: list[str]) -> Plan:
@@ -210,8 +208,7 @@ class _Planner:
         return Plan(
             chunks=chunks,
             suffix_from=last,
-            changed_rows=self.axes[0].changed[last],
-            changed_cols=self.axes[1].changed[last],
+            changed=tuple(axis.changed[last] for axis in self.axes),
             suffix_work=rest_work(self.graph, last),
             full_work=rest_work(self.graph, self.graph.input),
             predicted_cost=sum(self.chunk_cost(chunk.first, chunk.last) for chunk in chunks) + self.suffix_cost(last),
@@ -266,7 +263,7 @@ def ideal_work(graph: SpatialGraph, grid: MaskGrid) -> Work:
     """What an ideal layer-by-layer engine computes per mask, on average over the grid: every
     local node only on its changed outputs, every later node in full. The bound any exact
     incremental method is held to (``Work.macs + Work.window_macs`` for multiply-adds)."""
-    axes = (_Axis(graph, 0, grid.axes[0]), _Axis(graph, 1, grid.axes[1]))
+    axes = _axes(graph, grid)
     local = {node.index: node for node in graph.nodes}
     total = Work()
     for index, node in graph.data_nodes():
@@ -274,10 +271,16 @@ def ideal_work(graph: SpatialGraph, grid: MaskGrid) -> Work:
             total += node_work(node, graph, False)
             continue
         output = local[index].output
-        pixels = _mean_length(axes[0].changed[output]) * _mean_length(axes[1].changed[output])
+        pixels = math.prod(_mean_length(axis.changed[output]) for axis in axes)  # the grid is a product
         macs = local[index].macs_per_pixel * pixels
         total += Work(window_macs=macs) if local[index].per_channel else Work(macs=macs)
     return total
+
+
+def _axes(graph: SpatialGraph, grid: MaskGrid) -> tuple[_Axis, ...]:
+    if grid.rank != graph.rank:
+        raise ValueError(f"a grid of {grid.rank} axes for a graph of {graph.rank} spatial axes")
+    return tuple(_Axis(graph, axis, ranges) for axis, ranges in enumerate(grid.axes))
 
 
 def _mean_length(intervals: Intervals) -> float:

@@ -2,10 +2,9 @@
 
 ``"off"`` never, ``"on"`` wherever the graph allows it (a one-line warning says why not
 elsewhere), ``"auto"`` where it is measured faster on the map's own masks (:mod:`.auto`), the
-multiply-add bound having ruled out first the plans that would skip almost nothing. It runs
-2-D image networks only: a volume's or a signal's map always takes the ordinary forward passes
-("on" says so in its warning), so every map is right whatever its rank. Everything
-derived on the way is kept per network and output selection (:mod:`.cache`).
+multiply-add bound having ruled out first the plans that would skip almost nothing. Images,
+volumes and signals alike (the analysis and the plan work axis by axis). Everything derived on
+the way is kept per network and output selection (:mod:`.cache`).
 
 The one entry point for the caller is :func:`incremental_forward`; the object it gives yields a
 job's images with :meth:`~.runner.IncrementalForward.images`, in the stream's numbering.
@@ -23,7 +22,7 @@ import onnx
 from .._backends.cpu import physical_cores
 from .._backends.engine import Engine
 from .._backends.ort import OrtEngine
-from .._core.formats import input_kind, spatial_rank
+from .._core.formats import native_shape
 from .._core.grid import MaskGrid
 from .._stream.drive import occluded_outputs
 from .._stream.job import OcclusionJob
@@ -66,16 +65,7 @@ def spatial_graph(net: Network) -> SpatialGraph:
     :class:`Unsupported` when the incremental path cannot run it."""
     if not isinstance(net, OnnxNetwork):
         raise Unsupported(f"it runs ONNX networks with ONNX Runtime, not {type(net).__name__}")
-    if spatial_rank(net.InputDataFormats) != 2:
-        raise Unsupported(
-            f"it runs 2-D image networks only, and this one's input is {net.InputDataFormats!r} "
-            f"(a {input_kind(net.InputDataFormats)})"
-        )
-    height, width, channels = net.InputSize
-    if net.InputDataFormats == "BCSS":
-        shape = (1, channels, height, width)
-    else:
-        shape = (1, height, width, channels)
+    shape = native_shape(net.InputDataFormats, tuple(net.InputSize), 1)
     return derived(net).spatial_graph(lambda: SpatialGraph(net.selected_model(), shape, net.InputDataFormats))
 
 
@@ -146,8 +136,8 @@ def forward_for(net: Network, plan: Plan, batch_size: int, **measuring: Any) -> 
         engine = store.chunk_engine(
             chunk.first, chunk.last, lambda: _engine(graph.chunk_model(chunk.first, chunk.last))
         )
-        rows, cols = chunk.rows, chunk.cols  # checked once per crop size and planned output size
-        key = (chunk.first, chunk.last, rows.length, cols.length, rows.out_length, cols.out_length)
+        sizes = tuple(axis.length for axis in chunk.axes) + tuple(axis.out_length for axis in chunk.axes)
+        key = (chunk.first, chunk.last, sizes)  # checked once per crop size and planned output size
         store.probe(key, lambda: _probe(engine, chunk, graph.shapes[chunk.first][1]))
         return engine
 
@@ -173,11 +163,11 @@ def _engine(model: onnx.ModelProto) -> Engine:
 def _probe(engine: Engine, chunk: Chunk, channels: int) -> None:
     """Run the chunk once on one crop and check its output size against the plan's (ONNX
     Runtime 1.30 and 1.31 gave some pooled crops other sizes than 1.32)."""
-    crop = np.zeros((1, channels, chunk.rows.length, chunk.cols.length), np.float32)
+    crop = np.zeros((1, channels, *(axis.length for axis in chunk.axes)), np.float32)
     try:
         size = engine.run(crop)[0].shape[2:]
     except Exception as error:  # the runtime's own error types
         raise Unsupported(f"ONNX Runtime cannot run a crop ({type(error).__name__}: {error})") from error
-    planned = (chunk.rows.out_length, chunk.cols.out_length)
+    planned = tuple(axis.out_length for axis in chunk.axes)
     if size != planned:
         raise Unsupported(f"this ONNX Runtime gives crops of {size} where {planned} were planned")

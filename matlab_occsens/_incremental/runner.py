@@ -6,13 +6,20 @@ chunk's input, the mask's *patch* (its recomputed changed region, or the fill fo
 itself) is pasted in, the batch of crops is one ONNX Runtime call, and the changed region of the
 result becomes the mask's next patch. The last patches are pasted into copies of the kept
 activation where the suffix starts, and the suffix runs on those as on ordinary images.
+
+Images, volumes and signals alike: a crop is one interval per spatial axis, a mask's position in
+the grid one index per axis. The runner gives each occluded input's whole selected output (the
+suffix's output, or the kept activation patched with the recomputed region when the chain ends
+at the selected output), never a difference from the reference, so whatever score is read off
+it afterwards (the channel's total, or a user's reduction of its activations) is the ordinary
+path's score up to float rounding.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -27,6 +34,12 @@ __all__ = ["IncrementalForward"]
 
 def _slices(starts: np.ndarray, stops: np.ndarray) -> list[slice]:
     return [slice(start, max(start, stop)) for start, stop in zip(starts.tolist(), stops.tolist())]
+
+
+def _box(spatial: Iterable[slice], *batch: int) -> tuple[int | slice, ...]:
+    """The index of a box (one slice per spatial axis) in every channel of a (C, *spatial)
+    tensor, or of the batch item ``batch`` of an (N, C, *spatial) one."""
+    return (*batch, slice(None), *spatial)
 
 
 class _AxisSlices:
@@ -47,28 +60,39 @@ class _AxisSlices:
         self.length, self.out_length = axis.length, axis.out_length
 
 
+Position = tuple[int, ...]
+"""A mask's index along each axis of the grid."""
+
+
 class _ChunkRun:
     """One chunk of the plan with its engine and its per-position slices, precomputed."""
 
-    def __init__(self, rows: AxisCrops, cols: AxisCrops, engine: Engine) -> None:
+    def __init__(self, axes: tuple[AxisCrops, ...], engine: Engine) -> None:
         self.engine = engine
-        self.rows, self.cols = _AxisSlices(rows), _AxisSlices(cols)
+        self.axes = tuple(_AxisSlices(axis) for axis in axes)
 
-    def run(self, source: np.ndarray, patches: list[np.ndarray], rows: list[int], cols: list[int]) -> list[np.ndarray]:
-        """The next patches of the masks at grid positions (rows, cols), given their current ones."""
-        r, c = self.rows, self.cols
-        crops = np.empty((len(rows), source.shape[1], r.length, c.length), dtype=np.float32)
-        for slot, (row, col) in enumerate(zip(rows, cols)):
-            crops[slot] = source[0, :, r.crop[row], c.crop[col]]
-            crops[slot, :, r.paste[row], c.paste[col]] = patches[slot][:, r.patch[row], c.patch[col]]
+    def run(self, source: np.ndarray, patches: list[np.ndarray], positions: list[Position]) -> list[np.ndarray]:
+        """The next patches of the masks at the given grid positions, given their current ones."""
+        axes = self.axes
+        crops = np.empty((len(positions), source.shape[1], *(axis.length for axis in axes)), dtype=np.float32)
+        for slot, position in enumerate(positions):
+            at = list(zip(axes, position))
+            crops[slot] = source[_box((axis.crop[index] for axis, index in at), 0)]
+            crops[_box((axis.paste[index] for axis, index in at), slot)] = patches[slot][
+                _box(axis.patch[index] for axis, index in at)
+            ]
         result = self.engine.run(crops)[0]
-        if result.shape[2:] != (r.out_length, c.out_length):
+        planned = tuple(axis.out_length for axis in axes)
+        if result.shape[2:] != planned:
             raise RuntimeError(
                 f"incremental inference: a chunk gave crops of {result.shape[2:]}, not the "
-                f"{(r.out_length, c.out_length)} planned; please report this and "
+                f"{planned} planned; please report this and "
                 'use Incremental="off".'
             )
-        return [result[slot, :, r.keep[row], c.keep[col]] for slot, (row, col) in enumerate(zip(rows, cols))]
+        return [
+            result[_box((axis.keep[index] for axis, index in zip(axes, position)), slot)]
+            for slot, position in enumerate(positions)
+        ]
 
 
 class IncrementalForward:
@@ -88,8 +112,9 @@ class IncrementalForward:
         Batches computed at the same time, each by its own thread (the engines must allow
         concurrent calls, as ONNX Runtime sessions do).
     front_perm : tuple of int, optional
-        Axes that take the network's input layout to the chain's NCHW (the graph's own front
-        transpose of an NHWC input, done here once per map); None when the input is NCHW.
+        Axes that take the network's input layout to the chain's channels-first one (the graph's
+        own front transpose of a channels-last input, done here once per map); None when the
+        input is channels first.
     """
 
     def __init__(
@@ -105,9 +130,9 @@ class IncrementalForward:
         self.front_perm = front_perm
         self.batch_size = batch_size
         self.workers = workers
-        self._chunks = [_ChunkRun(chunk.rows, chunk.cols, engine) for chunk, engine in zip(plan.chunks, engines)]
+        self._chunks = [_ChunkRun(chunk.axes, engine) for chunk, engine in zip(plan.chunks, engines)]
         self._suffix = suffix
-        self._into_rows, self._into_cols = _slices(*plan.changed_rows), _slices(*plan.changed_cols)
+        self._into = [_slices(*changed) for changed in plan.changed]
         self._kept: list[np.ndarray] = []
 
     def _finish(self, activation: np.ndarray) -> np.ndarray:
@@ -116,24 +141,26 @@ class IncrementalForward:
     def reference(self, base: np.ndarray) -> np.ndarray:
         """The selected output for the unoccluded (native-layout, normalised) image; keeps the
         activation of every cut of the chain for :meth:`outputs`."""
-        self._kept = [self._nchw(base)]
+        self._kept = [self._channels_first(base)]
         for chunk in self._chunks:
             self._kept.append(chunk.engine.run(self._kept[-1])[0])
         return self._finish(self._kept[-1])
 
-    def _nchw(self, image: np.ndarray) -> np.ndarray:
+    def _channels_first(self, image: np.ndarray) -> np.ndarray:
         return image if self.front_perm is None else np.ascontiguousarray(image.transpose(self.front_perm))
 
     def _batch(self, fill: np.ndarray, grid: MaskGrid, masks: range) -> np.ndarray:
         """The selected output for the masks ``masks`` (indices in grid order)."""
-        grid_rows, grid_cols = grid.axes
-        rows, cols = [index // len(grid_cols) for index in masks], [index % len(grid_cols) for index in masks]
-        patches = [fill[0, :, slice(*grid_rows[row]), slice(*grid_cols[col])] for row, col in zip(rows, cols)]
+        positions: list[Position] = list(zip(*(index.tolist() for index in np.unravel_index(masks, grid.shape))))
+        patches = [
+            fill[_box((slice(*ranges[index]) for ranges, index in zip(grid.axes, position)), 0)]
+            for position in positions
+        ]
         for chunk, source in zip(self._chunks, self._kept):
-            patches = chunk.run(source, patches, rows, cols)
+            patches = chunk.run(source, patches, positions)
         activation = np.repeat(self._kept[-1], len(masks), axis=0)
-        for slot, (row, col, patch) in enumerate(zip(rows, cols, patches)):
-            activation[slot][:, self._into_rows[row], self._into_cols[col]] = patch
+        for slot, (position, patch) in enumerate(zip(positions, patches)):
+            activation[_box((into[index] for into, index in zip(self._into, position)), slot)] = patch
         return self._finish(activation)
 
     def images(self, job: OcclusionJob) -> Iterator[tuple[int, np.ndarray]]:
@@ -156,7 +183,7 @@ class IncrementalForward:
         stop = len(grid) if stop is None else stop
         if first >= stop:
             return
-        fill = self._nchw(fill)
+        fill = self._channels_first(fill)
         size = self.batch_size  # batches on the grid's multiples of it: the shapes a whole map runs
         edges = [first, *range((first // size + 1) * size, stop, size), stop]
         batches = [range(start, end) for start, end in itertools.pairwise(edges)]
