@@ -7,13 +7,15 @@ one). Sides alternate for ``--turns`` turns, so that both meet the same load; th
 medians over every turn. Default: ``occlusionSensitivity`` at MATLAB's defaults on
 EfficientNet-Lite0 with the default ``Incremental="auto"`` (the speed most users get).
 
-    python benchmarks/against_revision.py c9270ca [--turns 4] [--calls 8] [--incremental auto]
+    python -m benchmarks.against_revision c9270ca [--turns 4] [--calls 8] [--incremental auto]
+    python -m benchmarks.against_revision --smoke     # HEAD against this checkout, one turn of one call
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,15 +24,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: What one turn runs, in a fresh interpreter whose ``sys.path`` starts at the side's checkout.
+#: What one turn runs, in a fresh interpreter that imports the side's checkout (its ``PYTHONPATH``).
 TURN = """
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
 import numpy as np
 from skimage import data
 from matlab_occsens import imresize, importNetworkFromONNX, occlusionSensitivity
 from matlab_occsens.pretrained import EFFICIENTNET_LITE0 as spec
-calls, incremental = int(sys.argv[2]), sys.argv[3]
+calls, incremental = int(sys.argv[1]), sys.argv[2]
 net = importNetworkFromONNX(spec.onnx_path(), **spec.normalization())
 X = imresize(data.coffee(), [224, 224])
 seconds = []
@@ -43,18 +44,22 @@ print(json.dumps(seconds))
 
 
 def turn(checkout: Path, calls: int, incremental: str) -> list[float]:
-    argv = [sys.executable, "-c", TURN, str(checkout), str(calls), incremental]
-    done = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    argv = [sys.executable, "-c", TURN, str(calls), incremental]
+    environment = {**os.environ, "PYTHONPATH": str(checkout)}
+    done = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=tempfile.gettempdir(), env=environment)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("revision", help="the earlier revision (any name git understands)")
+    parser.add_argument("revision", nargs="?", default="HEAD", help="the earlier revision (any name git understands)")
     parser.add_argument("--turns", type=int, default=4, help="turns of each side")
     parser.add_argument("--calls", type=int, default=8, help="calls after the first, per turn")
     parser.add_argument("--incremental", default="auto", choices=("auto", "on", "off"))
+    parser.add_argument("--smoke", action="store_true", help="one turn of one call per side: checks the script")
     args = parser.parse_args()
+    if args.smoke:
+        args.turns, args.calls = 1, 1
     with tempfile.TemporaryDirectory() as scratch:
         earlier = Path(scratch) / "earlier"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(earlier), args.revision], check=True)

@@ -7,8 +7,8 @@ map), at several batch sizes. The plain two-thread session of ``benchmarks/datas
 is printed beside it, on the same images, and one core's share computed by its process alone
 (how much the cores slow each other down). Inputs are random (the passes cost the same).
 
-    python benchmarks/core_limit.py [--maps 32] [--sizes 1 2 4 8 16]
-    python benchmarks/core_limit.py --smoke     # seconds, for CI
+    python -m benchmarks.core_limit [--maps 32] [--sizes 1 2 4 8 16]
+    python -m benchmarks.core_limit --smoke     # seconds, for CI
 """
 
 from __future__ import annotations
@@ -16,14 +16,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 IMAGES_PER_MAP = 123  # MATLAB's default 11 x 11 grid on 224 x 224, and the unoccluded image
 
@@ -31,7 +26,7 @@ IMAGES_PER_MAP = 123  # MATLAB's default 11 x 11 grid on 224 x 224, and the unoc
 def _session(threads: int):
     import onnxruntime as ort
 
-    from matlab_occsens.backends.ort import session_options
+    from matlab_occsens._hooks import session_options
     from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
     options = session_options(threads)

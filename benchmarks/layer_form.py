@@ -6,8 +6,8 @@ search and cost what ``net.OutputNames = [layerName]`` then ``occlusionSensitivi
 costs. EfficientNet-Lite0 on coffee, a grid of 4 masks (the per-call costs dominate), calls of
 the two forms interleaved so that load from other processes falls on both alike::
 
-    python benchmarks/layer_form.py --calls 40
-    python benchmarks/layer_form.py --smoke
+    python -m benchmarks.layer_form --calls 40
+    python -m benchmarks.layer_form --smoke
 """
 
 from __future__ import annotations
@@ -15,19 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
+from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
-from matlab_occsens import importNetworkFromONNX, occlusionSensitivity  # noqa: E402
-from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from occlusion_benchmark import ESPRESSO, coffee  # noqa: E402
+from ._common import ESPRESSO, coffee
 
 #: 2 × 2 masks on 224 × 224.
 GRID = {"MaskSize": 150, "Stride": 112, "OutputUpsampling": "none", "Incremental": "off"}

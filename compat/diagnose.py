@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.options import OcclusionOptions, mround, occlusion_options
+from matlab_occsens._hooks import OcclusionOptions, mask_grid, mround, occlusion_options
 
 from .casefile import OcclusionCase
 from .probe import FINAL_LAYER, channel_count

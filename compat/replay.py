@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
-from matlab_occsens.activations import channel_totals
+from matlab_occsens._hooks import channel_totals
 from matlab_occsens.network import Network
 
 from .casefile import Case, ImresizeCase, OcclusionCase

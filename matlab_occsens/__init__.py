@@ -1,24 +1,30 @@
 """MATLAB's occlusionSensitivity for Python: same call, same options, same numbers.
 
->>> from matlab_occsens import importNetworkFromONNX, occlusionSensitivity  # doctest: +SKIP
->>> scoreMap = occlusionSensitivity(net, X, 968)                            # doctest: +SKIP
+MATLAB's names, options, defaults, 1-based channels and H×W×C images, on ONNX Runtime or torch:
+
+>>> from skimage import data
+>>> from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
+>>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+>>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+>>> scoreMap = occlusionSensitivity(net, imresize(data.coffee(), net.InputSize[:2]), 968)  # "espresso"
+>>> scoreMap.shape
+(224, 224)
 """
 
-from .callforms import MatlabCompatibilityNote, classify
-from .display import imshow, jet, overlayScoreMap
-from .imageio import imread, imwrite
-from .imresize import imresize
-from .labels import scores2label
+from ._core.callforms import MatlabCompatibilityNote, classify
+from ._core.labels import scores2label
+from ._core.occlusion import occlusionSensitivity
+from ._core.predict import predict
+from ._version import __version__ as __version__  # the one version, also read by pyproject.toml
+from .image import imread, imresize, imresize3, imshow, imwrite, jet, overlayScoreMap, rescale
 from .network import importNetworkFromONNX, importNetworkFromPyTorch
-from .occlusion import occlusionSensitivity
-from .predict import predict
-from .rescale import rescale
 
 __all__ = [
     "occlusionSensitivity",
     "importNetworkFromONNX",
     "importNetworkFromPyTorch",
     "imresize",
+    "imresize3",
     "predict",
     "scores2label",
     "classify",
@@ -30,4 +36,3 @@ __all__ = [
     "imshow",
     "MatlabCompatibilityNote",
 ]
-__version__ = "0.1.0"

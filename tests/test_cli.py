@@ -17,11 +17,11 @@ from file_systems import small_disk
 from onnx_builders import linear_model
 
 from matlab_occsens import importNetworkFromONNX, imread, imwrite, occlusionSensitivity, overlayScoreMap, predict
-from matlab_occsens.cli import flag, main
-from matlab_occsens.network.import_options import INPUT_LAYER_OPTIONS
-from matlab_occsens.options import DEFAULTS
+from matlab_occsens._command.cli import flag, main
+from matlab_occsens._core.options import DEFAULTS
+from matlab_occsens.image._fit import fit_image
+from matlab_occsens.network._import_options import INPUT_LAYER_OPTIONS
 from matlab_occsens.pretrained import CACHE_ENV, DEMO_INSTALL, EFFICIENTNET_LITE0
-from matlab_occsens.workflow import fit_image
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "matlab_occsens" / "data" / "imagenet_classes.txt"
@@ -315,6 +315,9 @@ def test_every_matlab_option_is_a_flag_with_its_matlab_name_and_default(capsys):
     for name, default in {**DEFAULTS, **INPUT_LAYER_OPTIONS}.items():
         if name == "Verbose":  # the command shows a progress bar on a terminal, --quiet turns it off
             continue
+        if name == "ReductionFcn":  # a Python function: no command-line form
+            assert flag(name) not in entries
+            continue
         assert flag(name) in entries, name
         if default is not None:
             assert entries[flag(name)].endswith(f"(default: {default})"), entries[flag(name)]
@@ -386,7 +389,7 @@ def test_the_onnx_path_and_its_command_need_no_torch(tmp_path):
     script = BLOCK_TORCH + (
         "import numpy as np\n"
         "from matlab_occsens import importNetworkFromONNX, imread, occlusionSensitivity\n"
-        "from matlab_occsens.cli import main\n"
+        "from matlab_occsens._command.cli import main\n"
         f"assert main([{model!r}, {image!r}, '--channel', '2', '--quiet', '--out', {str(tmp_path)!r}]) == 0\n"
         f"net = importNetworkFromONNX({model!r})\n"
         "scoreMap = occlusionSensitivity(net, np.zeros((12, 10, 3), np.uint8), 2, Stride=3)\n"

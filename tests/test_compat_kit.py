@@ -14,7 +14,7 @@ import pytest
 from compat.probe import channel_count, probe_model, probe_weights, weight_shapes
 from compat.synthetic import CASES_FILE, pattern_image
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.options import DEFAULTS
+from matlab_occsens._core.options import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

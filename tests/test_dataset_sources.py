@@ -113,9 +113,9 @@ def test_a_job_resolves_its_options_once_with_the_same_maps_bit_for_bit(net):
     """A job parses and checks occlusionSensitivity's options once, not once per image through the
     single-image front door (call forms, name-value parsing, predict's checks); every map is
     still the single-image call's, bit for bit."""
-    from matlab_occsens.callforms import current_call_form
-    from matlab_occsens.options import occlusion_options
-    from matlab_occsens.predict import predict
+    from matlab_occsens._core.callforms import current_call_form
+    from matlab_occsens._core.options import occlusion_options
+    from matlab_occsens._core.predict import predict
 
     pictures = images(12, seed=2)
     options = {"MaskSize": [3, 4], "Stride": 2, "MaskValue": "auto", "OutputUpsampling": "nearest"}

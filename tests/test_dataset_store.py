@@ -362,7 +362,7 @@ def test_pictures_on_a_full_disk_are_whole_or_absent_and_nothing_is_left_behind(
 
 
 def test_the_write_check_leaves_no_probe_on_a_full_disk(tmp_path):
-    from matlab_occsens.result_files import check_writable
+    from matlab_occsens._utils.result_files import check_writable
 
     with small_disk(tmp_path / "disk", "64k") as disk:
         _fill(disk)

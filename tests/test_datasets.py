@@ -20,7 +20,7 @@ from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity
 from matlab_occsens.datasets import imageDatastore, occlusionSensitivityMaps
-from matlab_occsens.workflow import fit_image
+from matlab_occsens.image._fit import fit_image
 
 zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install -e ".[datasets]"')
 distributed = pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from matlab_occsens import imshow, jet, overlayScoreMap
-from matlab_occsens.display import colormap_indices
+from matlab_occsens.image._display import colormap_indices
 
 # Rows of MATLAB's jet(64) as MATLAB prints them (1-based row: RGB).
 JET64_ROWS = {
@@ -176,7 +176,7 @@ def test_imshow_with_matplotlib(small):
 
 
 def test_colour_bar_ticks_are_round_numbers_and_at_least_two():
-    from matlab_occsens.display import _tick_values
+    from matlab_occsens.image._display import _tick_values
 
     ticks, decimals = _tick_values((-1.22, 1.59), 8)
     np.testing.assert_allclose(ticks, [-1, -0.5, 0, 0.5, 1, 1.5])

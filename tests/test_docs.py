@@ -33,6 +33,34 @@ def test_getting_started_script_runs_and_draws_the_committed_picture(efficientne
     assert (DOCS / "images" / "coffee-overlay.png").stat().st_size < 200_000
 
 
+# Pages whose Python blocks each run alone, as a plain script, and print what their comments say:
+# a line `print(...)  # shown` must print `shown` (up to a colon that starts an explanation).
+SELF_CONTAINED_PAGES = ["volumes-signals.md"]
+
+
+def _self_contained_blocks():
+    for name in SELF_CONTAINED_PAGES:
+        page = (DOCS / name).read_text(encoding="utf-8")
+        for number, block in enumerate(re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL), start=1):
+            yield pytest.param(name, block, id=f"{name}-block{number}")
+
+
+@pytest.mark.parametrize(("name", "block"), list(_self_contained_blocks()))
+def test_each_block_runs_alone_and_prints_what_it_says(name, block, tmp_path, monkeypatch, capsys):
+    for module in ("torch", "captum", "monai"):
+        if re.search(rf"^(from|import) {module}\b", block, flags=re.MULTILINE):
+            pytest.importorskip(module)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, name, "exec"), {"__name__": "__main__"})
+    printed = capsys.readouterr().out.strip().splitlines()
+    said = [comment.split(":")[0].strip() for comment in re.findall(r"^print\(.*\)  # (.*)$", block, re.MULTILINE)]
+    assert said and printed == said
+
+
+def test_the_self_contained_pages_have_blocks():
+    assert {param.values[0] for param in _self_contained_blocks()} == set(SELF_CONTAINED_PAGES)
+
+
 # --- the repository stands alone -----------------------------------------------------------------
 
 ROOT = DOCS.parent
@@ -65,8 +93,8 @@ def test_no_tracked_file_cites_a_document_outside_the_repository():
     assert citing == []
 
 
-def test_the_specification_has_its_eight_numbered_sections():
-    assert _sections() == set(range(1, 9))
+def test_the_specification_has_its_nine_numbered_sections():
+    assert _sections() == set(range(1, 10))  # §9: the extensions to volumes, signals and ReductionFcn
 
 
 def test_every_citation_of_the_specification_names_a_section_that_exists():

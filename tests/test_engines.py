@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from matlab_occsens import occlusionSensitivity, predict
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.stream.batch_size import MEMORY_BUDGET, BatchSizer, candidate_sizes
-from matlab_occsens.stream.drive import batch_search, occluded_outputs
-from matlab_occsens.stream.job import OcclusionJob
-from matlab_occsens.stream.sequence import ImageStream
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._stream.batch_size import MEMORY_BUDGET, BatchSizer, candidate_sizes
+from matlab_occsens._stream.drive import batch_search, occluded_outputs
+from matlab_occsens._stream.job import OcclusionJob
+from matlab_occsens._stream.sequence import ImageStream
 
 
 class CostModel:
@@ -186,8 +186,8 @@ def test_an_auto_engine_serves_requests_for_its_device(efficientnet):
 
 
 def test_sessions_use_one_thread_per_physical_core():
-    from matlab_occsens.backends.cpu import physical_cores
-    from matlab_occsens.backends.ort import session_options
+    from matlab_occsens._backends.cpu import physical_cores
+    from matlab_occsens._backends.ort import session_options
 
     options = session_options()
     assert options.intra_op_num_threads == physical_cores() >= 1
@@ -220,7 +220,7 @@ def test_the_older_layer_form_reuses_the_engine_of_its_selection():
 
 
 def test_kept_caches_are_bounded():
-    from matlab_occsens.network.base import KeptCache
+    from matlab_occsens._utils.kept_cache import KeptCache
 
     cache: KeptCache[int, str] = KeptCache(2)
     built = []

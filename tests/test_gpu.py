@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
-from onnx_builders import clipped_ranges, expected_linear_map, linear_model
+from onnx_builders import clipped_ranges, expected_linear_map, expected_linear_map_nd, linear_model, linear_model_nd
 
 from matlab_occsens import importNetworkFromONNX, importNetworkFromPyTorch, occlusionSensitivity
 
@@ -92,3 +92,46 @@ def test_torch_gpu_matches_cpu_on_efficientnet(coffee):
     net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), Backend="torch", **EFFICIENTNET_LITE0.normalization())
     gpu_engine(net)
     assert_gpu_matches_cpu(net, coffee, [968, 505])
+
+
+def volume_and_signal_problems():
+    """A volume (BCSSS) and a signal (BTC) with small integers: exact in full FP32 anywhere."""
+    rng = np.random.default_rng(1)
+    volume_weights = rng.integers(-3, 4, size=(3, 2, 6, 5, 7)).astype(np.float32)
+    volume = rng.integers(0, 16, size=(6, 5, 7, 2)).astype(np.float64)
+    signal_weights = rng.integers(-3, 4, size=(2, 3, 40)).astype(np.float32)
+    signal = rng.integers(0, 16, size=(3, 40)).astype(np.float64)
+    return [
+        (volume_weights, volume, volume, "BCSSS", [3, 2, 4], [2, 2, 3]),
+        (signal_weights, signal, signal.T, "BTC", [5], [3]),
+    ]
+
+
+@needs_ort_cuda
+@pytest.mark.parametrize("case", [0, 1], ids=["volume", "signal"])
+def test_ort_gpu_occludes_volumes_and_signals_on_the_device(case):
+    """The occluding prefix with three axes and with one, on the device: the closed form."""
+    weights, X, observation, layout, mask, stride = volume_and_signal_problems()[case]
+    net = importNetworkFromONNX(linear_model_nd(weights, layout))
+    assert gpu_engine(net).device == "gpu"
+    scoreMap = occlusionSensitivity(net, X, [1, 2], MaskSize=mask, Stride=stride, MaskValue=0, OutputUpsampling="none")
+    axes = [clipped_ranges(*axis) for axis in zip(observation.shape[:-1], mask, stride)]
+    expected = expected_linear_map_nd(weights, observation, np.zeros(observation.shape[-1]), axes)[..., :2]
+    np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
+
+
+@needs_torch_cuda
+def test_torch_gpu_occludes_a_conv3d_volume_on_the_device():
+    import torch
+
+    weights, volume, _, _, mask, stride = volume_and_signal_problems()[0]
+    conv = torch.nn.Conv3d(2, 3, weights.shape[2:], bias=False)
+    conv.weight.data = torch.from_numpy(weights)
+    net = importNetworkFromPyTorch(torch.nn.Sequential(conv, torch.nn.Flatten()), InputSize=[6, 5, 7, 2])
+    assert gpu_engine(net).device == "gpu"
+    scoreMap = occlusionSensitivity(
+        net, volume, [1, 3], MaskSize=mask, Stride=stride, MaskValue=0, OutputUpsampling="none"
+    )
+    axes = [clipped_ranges(*axis) for axis in zip(volume.shape[:-1], mask, stride)]
+    expected = expected_linear_map_nd(weights, volume, np.zeros(2), axes)[..., [0, 2]]
+    np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matlab_occsens.grid import axis_ranges, mask_grid
-from matlab_occsens.options import mround
+from matlab_occsens._core.grid import axis_ranges, mask_grid
+from matlab_occsens._core.options import mround
 
 sizes = st.integers(min_value=1, max_value=400)
 masks = st.integers(min_value=1, max_value=120)
@@ -137,3 +139,40 @@ def test_any_mask_and_stride_however_large_follow_the_rule(size, mask, stride, c
     # Stride=1e20 or MaskSize=2**63 used to overflow int64 inside the grid (issue 12, item 5).
     ranges = axis_ranges(size, mask, stride, clipping)
     assert [tuple(map(int, pair)) for pair in ranges] == _ranges_by_definition(size, mask, stride, clipping)
+
+
+axis_cases = st.lists(st.tuples(st.integers(1, 40), st.integers(1, 50), st.integers(1, 20)), min_size=1, max_size=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(axes=axis_cases, clip=st.booleans(), data=st.data())
+def test_an_n_d_grid_is_the_row_major_product_of_its_axes(axes, clip, data):
+    """Volumes (3 axes) and signals (1 axis): every axis follows the 2-D rule on its own (§9.3),
+    masks are numbered row-major, and any slice of masks gives the same ranges as the whole."""
+    size, mask, stride = (tuple(values) for values in zip(*axes))
+    grid = mask_grid(size, mask, stride, clip)
+    per_axis = [_ranges_by_definition(*axis, clip) for axis in axes]
+    assert grid.rank == len(axes)
+    assert grid.shape == tuple(len(ranges) for ranges in per_axis)
+    assert len(grid) == int(np.prod([len(ranges) for ranges in per_axis]))
+    expected = list(itertools.product(*per_axis))  # the last axis varies fastest: row-major
+    assert list(grid.windows()) == expected
+    first = data.draw(st.integers(0, len(grid)))
+    stop = data.draw(st.integers(first, len(grid)))
+    ranges = grid.ranges(first, stop)
+    assert ranges.shape == (stop - first, len(axes), 2) and ranges.dtype == np.int64
+    assert [tuple(map(tuple, mask_ranges)) for mask_ranges in ranges.tolist()] == expected[first:stop]
+    assert list(grid.windows(first, stop)) == expected[first:stop]
+
+
+def test_a_two_axis_grid_is_the_image_grid_of_the_spec():
+    """The 2-D grid is the N-D grid with two axes: rows then columns, row-major (§4)."""
+    grid = mask_grid((28, 28), (6, 6), (3, 3), True)
+    assert grid.shape == (10, 10)
+    np.testing.assert_array_equal(grid.axes[0], axis_ranges(28, 6, 3, True))
+    np.testing.assert_array_equal(grid.ranges(11, 12)[0], [grid.axes[0][1], grid.axes[1][1]])
+
+
+def test_a_grid_needs_one_mask_size_and_stride_per_axis():
+    with pytest.raises(ValueError, match="one mask size and stride per axis"):
+        mask_grid((10, 10, 10), (2, 2), (1, 1, 1), True)

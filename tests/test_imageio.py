@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matlab_occsens import imread, imwrite
-from matlab_occsens.image_header import read_header
+from matlab_occsens.image._header import read_header
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matlab_occsens.imresize import imresize
+from matlab_occsens.image._imresize import imresize
 
 # MATLAB R2019b's own outputs, kept in the repository with their provenance (tests/data/README.md).
 REFERENCE_FILE = Path(__file__).resolve().parent / "data" / "imresize-matlab-r2019b.json"

@@ -22,11 +22,12 @@ from pretrained_files import onnx_file
 from random_cnns import random_cnns
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.incremental import Unsupported, forward_for, spatial_graph
-from matlab_occsens.incremental.cost import CPU_COSTS
-from matlab_occsens.incremental.plan import plan_through
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._incremental.cost import CPU_COSTS
+from matlab_occsens._incremental.graph import Unsupported
+from matlab_occsens._incremental.plan import plan_through
+from matlab_occsens._incremental.policy import forward_for, spatial_graph
+from matlab_occsens._stream.job import OcclusionJob, occluded_batches
 
 TOLERANCE = 1e-5
 
@@ -124,7 +125,8 @@ def test_a_chunk_that_runs_otherwise_than_planned_falls_back():
     graph = spatial_graph(net)
     plan = plan_through(graph, mask_grid((20, 24), (5, 5), (3, 3), True), graph.cuts, CPU_COSTS, 4)
     chunk = plan.chunks[0]
-    wrong = dataclasses.replace(chunk, rows=dataclasses.replace(chunk.rows, out_length=chunk.rows.out_length + 1))
+    rows, cols = chunk.axes
+    wrong = dataclasses.replace(chunk, axes=(dataclasses.replace(rows, out_length=rows.out_length + 1), cols))
     forward_for(net, plan, 4)  # as planned: runs
     with pytest.raises(Unsupported, match=r"gives crops of \(\d+, \d+\) where"):
         forward_for(net, dataclasses.replace(plan, chunks=(wrong, *plan.chunks[1:])), 4)
@@ -349,7 +351,7 @@ def test_auto_measures_wherever_the_plan_can_skip_work(efficientnet):
     decides: on a busy machine the incremental path's one-thread sessions win even on PP-OCR's
     direction classifier, whose local part is its stem, bound 1.04): EfficientNet-Lite0 and
     PP-OCR are measured, a network whose work is almost all in a dense head is not."""
-    from matlab_occsens.incremental import incremental_forward
+    from matlab_occsens._incremental.policy import incremental_forward
     from matlab_occsens.pretrained import PPOCR_DIRECTION
 
     fine = mask_grid((224, 224), (15, 15), (4, 4), True)

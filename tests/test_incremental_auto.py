@@ -16,17 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import helper
 from onnx_builders import spatial_model
-from random_cnns import random_cnns
+from random_cnns import random_cnns, seeded_cnn
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.incremental import auto, cache, incremental_forward, plan_for, spatial_graph
-from matlab_occsens.incremental.cache import derived
-from matlab_occsens.incremental.runner import IncrementalForward
-from matlab_occsens.network.base import KeptCache
-from matlab_occsens.stream.drive import occluded_outputs
-from matlab_occsens.stream.job import OcclusionJob
-from matlab_occsens.stream.sequence import ImageStream
+from matlab_occsens._core.formats import channels_last_shape
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._incremental import auto, cache
+from matlab_occsens._incremental.cache import derived
+from matlab_occsens._incremental.policy import incremental_forward, plan_for, spatial_graph
+from matlab_occsens._incremental.runner import IncrementalForward
+from matlab_occsens._stream.drive import occluded_outputs
+from matlab_occsens._stream.job import OcclusionJob
+from matlab_occsens._stream.sequence import ImageStream
+from matlab_occsens._utils.kept_cache import KeptCache
 
 TOLERANCE = 1e-5
 
@@ -91,17 +93,22 @@ def test_an_nhwc_twin_gets_the_plan_of_its_nchw_twin():
 
 # ---------------------------------------------------------------------- "auto" measures
 def _job(net, grid, seed=4):
-    height, width, channels = net.InputSize
-    image = np.random.default_rng(seed).uniform(0, 255, (1, height, width, channels)).astype(np.float32)
+    shape = channels_last_shape(net.InputDataFormats, tuple(net.InputSize))
+    image = np.random.default_rng(seed).uniform(0, 255, (1, *shape)).astype(np.float32)
     fill = np.full_like(image, 80.0)
     return OcclusionJob(net.prepare(image), net.prepare(fill), grid, net.InputDataFormats, 8)
+
+
+HOLD = 0.1
+"""Seconds each batch of the held-up path waits: it loses by far, however busy the machine (the
+incremental path's batches wait side by side, one per worker)."""
 
 
 class _SlowIncremental(IncrementalForward):
     """The real incremental passes, each batch held up: the ordinary path must win."""
 
     def _batch(self, *args):
-        time.sleep(0.02)
+        time.sleep(HOLD)
         return super()._batch(*args)
 
 
@@ -119,41 +126,74 @@ def _ordinary(engine):
 def _slow_ordinary(engine):
     def images(job):
         for first, output in _ordinary(engine)(job):
-            time.sleep(0.02)
+            time.sleep(HOLD)
             yield first, output
 
     return images
 
 
-def _measured_setup():
-    """A 120-mask job on a small convolutional network, with its engine and its "auto" passes."""
-    net = conv_net()
+MEASURED_GRIDS = {
+    "image": ((20, 24), (3, 3), (2, 2)),  # 120 masks
+    "volume": ((10, 12, 8), (3, 3, 3), (2, 3, 2)),  # 5 × 4 × 4 = 80 masks
+    "signal": ((200,), (9,), (2,)),  # 100 masks
+}
+
+
+def _measured_setup(kind: str = "image"):
+    """A job of 80 to 120 masks on a small convolutional network (an image's, a volume's or a
+    signal's), with its engine and its "auto" passes."""
+    size, mask, stride = MEASURED_GRIDS[kind]
+    fmt = {"image": "BCSS", "volume": "BCSSS", "signal": "BCT"}[kind]
+    net = conv_net() if kind == "image" else importNetworkFromONNX(seeded_cnn(size), InputDataFormats=fmt)
     engine = net.engine("cpu")
-    grid = mask_grid((20, 24), (3, 3), (2, 2), True)
+    grid = mask_grid(size, mask, stride, True)
     job = _job(net, grid)
     forward = incremental_forward(net, engine, grid, "auto", 8, "test")
     assert forward is not None
     return engine, job, forward
 
 
+@pytest.mark.parametrize("kind", list(MEASURED_GRIDS))
 @pytest.mark.parametrize("slow", ["ordinary", "incremental"])
-def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow):
+def test_a_measured_map_has_every_image_once_and_the_ordinary_values(slow, kind):
     """Whichever path wins, the map is split between the two without a gap or a repeat, and
-    the faster is remembered."""
-    engine, job, forward = _measured_setup()
+    the faster is remembered: on images, volumes (the trial's rows are the grid's slices along
+    its first axis) and signals."""
+    engine, job, forward = _measured_setup(kind)
     if slow == "incremental":
         forward.__class__ = _SlowIncremental
     ordinary = _slow_ordinary(engine) if slow == "ordinary" else _ordinary(engine)
     choices: KeptCache = KeptCache(4)
     seen = np.zeros(len(job), int)
-    got = np.empty((len(job), 4))
+    got: dict[int, np.ndarray] = {}
     for first, output in auto.measured_outputs(ordinary, forward, job, choices, "grid"):
         seen[first : first + len(output)] += 1
-        got[first : first + len(output)] = output.reshape(len(output), -1)[:, :4]
+        got[first] = output.copy()
+    assert next(iter(got)) == 0  # the unoccluded image first: the map scores it before any mask
     np.testing.assert_array_equal(seen, 1)
     expected = np.concatenate([output for _, output in sorted(_ordinary(engine)(job), key=lambda item: item[0])])
-    assert_same_map(got, expected.reshape(len(job), -1)[:, :4])
+    assert_same_map(np.concatenate([got[first] for first in sorted(got)]), expected)
     assert choices.get("grid").incremental_wins == (slow == "ordinary")
+
+
+def test_a_far_slower_ordinary_path_is_measured_on_one_batch_a_turn():
+    """An ordinary turn stops once it has run as long as the incremental turn before it: a held
+    batch outlasts a whole incremental turn, so each turn runs one ordinary batch (not as many
+    images as the incremental turn, which would take the front's 25 images in its first turn),
+    and the rest of the front goes incremental."""
+    engine, job, forward = _measured_setup()
+    batches = []
+
+    def ordinary(job):
+        for first, output in _slow_ordinary(engine)(job):
+            batches.append(len(output))
+            yield first, output
+
+    seen = np.zeros(len(job), int)
+    for first, output in auto.measured_outputs(ordinary, forward, job, KeptCache(4), "grid"):
+        seen[first : first + len(output)] += 1
+    np.testing.assert_array_equal(seen, 1)
+    assert len(batches) == auto.TURNS and sum(batches) < 25
 
 
 def test_auto_remembers_its_choice_and_measures_again_now_and_then():
@@ -179,13 +219,13 @@ def test_a_confirmed_choice_is_measured_less_often_and_an_overturned_one_soon_ag
     def ordinary(job):
         for first, output in _ordinary(engine)(job):
             if slow["side"] == "ordinary":
-                time.sleep(0.02)
+                time.sleep(HOLD)
             yield first, output
 
     class Switchable(IncrementalForward):
         def _batch(self, *args):
             if slow["side"] == "incremental":
-                time.sleep(0.02)
+                time.sleep(HOLD)
             return super()._batch(*args)
 
     forward.__class__ = Switchable

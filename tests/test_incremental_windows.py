@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matlab_occsens.incremental.windows import EMPTY_START, Window, hull
+from matlab_occsens._incremental.windows import EMPTY_START, Window, hull
 
 windows = st.builds(
     Window,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from matlab_occsens.install import _target, install_command, pip_command
-from matlab_occsens.network.optional import TORCH_INSTALL
+from matlab_occsens._utils.install import _target, install_command, pip_command
+from matlab_occsens.network._optional import TORCH_INSTALL
 from matlab_occsens.pretrained import DEMO_INSTALL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def test_onnx_runtime_missing_or_without_cuda_prints_commands_that_fit_this_copy
         "import sys\n"
         "sys.modules['onnxruntime'] = None  # as if neither [cpu] nor [gpu] were installed\n"
         "try:\n"
-        "    import matlab_occsens.backends.ort\n"
+        "    import matlab_occsens._backends.ort\n"
         "except ImportError as error:\n"
         "    print(error)\n"
     )
@@ -106,7 +106,7 @@ def test_onnx_runtime_missing_or_without_cuda_prints_commands_that_fit_this_copy
     ort = pytest.importorskip("onnxruntime")
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has a CUDA provider")
-    from matlab_occsens.backends.ort import ort_providers
+    from matlab_occsens._backends.ort import ort_providers
 
     with pytest.raises(ValueError) as info:
         ort_providers("gpu")

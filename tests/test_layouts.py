@@ -313,3 +313,100 @@ def test_a_convnext_block_keeps_its_layout_through_identity_nodes_that_forward_c
     onnx_map = occlusionSensitivity(net, _timm_image(size), [1, 40], MaskSize=16, Stride=16, OutputUpsampling="none")
     torch_map = _torch_map(module, size, "stages.0.blocks.1", "BCSS", [1, 40])
     np.testing.assert_allclose(onnx_map, torch_map, rtol=1e-3, atol=1e-3 * np.abs(torch_map).max())
+
+
+# --- volumes and signals (docs/specification.md §9.2) ----------------------------------------------
+
+VOLUME_CONV = RNG.integers(-2, 3, size=(4, 2, 3, 3, 3)).astype(np.float32)
+SIGNAL_DENSE = RNG.integers(-2, 3, size=(3, 5)).astype(np.float32)  # features 3 -> 5, applied per time step
+SIGNAL_CONV = RNG.integers(-2, 3, size=(6, 5, 3)).astype(np.float32)
+
+
+def _graph(nodes, input_shape, initializers, outputs) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes,
+        "layouts_nd",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
+        initializer=[numpy_helper.from_array(value, name) for name, value in initializers.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def volume_model() -> onnx.ModelProto:
+    """NDHWC in, a Transpose to NCDHW, a padded Conv3d, a Transpose back, a mean over depth."""
+    nodes = [
+        helper.make_node("Transpose", ["image"], ["ncdhw"], perm=[0, 4, 1, 2, 3], name="to_ncdhw"),
+        helper.make_node("Conv", ["ncdhw", "W"], ["conv"], pads=[1] * 6, name="conv3d"),
+        helper.make_node("Transpose", ["conv"], ["ndhwc"], perm=[0, 2, 3, 4, 1], name="to_ndhwc"),
+        helper.make_node("ReduceMean", ["ndhwc"], ["depth_mean"], axes=[1], keepdims=0, name="mean_depth"),
+        helper.make_node("Reshape", ["conv", "flat_shape"], ["flat"], name="reshape"),
+    ]
+    shape = np.array([0, 4, -1, 6], np.int64)
+    return _graph(nodes, ["N", 5, 6, 7, 2], {"W": VOLUME_CONV, "flat_shape": shape}, ["flat"])
+
+
+def signal_model() -> onnx.ModelProto:
+    """N×T×C in, a dense layer on the features (MatMul, features last), a Transpose to N×C×T, a Conv1d."""
+    nodes = [
+        helper.make_node("MatMul", ["image", "D"], ["dense"], name="dense"),
+        helper.make_node("Transpose", ["dense"], ["nct"], perm=[0, 2, 1], name="to_nct"),
+        helper.make_node("Conv", ["nct", "K"], ["conv"], pads=[1, 1], name="conv1d"),
+        helper.make_node("Reshape", ["conv", "shape"], ["tokens"], name="reshape"),
+    ]
+    shape = np.array([0, -1, 6], np.int64)
+    return _graph(nodes, ["N", 40, 3], {"D": SIGNAL_DENSE, "K": SIGNAL_CONV, "shape": shape}, ["tokens"])
+
+
+@pytest.mark.parametrize(
+    ("layer", "fmt"),
+    [("to_ncdhw", "BCSSS"), ("conv3d", "BCSSS"), ("to_ndhwc", "BSSSC"), ("mean_depth", "BSSC")],
+)
+def test_inner_layouts_of_a_volume_network_are_derived(layer, fmt):
+    net = importNetworkFromONNX(volume_model())
+    assert net.InputDataFormats == "BSSSC" and net.InputSize == (5, 6, 7, 2)
+    net.OutputNames = [layer]
+    assert net.OutputDataFormats == [fmt]
+
+
+@pytest.mark.parametrize(("layer", "fmt"), [("dense", "BTC"), ("to_nct", "BCT"), ("conv1d", "BCT")])
+def test_inner_layouts_of_a_signal_network_are_derived(layer, fmt):
+    net = importNetworkFromONNX(signal_model())
+    assert net.InputDataFormats == "BTC" and net.InputSize == (3, 40)
+    net.OutputNames = [layer]
+    assert net.OutputDataFormats == [fmt]
+
+
+def test_a_derived_volume_layout_measures_the_same_channels_in_either_order():
+    """The channels-first and the channels-last copy of one activation give the same map."""
+    volume = RNG.integers(0, 4, size=(5, 6, 7, 2)).astype(np.float64)
+    first, last = importNetworkFromONNX(volume_model()), importNetworkFromONNX(volume_model())
+    first.OutputNames, last.OutputNames = ["conv3d"], ["to_ndhwc"]
+    options = dict(MaskSize=2, Stride=3, MaskValue=0, OutputUpsampling="none")
+    np.testing.assert_array_equal(
+        occlusionSensitivity(first, volume, [1, 4], **options), occlusionSensitivity(last, volume, [1, 4], **options)
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "layer", "message"),
+    [
+        (
+            volume_model,
+            "reshape",
+            'lost at the Reshape node .reshape.*"BSSC" if its channels are on its last axis, "BCSS" if',
+        ),
+        (
+            signal_model,
+            "reshape",
+            'lost at the Reshape node .reshape.*"BTC" if its channels are on its last axis, "BCT" if',
+        ),
+    ],
+)
+def test_a_lost_layout_of_a_volume_or_signal_is_asked_for_without_a_guess(model, layer, message):
+    net = importNetworkFromONNX(model())
+    net.OutputNames = [layer]
+    assert net.OutputDataFormats == [None]
+    with pytest.raises(ValueError, match=message) as raised:
+        occlusionSensitivity(net, np.zeros(net.InputSize), 1)
+    assert "likely" not in str(raised.value)

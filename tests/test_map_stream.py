@@ -19,13 +19,13 @@ from onnx_builders import (
 )
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity, predict
-from matlab_occsens.backends.ort import OrtEngine
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.network.base import EngineKey
-from matlab_occsens.occlusion import MapRequest, map_request, map_results, score_maps
-from matlab_occsens.stream.drive import observe_forwards
-from matlab_occsens.stream.job import OcclusionJob
-from matlab_occsens.stream.sequence import ImageStream
+from matlab_occsens._backends.ort import OrtEngine
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._core.occlusion import MapRequest, map_request, map_results, score_maps
+from matlab_occsens._stream.drive import observe_forwards
+from matlab_occsens._stream.job import OcclusionJob
+from matlab_occsens._stream.sequence import ImageStream
+from matlab_occsens.network._base import EngineKey
 
 H, W, C = 10, 12, 3
 WEIGHTS = np.random.default_rng(5).integers(-3, 4, size=(4, C, H, W)).astype(np.float32)
@@ -78,7 +78,7 @@ def engines():
 
     def torch_device():
         torch = pytest.importorskip("torch")
-        from matlab_occsens.backends.torch_engine import TorchEngine
+        from matlab_occsens._backends.torch_engine import TorchEngine
 
         net = importNetworkFromONNX(linear_model(WEIGHTS), Backend="torch")
         forwards = net.engine("cpu")._forwards
@@ -259,9 +259,8 @@ def test_a_stream_numbers_every_image_of_every_job_once_in_order(masks, limit, s
     for batch in stream.batches(next_size):
         assert len(batch) == sum(len(part) for part in batch.parts) == min(calls[-1])
         for part in batch.parts:
-            rows, cols = part.job.covered(part.first, part.stop)
-            np.testing.assert_array_equal(batch.rows[part.slot : part.slot + len(part)], rows)
-            np.testing.assert_array_equal(batch.cols[part.slot : part.slot + len(part)], cols)
+            covered = part.job.covered(part.first, part.stop)
+            np.testing.assert_array_equal(batch.ranges[part.slot : part.slot + len(part)], covered)
             seen += [(part.serial, image) for image in range(part.first, part.stop)]
     assert seen == [(serial, image) for serial, job in enumerate(jobs) for image in range(len(job))]
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from onnx_builders import expected_linear_map, linear_model, spatial_model
 
 from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
-from matlab_occsens.options import mround
+from matlab_occsens._core.options import mround
 
 
 def integer_problem(rng, height, width, channels, outputs=3):

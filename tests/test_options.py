@@ -7,7 +7,7 @@ import pytest
 from onnx_builders import expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.namevalue import match_string, parse_name_value
+from matlab_occsens._utils.namevalue import match_string, parse_name_value
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from pretrained_files import onnx_file
 
 from matlab_occsens import pretrained
-from matlab_occsens.install import install_command
+from matlab_occsens._utils.install import install_command
 from matlab_occsens.pretrained import (
     CACHE_ENV,
     EFFICIENTNET_LITE0,

@@ -15,13 +15,13 @@ from onnx import TensorProto, helper
 from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, occlusionSensitivity
-from matlab_occsens.backends.ort import OrtEngine
-from matlab_occsens.grid import mask_grid
-from matlab_occsens.network.base import EngineKey
-from matlab_occsens.stream.drive import occluded_outputs
-from matlab_occsens.stream.job import OcclusionJob, occluded_batches
-from matlab_occsens.stream.run_ahead import run_ahead
-from matlab_occsens.stream.sequence import ImageStream
+from matlab_occsens._backends.ort import OrtEngine
+from matlab_occsens._core.grid import mask_grid
+from matlab_occsens._stream.drive import occluded_outputs
+from matlab_occsens._stream.job import OcclusionJob, occluded_batches
+from matlab_occsens._stream.run_ahead import run_ahead
+from matlab_occsens._stream.sequence import ImageStream
+from matlab_occsens.network._base import EngineKey
 
 LAYOUTS = {"BCSS": (0, 3, 1, 2), "BSSC": (0, 1, 2, 3)}
 
@@ -71,7 +71,7 @@ def streamed(engine, job):
 def identity_torch_engine():
     """The torch backend's device path with a network that returns its input, on the CPU."""
     torch = pytest.importorskip("torch")
-    from matlab_occsens.backends.torch_engine import TorchEngine
+    from matlab_occsens._backends.torch_engine import TorchEngine
 
     return TorchEngine([lambda batch: [batch]], torch.device("cpu"), occlude_on_device=True)
 
@@ -195,3 +195,65 @@ def test_run_ahead_passes_errors_on():
         for item, _ in run_ahead(work, range(5)):
             seen.append(item)
     assert seen == [0, 1]
+
+
+ND_FORMATS = {1: ("BCT", "BTC"), 2: ("BCSS", "BSSC"), 3: ("BCSSS", "BSSSC")}
+
+
+@st.composite
+def nd_cases(draw):
+    """A signal, image or volume job with its images occluded by hand (§5, §9.3)."""
+    rank = draw(st.sampled_from([1, 2, 3]))
+    spatial = tuple(draw(st.lists(st.integers(1, 7 if rank == 3 else 12), min_size=rank, max_size=rank)))
+    channels = draw(st.integers(1, 3))
+    fmt = draw(st.sampled_from(ND_FORMATS[rank]))
+    mask = tuple(draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank)))
+    stride = tuple(draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank)))
+    clipping = draw(st.booleans())
+    if not clipping:  # every axis must hold at least one full mask
+        mask = tuple(min(m, s) for m, s in zip(mask, spatial))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    image = rng.standard_normal((*spatial, channels), dtype=np.float32)  # channels last
+    fill = rng.standard_normal(channels, dtype=np.float32)
+    grid = mask_grid(spatial, mask, stride, clipping)
+    expected = [image]
+    for window in grid.windows():
+        occluded = image.copy()
+        occluded[tuple(slice(*pair) for pair in window)] = fill
+        expected.append(occluded)
+    to_native = (lambda array: np.moveaxis(array, -1, 1)) if fmt[1] == "C" else (lambda array: array)
+    native = np.ascontiguousarray(to_native(image[np.newaxis]))
+    fill_image = np.ascontiguousarray(to_native(np.broadcast_to(fill, image.shape)[np.newaxis]))
+    job = OcclusionJob(native, fill_image, grid, fmt, draw(st.integers(1, 9)))
+    return job, np.ascontiguousarray(to_native(np.stack(expected)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=nd_cases(), sizes=st.lists(st.integers(1, 9), min_size=1, max_size=4))
+def test_host_batches_of_signals_images_and_volumes_are_the_occluded_images(case, sizes):
+    job, expected = case
+    np.testing.assert_array_equal(collect(occluded_batches(job)), expected)
+    asked = iter(sizes * len(expected))
+    np.testing.assert_array_equal(collect(occluded_batches(job, lambda left: min(next(asked), left))), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=nd_cases(), opset=st.sampled_from([9, 13, 17]))
+def test_the_onnx_prefix_builds_the_same_signals_and_volumes(case, opset):
+    job, expected = case
+    shape = ["N", *job.base.shape[1:]]
+    fmt = job.input_format
+    spatial = job.base.shape[2:] if fmt[1] == "C" else job.base.shape[1:-1]
+    channels = job.base.shape[1] if fmt[1] == "C" else job.base.shape[-1]
+    size = (channels, *spatial) if "T" in fmt else (*spatial, channels)
+    engine = OrtEngine(identity_model(shape, opset), "cpu", input_size=size, occlude_on_device=True)
+    np.testing.assert_array_equal(collect(streamed(engine, job)), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=nd_cases())
+def test_torch_builds_the_same_signals_and_volumes_on_the_device(case):
+    job, expected = case
+    occluder = identity_torch_engine().device_occluder(job.input_format)
+    built = np.concatenate([occluder.batch(batch).numpy() for batch in ImageStream([job], job.batch_size).batches()])
+    np.testing.assert_array_equal(built, expected)

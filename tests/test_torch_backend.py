@@ -357,7 +357,7 @@ def test_ppocr_direction_onnx_and_torch_agree():
 
 def _two_identical_calls(net, image, channel):
     """Two identical calls, and the batch sizes each ran (the search goes on across calls)."""
-    from matlab_occsens.stream.drive import observe_forwards
+    from matlab_occsens._stream.drive import observe_forwards
 
     options = dict(MaskSize=45, Stride=32, OutputUpsampling="none", ExecutionEnvironment="cpu")
     maps, sizes = [], []

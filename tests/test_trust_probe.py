@@ -1,4 +1,4 @@
-"""The probe of careless and hostile arguments (tools/trust_probe.py) finds nothing wrong.
+"""The probe of careless and hostile arguments (``python -m tools.trust_probe``) finds nothing wrong.
 
 The smoke run tries 300 seeded cases over every argument of occlusionSensitivity, predict,
 classify, imresize, rescale and scores2label; the full run (``--cases 12000``) is the figure in
@@ -7,29 +7,16 @@ the issue. The bad model files it also tries are reported, not judged, here.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-PROBE = Path(__file__).resolve().parents[1] / "tools" / "trust_probe.py"
-
-
-@functools.cache
-def _probe():
-    spec = importlib.util.spec_from_file_location("trust_probe", PROBE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["trust_probe"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tools import dataset_probe, trust_probe
 
 
 def test_smoke_probe_finds_no_argument_case_wrong(capsys):
-    status = _probe().main(["--smoke"])
+    status = trust_probe.main(["--smoke"])
     out = capsys.readouterr().out
     tried, wrong = map(int, re.search(r"arguments: (\d+) cases tried, (\d+) not right", out).groups())
     assert (tried, wrong) == (300, 0), out
@@ -38,7 +25,7 @@ def test_smoke_probe_finds_no_argument_case_wrong(capsys):
 
 
 def test_the_probe_judges_what_it_should():
-    probe = _probe()
+    probe = trust_probe
     nets = probe.networks()
 
     def case(call, args, kwargs, words):
@@ -62,22 +49,10 @@ def test_the_probe_judges_what_it_should():
     assert probe.judge(case(raises_naming, [1], {}, ["B"]), nets["cold"]).startswith("ValueError not naming")
 
 
-DATASET_PROBE = PROBE.with_name("dataset_probe.py")
-
-
-@functools.cache
-def _dataset_probe():
-    spec = importlib.util.spec_from_file_location("dataset_probe", DATASET_PROBE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dataset_probe"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_smoke_dataset_probe_finds_no_store_case_wrong(capsys):
-    """40 seeded cases of damage and edits to a real store on disk (tools/dataset_probe.py)."""
+    """40 seeded cases of damage and edits to a real store on disk (``python -m tools.dataset_probe``)."""
     pytest.importorskip("distributed")
-    status = _dataset_probe().main(["--smoke"])
+    status = dataset_probe.main(["--smoke"])
     out = capsys.readouterr().out
     tried, wrong = map(int, re.search(r"store cases: (\d+) tried, (\d+) not right", out).groups())
     assert (tried, wrong) == (40, 0), out
@@ -88,7 +63,7 @@ def test_the_dataset_probe_judges_what_it_should(tmp_path):
     pytest.importorskip("distributed")
     import shutil
 
-    probe = _dataset_probe()
+    probe = dataset_probe
     setup = probe.prepare(tmp_path)
     out = tmp_path / "case"
     shutil.copytree(setup.clean, out)

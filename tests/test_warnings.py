@@ -17,7 +17,7 @@ from onnx_builders import linear_model
 from test_network import unbatchable_model
 
 from matlab_occsens import MatlabCompatibilityNote, classify, importNetworkFromONNX, occlusionSensitivity, predict
-from matlab_occsens.warn import warn_user
+from matlab_occsens._utils.warn import warn_user
 
 WEIGHTS = np.random.default_rng(0).integers(-3, 4, size=(4, 3, 10, 14)).astype(np.float32)
 IMAGE = np.random.default_rng(1).integers(0, 256, size=(10, 14, 3)).astype(np.float64)

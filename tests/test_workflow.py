@@ -14,8 +14,10 @@ import scipy.io
 from file_systems import small_disk
 
 from matlab_occsens import imread, imresize, overlayScoreMap
-from matlab_occsens.result_files import check_writable
-from matlab_occsens.workflow import fit_image, rank_classes, save_results
+from matlab_occsens._command.results import save_results
+from matlab_occsens._core.labels import rank_classes
+from matlab_occsens._utils.result_files import check_writable
+from matlab_occsens.image._fit import fit_image
 
 
 def test_fit_image_resizes_with_matlabs_imresize_and_keeps_the_class():

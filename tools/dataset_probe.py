@@ -1,7 +1,7 @@
 """Probe the dataset job's store with damage and edits, as a careless user and an attacker would,
 and count what goes wrong.
 
-The sibling of ``tools/trust_probe.py`` for ``occlusionSensitivityDataset``. A small job (a linear
+The sibling of ``tools.trust_probe`` for ``occlusionSensitivityDataset``. A small job (a linear
 ONNX network, six images) is run once into a clean store. Each case (seeded: case ``i`` of seed
 ``s`` is always the same) copies that store, does one or two hostile things to it (flips, cuts,
 deletes or replaces a chunk's bytes; edits an array's or the group's metadata; marks a pending
@@ -16,9 +16,9 @@ where the store or its lock goes) and runs the same job again. A case is *right*
   recomputed either (but for a completion record deleted: the image then looks as after a crash
   before it was recorded, and is computed again as such).
 
-    python tools/dataset_probe.py --cases 400     # the full probe (a few minutes)
-    python tools/dataset_probe.py --smoke         # 40 cases, for CI
-    python tools/dataset_probe.py --show 17       # what case 17 does and its outcome
+    python -m tools.dataset_probe --cases 400     # the full probe (a few minutes)
+    python -m tools.dataset_probe --smoke         # 40 cases, for CI
+    python -m tools.dataset_probe --show 17       # what case 17 does and its outcome
 
 The exit status is 1 when a case is not right.
 """

@@ -18,9 +18,9 @@ an unknown operator domain, a PyTorch file) must each be refused by ``importNetw
 with a one-line ValueError that names the file (and says "empty" for the empty one, points to
 ``importNetworkFromPyTorch`` for the PyTorch one); they are counted separately.
 
-    python tools/trust_probe.py --cases 12000       # the full probe (under a minute)
-    python tools/trust_probe.py --smoke             # 300 cases, seconds
-    python tools/trust_probe.py --show 1234         # print case 1234's call and its outcome
+    python -m tools.trust_probe --cases 12000     # the full probe (under a minute)
+    python -m tools.trust_probe --smoke           # 300 cases, seconds
+    python -m tools.trust_probe --show 1234       # print case 1234's call and its outcome
 
 The exit status is 1 when an argument case is not right (model files are reported, not judged).
 """

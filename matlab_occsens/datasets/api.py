@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..backends.cpu import physical_cores
-from ..imageio import MAX_IMAGE_BYTES
-from ..network.base import Network
-from ..options import FUNCTION
+from .._backends.cpu import physical_cores
+from .._core.options import FUNCTION
+from ..image._imageio import MAX_IMAGE_BYTES
+from ..network._base import Network
 
 if TYPE_CHECKING:
     from .job import JobSummary
@@ -34,19 +34,27 @@ def occlusionSensitivityMaps(
     MaxImageBytes: float | None = MAX_IMAGE_BYTES,
     **kwargs: Any,
 ) -> Iterator[np.ndarray]:
-    """Extension: the map of every image, one at a time in input order, in this process.
+    """The map of every image, one at a time in input order, in this process.
 
     The same as ``[occlusionSensitivity(net, X, channelIdx, ...) for X in images]`` with each image
     fitted to ``net.InputSize`` first (MATLAB's ``imresize``), but lazily (memory holds a few
     batches whatever the number of images) and with the masks of several images sharing batches.
 
+    Extension: MATLAB has no dataset call; a MATLAB script loops over ``occlusionSensitivity``.
+
     Parameters
     ----------
     net : Network
-    images : imageDatastore, path, folder, wildcard, list of them, H×W×C×N array, or list of arrays
+        From :func:`~matlab_occsens.importNetworkFromONNX` or
+        :func:`~matlab_occsens.importNetworkFromPyTorch`.
+    images : ImageDatastore, path, folder, wildcard, list of them, H×W×C×N array, or list of arrays
+        Images of another size than ``net.InputSize`` are resized with MATLAB's ``imresize``;
+        gray images are repeated into three channels.
     channelIdx : int, vector, N×n array, list of N vectors, "predicted" or "labels"
         One choice for every image, one row per image, each image's top-1 class, or each image's
         datastore label looked up in ``net.Classes``.
+    *args
+        ``occlusionSensitivity``'s options as MATLAB name-value pairs (``"Stride", 10``).
     ChannelOrder : {"RGB", "BGR"}, default "RGB"
         The channel order the network was trained on.
     MaxImageBytes : float or None, default 256 MiB
@@ -56,12 +64,43 @@ def occlusionSensitivityMaps(
         ``occlusionSensitivity``'s options (MaskSize, Stride, ...), checked once for all images
         before the first is read.
 
+    Yields
+    ------
+    scoreMap : ndarray of float32
+        Each image's map, as :func:`~matlab_occsens.occlusionSensitivity` returns it, in the
+        order of ``images``.
+
     Raises
     ------
     ValueError
         At the position of an image that cannot be read or fitted, naming it by its position
         (from 0) in ``images`` (use :func:`occlusionSensitivityDataset` to record such images and
         carry on).
+
+    See Also
+    --------
+    occlusionSensitivityDataset : The same maps on many cores or machines, into a store.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> from matlab_occsens import importNetworkFromONNX
+    >>> from matlab_occsens.datasets import imageDatastore, occlusionSensitivityMaps
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> net = importNetworkFromONNX(EFFICIENTNET_LITE0.onnx_path(), **EFFICIENTNET_LITE0.normalization())
+    >>> imds = imageDatastore(folder / "photos", IncludeSubfolders=True)
+    >>> for file, scoreMap in zip(imds.Files, occlusionSensitivityMaps(net, imds, "predicted", Stride=56)):
+    ...     print(Path(file).name, scoreMap.shape)
+    chelsea.png (224, 224)
+    coffee.png (224, 224)
+    astronaut.png (224, 224)
     """
     listed = image_list(images)
     options = job_options(net, args, kwargs, MaxImageBytes)
@@ -91,7 +130,7 @@ def occlusionSensitivityDataset(
     MaxImageBytes: float | None = MAX_IMAGE_BYTES,
     **kwargs: Any,
 ) -> JobSummary:
-    """Extension: the maps of every image into a Zarr store in ``out``, on a Dask cluster.
+    """The maps of every image into a Zarr store in ``out``, on every core or a Dask cluster.
 
     Workers (local processes, or those of ``scheduler``/``client``) build the network once each
     and write their maps straight into ``out/occlusion.zarr``; rerunning resumes (completed images
@@ -102,12 +141,15 @@ def occlusionSensitivityDataset(
     Works in a plain script (no ``if __name__ == "__main__":`` needed) and in a notebook: local
     workers run in a process of their own.
 
+    Extension: MATLAB has no dataset call; a MATLAB script runs ``occlusionSensitivity`` in a
+    ``parfor`` loop and saves the maps itself.
+
     Parameters
     ----------
     net : Network, or an ONNX file path or its bytes
         A file travels as its path (workers read it: the path must be visible to them); use
-        ``import_options`` for :func:`importNetworkFromONNX`'s options.
-    images, channelIdx, ChannelOrder, MaxImageBytes, **kwargs
+        ``import_options`` for :func:`~matlab_occsens.importNetworkFromONNX`'s options.
+    images, channelIdx, *args, ChannelOrder, MaxImageBytes, **kwargs
         As for :func:`occlusionSensitivityMaps`.
     out : path
         The folder of the store.
@@ -123,6 +165,10 @@ def occlusionSensitivityDataset(
         Start an existing store for another job over instead of refusing it.
     progress : bool, default True
         A progress bar over images on stderr.
+    import_options : dict, optional
+        :func:`~matlab_occsens.importNetworkFromONNX`'s options for a network given as a file.
+    classes : list of str, optional
+        Class names for ``channelIdx="labels"``, instead of ``net.Classes``.
 
     Returns
     -------
@@ -130,9 +176,40 @@ def occlusionSensitivityDataset(
         The store's path, images computed, skipped (already complete), failed (with reasons) and
         computed again (damaged or changed), each image by its index (from 0) in the store.
 
+    See Also
+    --------
+    occlusionSensitivityMaps : The same maps in this process, one at a time.
+    storeToMat : The store as a MAT-file for MATLAB.
+
     Examples
     --------
-    >>> summary = occlusionSensitivityDataset("model.onnx", "photos", "predicted", out="results")  # doctest: +SKIP
+    The images' top classes explained on this machine's cores, into ``results/occlusion.zarr``;
+    run again, it finds every image done:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> from matlab_occsens.datasets import occlusionSensitivityDataset
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> model, photos = EFFICIENTNET_LITE0.onnx_path(), folder / "photos/*/*.png"
+    >>> job = dict(out=folder / "results", import_options=EFFICIENTNET_LITE0.normalization(), progress=False)
+    >>> summary = occlusionSensitivityDataset(model, photos, "predicted", **job)
+    >>> summary.computed, summary.skipped, summary.failures
+    (3, 0, {})
+    >>> occlusionSensitivityDataset(model, photos, "predicted", **job).skipped
+    3
+
+    The store holds each map and each image's predicted class (1-based):
+
+    >>> import zarr
+    >>> store = zarr.open_group(summary.store, mode="r")
+    >>> store["maps"].shape, store["predicted"][:].tolist()
+    ((3, 224, 224), [286, 968, 451])
     """
     from .cluster import ClusterProcess  # Dask and Zarr: the [datasets] extra
     from .job import check_workers, run_job

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
-from ..labels import class_channels
-from ..namevalue import is_text
-from ..options import FUNCTION, channel_argument
+from .._core.labels import class_channels
+from .._core.options import FUNCTION, channel_argument
+from .._utils.checks import shown
+from .._utils.namevalue import is_text
 
 __all__ = ["ChannelPlan", "channel_plan", "PREDICTED", "LABELS"]
 

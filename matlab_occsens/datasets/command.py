@@ -86,7 +86,7 @@ def run_dataset(
 ) -> int:
     """Run the job; exit status 0, or 1 when some images failed (they are listed, even with
     --quiet: ``alert`` is never silenced). Images are named by their index in the store, from 0."""
-    from ..backends.cpu import physical_cores
+    from .._backends.cpu import physical_cores
     from .cluster import ClusterProcess  # Zarr and Dask are the [datasets] extra: imported only when used
 
     local = args.scheduler is None and args.workers != 0

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
-from ..imageio import imread
-from ..namevalue import is_text, match_string, parse_name_value
+from .._utils.checks import shown
+from .._utils.namevalue import is_text, match_string, parse_name_value
+from ..image._imageio import imread
 
 __all__ = ["ImageDatastore", "imageDatastore", "IMAGE_EXTENSIONS"]
 
@@ -159,12 +159,46 @@ def _files_at(location: str, subfolders: bool, extensions: tuple[str, ...]) -> l
 class ImageDatastore:
     """Image files named once and read one at a time (MATLAB's ``ImageDatastore``).
 
+    Made by :func:`imageDatastore`; the dataset functions take it as their ``images``.
+
+    MATLAB equivalent: the ``ImageDatastore`` object (MATLAB), with its ``Files`` and ``Labels``
+    properties and its functions as methods (1-based indices); ``ReadFcn`` and remote locations
+    are not ported.
+
+    Parameters
+    ----------
+    files : sequence of path
+        The image files, in order.
+    labels : sequence of str, optional
+        One label per file.
+
     Attributes
     ----------
     Files : list of str
         Absolute paths, sorted, as MATLAB lists them.
     Labels : ndarray of str or None
         One label per file (``LabelSource="foldernames"``: the name of the file's folder), or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> from matlab_occsens.datasets import imageDatastore
+    >>> imds = imageDatastore(folder / "photos", IncludeSubfolders=True, LabelSource="foldernames")
+    >>> imds.countEachLabel()
+    {'cats': 1, 'cups': 1, 'people': 1}
+    >>> imds.readimage(2).shape  # 1-based, as MATLAB's readimage(imds, 2)
+    (400, 600, 3)
+    >>> while imds.hasdata():  # MATLAB's while hasdata(imds), X = read(imds)
+    ...     X = imds.read()
+    >>> imds.subset([1, 3]).Labels.tolist()
+    ['cats', 'people']
     """
 
     def __init__(self, files: Sequence[Path], labels: Sequence[str] | None) -> None:
@@ -180,33 +214,79 @@ class ImageDatastore:
         return f"<ImageDatastore {len(self.Files)} files, {labels}>"
 
     def readimage(self, i: int) -> np.ndarray:
-        """Image ``i`` (1-based, as in MATLAB), read with :func:`imread`."""
+        """Image ``i`` (1-based, as in MATLAB), read with :func:`~matlab_occsens.imread`.
+
+        Parameters
+        ----------
+        i : int
+            The file's position in ``Files``, from 1.
+
+        Returns
+        -------
+        ndarray
+            The image, as :func:`~matlab_occsens.imread` returns it.
+        """
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 1 <= i <= len(self.Files):
             raise ValueError(f"readimage: i must be an integer in 1..{len(self.Files)} (1-based); got {shown(i)}.")
         return imread(self.Files[int(i) - 1])
 
     def hasdata(self) -> bool:
-        """True while :meth:`read` has files left."""
+        """Whether :meth:`read` has files left.
+
+        Returns
+        -------
+        bool
+            True until every file has been read since the last :meth:`reset`.
+        """
         return self._next < len(self.Files)
 
     def read(self) -> np.ndarray:
-        """The next image in ``Files`` order; :meth:`reset` starts again."""
+        """The next image in ``Files`` order; :meth:`reset` starts again.
+
+        Returns
+        -------
+        ndarray
+            The image, as :func:`~matlab_occsens.imread` returns it.
+
+        Raises
+        ------
+        ValueError
+            Every file has been read.
+        """
         if not self.hasdata():
             raise ValueError("read: no more data in the datastore; call reset(imds) to read again.")
         self._next += 1
         return self.readimage(self._next)
 
     def reset(self) -> None:
+        """Start :meth:`read` again from the first file."""
         self._next = 0
 
     def countEachLabel(self) -> dict[str, int]:
-        """Files per label, in sorted label order (MATLAB returns a table)."""
+        """Files per label, in sorted label order (MATLAB returns a table).
+
+        Returns
+        -------
+        dict of str to int
+            Each label and its number of files.
+        """
         if self.Labels is None:
             raise ValueError('countEachLabel: the datastore has no labels (LabelSource="foldernames").')
         return dict(sorted(Counter(self.Labels.tolist()).items()))
 
     def subset(self, indices: Any) -> ImageDatastore:
-        """A datastore of the files at 1-based ``indices`` (or a logical vector)."""
+        """A datastore of the files at 1-based ``indices`` (or a logical vector).
+
+        Parameters
+        ----------
+        indices : array_like of int or bool
+            Positions in ``Files`` from 1, or one true or false per file.
+
+        Returns
+        -------
+        ImageDatastore
+            Those files, with their labels.
+        """
         chosen = np.asarray(indices)
         positions = np.flatnonzero(chosen) if chosen.dtype == np.bool_ else chosen.astype(np.int64).ravel() - 1
         if positions.size and (positions.min() < 0 or positions.max() >= len(self.Files)):
@@ -219,6 +299,9 @@ def imageDatastore(
     location: str | os.PathLike | Sequence[str | os.PathLike], *args: Any, **kwargs: Any
 ) -> ImageDatastore:
     """A datastore of the image files at ``location`` (files, folders or wildcards), as in MATLAB.
+
+    MATLAB equivalent: ``imageDatastore`` (MATLAB), with its ``IncludeSubfolders``,
+    ``FileExtensions``, ``LabelSource`` and ``Labels`` options.
 
     Parameters
     ----------
@@ -233,11 +316,32 @@ def imageDatastore(
         "foldernames" labels each file with the name of the folder it is in.
     Labels : sequence of str, optional
         One label per file, given directly.
+    *args
+        The options above as MATLAB name-value pairs (``"IncludeSubfolders", True``).
+    **kwargs
+        The options above as keywords.
+
+    Returns
+    -------
+    ImageDatastore
+        The files, sorted, and their labels.
 
     Examples
     --------
-    >>> imds = imageDatastore("photos", IncludeSubfolders=True, LabelSource="foldernames")  # doctest: +SKIP
-    >>> X = imds.readimage(1)                                                               # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> from matlab_occsens.datasets import imageDatastore
+    >>> imds = imageDatastore(folder / "photos", IncludeSubfolders=True, LabelSource="foldernames")
+    >>> [Path(file).name for file in imds.Files]
+    ['chelsea.png', 'coffee.png', 'astronaut.png']
+    >>> imds.Labels.tolist()
+    ['cats', 'cups', 'people']
     """
     options = parse_name_value(_FUNCTION, _OPTIONS, args, kwargs)
     subfolders = options["IncludeSubfolders"]

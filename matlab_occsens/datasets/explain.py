@@ -22,14 +22,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..grid import MaskGrid, mask_grid
-from ..imageio import MAX_IMAGE_BYTES, _byte_limit
-from ..namevalue import is_text, parse_name_value
-from ..network.base import Network
-from ..occlusion import MapRequest, map_results
-from ..options import DEFAULTS, FUNCTION, OcclusionOptions, auto_mask_value, image_argument, occlusion_options
-from ..predict import selected_outputs
-from ..workflow import fit_image, rank_classes
+from .._core.grid import MaskGrid, mask_grid
+from .._core.labels import rank_classes
+from .._core.occlusion import MapRequest, map_results
+from .._core.options import DEFAULTS, FUNCTION, OcclusionOptions, auto_mask_value, image_argument, occlusion_options
+from .._core.predict import selected_outputs
+from .._utils.namevalue import is_text, parse_name_value
+from ..image._fit import fit_image
+from ..image._imageio import MAX_IMAGE_BYTES, byte_limit
+from ..network._base import Network
 from .sources import ImageEntry, file_stamp, load_image
 
 __all__ = ["ImageResult", "JobOptions", "explain_images", "job_options", "map_shape"]
@@ -62,7 +63,7 @@ def job_options(
     given = {
         name: value for name, value in parse_name_value(FUNCTION, DEFAULTS, args, kwargs).items() if name != "Verbose"
     }
-    limit = _byte_limit(max_image_bytes, FUNCTION)
+    limit = byte_limit(max_image_bytes, FUNCTION)
     probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
     resolved = occlusion_options(probe, (), given)
     grid = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.io
 
-from ..namevalue import match_string
-from ..result_files import replaced_together
+from .._utils.namevalue import match_string
+from .._utils.result_files import replaced_together
 from .store import STORE_NAME, MapStore
 
 __all__ = ["storeToMat", "V5_IN_MEMORY", "V5_LIMIT"]
@@ -97,15 +97,50 @@ def _format(requested: str, store: MapStore) -> str:
 
 
 def storeToMat(store: str | os.PathLike, filename: str | os.PathLike, Format: str = "auto") -> Path:
-    """Extension: write the store in folder ``store`` as MAT-file ``filename``; returns its path.
+    """Write the store in folder ``store`` as a MAT-file for MATLAB's ``load``.
 
     Variables: ``scoreMap`` (single, H×W×N or H×W×n×N; NaN for images without a map), ``Files``
     (N×1 cell), ``channelIdx`` (N×n), ``predicted`` and ``score`` (N×1), ``done`` (N×1 logical),
-    ``failure`` (N×1 cell of reasons, empty where the image did not fail).
+    ``failure`` (N×1 cell of reasons, empty where the image did not fail). An existing
+    ``filename`` is replaced only once the new file is whole.
 
-    ``Format``: "auto" (v5 below :data:`V5_IN_MEMORY` of maps, else v7.3, streamed with memory
-    bounded by one image), "7.3", or "5" (for maps below :data:`V5_LIMIT`; it reads the whole map
-    stack into memory). An existing ``filename`` is replaced only once the new file is whole.
+    Extension: in MATLAB, a script saves its maps with ``save(filename, "scoreMap", "-v7.3")``.
+
+    Parameters
+    ----------
+    store : path
+        The ``out`` folder of :func:`occlusionSensitivityDataset`, or its ``occlusion.zarr``.
+    filename : path
+        The MAT-file to write.
+    Format : {"auto", "5", "7.3"}, default "auto"
+        "auto": v5 below 256 MiB of maps, else v7.3 (HDF5), streamed with memory bounded by one
+        image; "5" holds the whole map stack in memory and is refused above v5's 2 GiB limit.
+
+    Returns
+    -------
+    Path
+        ``filename``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from matlab_occsens import imwrite
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for label, name in [("cats", "chelsea"), ("cups", "coffee"), ("people", "astronaut")]:
+    ...     (folder / "photos" / label).mkdir(parents=True)
+    ...     imwrite(getattr(data, name)(), folder / "photos" / label / f"{name}.png")
+    >>> import scipy.io
+    >>> from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat
+    >>> from matlab_occsens.pretrained import EFFICIENTNET_LITE0
+    >>> summary = occlusionSensitivityDataset(
+    ...     EFFICIENTNET_LITE0.onnx_path(), folder / "photos/*/*.png", 968, out=folder / "results", workers=0,
+    ...     import_options=EFFICIENTNET_LITE0.normalization(), progress=False
+    ... )
+    >>> saved = scipy.io.loadmat(storeToMat(folder / "results", folder / "maps.mat"))
+    >>> saved["scoreMap"].shape, saved["scoreMap"].dtype.name  # H×W×N, single
+    ((224, 224, 3), 'float32')
     """
     fmt = match_string(str(Format), ("auto", "5", "7.3"), "Format", "storeToMat")
     root = Path(store)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..backends.cpu import physical_cores
-from ..options import FUNCTION
+from .._backends.cpu import physical_cores
+from .._core.options import FUNCTION
 from .channels import ChannelPlan
 from .cluster import ClusterProcess
 from .explain import JobOptions, explain_images, map_shape
@@ -52,25 +52,51 @@ WORKERS_SECONDS = 20
 
 @dataclass
 class JobSummary:
-    """What a run did. Images are numbered from 0, as the store's arrays number them."""
+    """What a run of :func:`occlusionSensitivityDataset` did. Images are numbered from 0, as the
+    store's arrays number them.
+
+    Extension: the dataset job has no MATLAB counterpart.
+
+    Parameters
+    ----------
+    store : Path
+        The Zarr store the maps are in (``out/occlusion.zarr``).
+    total : int
+        Images in the job.
+    skipped : int
+        Images already complete in the store from an earlier run.
+    computed : int
+        Images whose maps this run computed.
+    failures : dict of int to str
+        Image index (0-based) and the reason, for this run's failed images.
+    damaged : dict of int to str
+        Images complete in the store whose stored chunks were damaged, and what was wrong; this run
+        computed them again.
+    changed : list of int
+        Images complete in the store whose file changed since; this run computed them again.
+    notes : list of str
+        What else the run had to do (take over a stale lock).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from matlab_occsens.datasets import JobSummary
+    >>> summary = JobSummary(Path("results/occlusion.zarr"), 10, skipped=8, computed=1, failures={4: "not an image"})
+    >>> summary.total - summary.skipped - summary.computed == len(summary.failures)
+    True
+    """
 
     store: Path
     total: int
     skipped: int
-    """Images already complete in the store from an earlier run."""
     computed: int = 0
     failures: dict[int, str] = field(default_factory=dict)
-    """Image index -> reason, for this run's failed images."""
     damaged: dict[int, str] = field(default_factory=dict)
-    """Images complete in the store whose stored chunks were damaged -> what was wrong; computed again."""
     changed: list[int] = field(default_factory=list)
-    """Images complete in the store whose file changed since; computed again."""
     notes: list[str] = field(default_factory=list)
-    """What else the run had to do (take over a stale lock)."""
 
 
 def check_workers(workers: Any) -> int | None:
-    """``workers`` as the job takes it: None (one per physical core) or a count of at least 0."""
     if workers is None:
         return None
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checks import shown
+from .._utils.checks import shown
 from ..network import Network, importNetworkFromONNX
 
 __all__ = ["NetworkDescription", "describe_network", "built_network"]

@@ -1,7 +1,7 @@
 """Pictures of a store: one overlay per image, and an overview sheet of them with each image's
 label and score under its tile (what MATLAB's ``imtile``/``montage`` of the overlays would show).
 
-Each picture is written as the result files are (:func:`~matlab_occsens.result_files.write_together`:
+Each picture is written as the result files are (:func:`~matlab_occsens._utils.result_files.write_together`:
 a temporary name, then a rename), so a full disk or an interrupt leaves the earlier picture or
 none, never a truncated one. Images are numbered from 0, as in the store.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..display import overlayScoreMap
-from ..imageio import MAX_IMAGE_BYTES, encode_image
-from ..imresize import imresize
-from ..result_files import write_together
-from ..workflow import fit_image
+from .._utils.result_files import write_together
+from ..image._display import overlayScoreMap
+from ..image._fit import fit_image
+from ..image._imageio import MAX_IMAGE_BYTES, encode_image
+from ..image._imresize import imresize
 from .sources import ImageEntry, load_image
 from .store import DONE, MapStore
 
@@ -31,7 +31,7 @@ _CAPTION = 22  # pixels of caption under each tile
 def overlays(
     store: MapStore,
     entries: tuple[ImageEntry, ...],
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     max_image_bytes: float | None = MAX_IMAGE_BYTES,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(image index, channel, overlay)`` for every map of every completed image, one at a time."""
@@ -51,7 +51,7 @@ def write_overlays(
     store: MapStore,
     entries: tuple[ImageEntry, ...],
     names: tuple[str, ...],
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     folder: Path,
     max_image_bytes: float | None = MAX_IMAGE_BYTES,
 ) -> list[Path]:
@@ -68,7 +68,7 @@ def write_overlays(
 def write_overview(
     store: MapStore,
     entries: tuple[ImageEntry, ...],
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     classes: list[str] | None,
     target: Path,
     max_image_bytes: float | None = MAX_IMAGE_BYTES,
@@ -97,7 +97,7 @@ def _caption(tile: np.ndarray, text: str) -> np.ndarray:
 def overview(
     store: MapStore,
     entries: tuple[ImageEntry, ...],
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     classes: list[str] | None = None,
     tile: int = 160,
     limit: int = 64,

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import shown
-from ..imageio import MAX_IMAGE_BYTES, imread
+from .._utils.checks import shown
+from ..image._imageio import MAX_IMAGE_BYTES, imread
 from .datastore import ImageDatastore, imageDatastore
 
 __all__ = ["ImageEntry", "ImageList", "file_stamp", "image_list", "load_image"]

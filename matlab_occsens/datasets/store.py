@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import __version__
-from ..install import install_command
+from .._utils.install import install_command
 
 try:
     import zarr

@@ -15,7 +15,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ..backends.cpu import _allowed_cpus, _core_of, physical_cores
+from .._backends.cpu import allowed_cpus, core_of, physical_cores
 from .explain import JobOptions, explain_images
 from .network import NetworkDescription, built_network
 from .sources import ImageEntry
@@ -38,8 +38,8 @@ def cpu_share(position: int, count: int) -> list[int]:
     """The CPUs of this process's whole physical cores that worker ``position`` of ``count`` on
     this machine takes: a contiguous share when there are enough cores, else one core shared in turn."""
     by_core: dict[object, list[int]] = {}
-    for cpu in sorted(_allowed_cpus()):
-        by_core.setdefault(_core_of(cpu) or cpu, []).append(cpu)
+    for cpu in sorted(allowed_cpus()):
+        by_core.setdefault(core_of(cpu) or cpu, []).append(cpu)
     cores = list(by_core.values())
     if count >= len(cores):
         return cores[position % len(cores)]
