@@ -23,7 +23,7 @@ zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install
 pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')
 
 from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat  # noqa: E402
-from matlab_occsens.datasets.store import STORE_NAME  # noqa: E402
+from matlab_occsens.datasets._store import STORE_NAME  # noqa: E402
 
 LOCK = "occlusion.zarr.lock"
 
@@ -132,10 +132,10 @@ def test_a_stale_lock_is_taken_over_and_another_hosts_lock_is_refused(model_file
 
 
 def test_a_worker_task_writes_only_for_the_job_the_store_holds(model_file, photos, tmp_path):
-    from matlab_occsens.datasets.explain import job_options
-    from matlab_occsens.datasets.network import built_network, describe_network
-    from matlab_occsens.datasets.store import JobChanged
-    from matlab_occsens.datasets.worker import run_task
+    from matlab_occsens.datasets._explain import job_options
+    from matlab_occsens.datasets._network import built_network, describe_network
+    from matlab_occsens.datasets._store import JobChanged
+    from matlab_occsens.datasets._worker import run_task
 
     root, _ = photos
     out = tmp_path / "out"

@@ -26,8 +26,8 @@ zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install
 distributed = pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')
 
 from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat  # noqa: E402
-from matlab_occsens.datasets.job import local_cluster  # noqa: E402
-from matlab_occsens.datasets.store import STORE_NAME, MapStore, StoreIdentity, StoreMismatch  # noqa: E402
+from matlab_occsens.datasets._job import local_cluster  # noqa: E402
+from matlab_occsens.datasets._store import STORE_NAME, MapStore, StoreIdentity, StoreMismatch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +302,7 @@ def test_workers_are_forked_from_a_server_that_imported_the_package(client):
     parents = client.run(lambda: Path(f"/proc/{os.getppid()}/cmdline").read_bytes())
     assert len(parents) == 2
     for cmdline in parents.values():
-        assert b"multiprocessing.forkserver" in cmdline and b"matlab_occsens.datasets.worker" in cmdline
+        assert b"multiprocessing.forkserver" in cmdline and b"matlab_occsens.datasets._worker" in cmdline
 
 
 def test_mat_export_reads_back_in_v5_and_v73(model_file, tmp_path):
@@ -403,7 +403,7 @@ def test_the_v73_export_holds_one_image_not_the_stack(tmp_path):
 def test_auto_writes_v5_only_for_a_small_stack(tmp_path, monkeypatch):
     import scipy.io
 
-    from matlab_occsens.datasets import export
+    from matlab_occsens.datasets import _export as export
 
     maps = np.random.default_rng(5).random((3, 8, 8, 2), dtype=np.float32)
     out = written_store(tmp_path / "out", maps, done=2)
@@ -417,7 +417,7 @@ def test_auto_writes_v5_only_for_a_small_stack(tmp_path, monkeypatch):
 
 
 def test_format_5_above_its_limit_is_refused_before_writing(tmp_path, monkeypatch):
-    from matlab_occsens.datasets import export
+    from matlab_occsens.datasets import _export as export
 
     maps = np.zeros((3, 8, 8), np.float32)
     out = written_store(tmp_path / "out", maps)
@@ -538,7 +538,7 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
 
 
 def test_workers_share_their_machines_cores():
-    from matlab_occsens.datasets.worker import cpu_share, host_shares
+    from matlab_occsens.datasets._worker import cpu_share, host_shares
 
     workers = {"a": {"host": "h1", "name": "1"}, "b": {"host": "h1", "name": "0"}, "c": {"host": "h2", "name": "x"}}
     assert host_shares(workers) == {"0": (0, 2), "1": (1, 2), "x": (0, 1)}

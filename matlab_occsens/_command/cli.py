@@ -33,7 +33,7 @@ from .._core.occlusion import map_request, score_maps
 from .._core.option_table import Option
 from .._core.predict import predict
 from .._utils.result_files import check_writable
-from ..datasets.command import add_dataset_flags, is_dataset, run_dataset
+from ..datasets._command import add_dataset_flags, is_dataset, run_dataset
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX

@@ -31,7 +31,7 @@ from .._utils.namevalue import is_text, parse_name_value
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, byte_limit
 from ..network._base import Network
-from .sources import ImageEntry, file_stamp, load_image
+from ._sources import ImageEntry, file_stamp, load_image
 
 __all__ = ["ImageResult", "JobOptions", "explain_images", "job_options", "map_shape"]
 

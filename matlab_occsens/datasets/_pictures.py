@@ -20,8 +20,8 @@ from ..image._display import overlayScoreMap
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, encode_image
 from ..image._imresize import imresize
-from .sources import ImageEntry, load_image
-from .store import DONE, MapStore
+from ._sources import ImageEntry, load_image
+from ._store import DONE, MapStore
 
 __all__ = ["overlays", "write_overlays", "overview", "write_overview"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sources import ImageEntry, file_stamp
-from .store import DONE, MapStore
+from ._sources import ImageEntry, file_stamp
+from ._store import DONE, MapStore
 
 __all__ = ["Resume", "resume_plan"]
 

@@ -87,7 +87,7 @@ def run_dataset(
     """Run the job; exit status 0, or 1 when some images failed (they are listed, even with
     --quiet: ``alert`` is never silenced). Images are named by their index in the store, from 0."""
     from .._backends.cpu import physical_cores
-    from .cluster import ClusterProcess  # Zarr and Dask are the [datasets] extra: imported only when used
+    from ._cluster import ClusterProcess  # Zarr and Dask are the [datasets] extra: imported only when used
 
     local = args.scheduler is None and args.workers != 0
     early = ClusterProcess(args.workers or physical_cores()) if local else None  # starts while the model is read
@@ -110,15 +110,15 @@ def _run(
     progress: bool,
     early: Any,
 ) -> int:
-    from .channels import LABELS, PREDICTED, channel_plan
-    from .datastore import imageDatastore
-    from .explain import job_options
-    from .export import storeToMat
-    from .job import run_job
-    from .network import built_network, describe_network
-    from .pictures import write_overlays, write_overview
-    from .sources import image_list
-    from .store import MapStore
+    from ._channels import LABELS, PREDICTED, channel_plan
+    from ._datastore import imageDatastore
+    from ._explain import job_options
+    from ._export import storeToMat
+    from ._job import run_job
+    from ._network import built_network, describe_network
+    from ._pictures import write_overlays, write_overview
+    from ._sources import image_list
+    from ._store import MapStore
 
     given_output = getattr(args, "OutputNames", None)
     output_names = None if given_output is None else [given_output]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._utils.checks import shown
 from ..image._imageio import MAX_IMAGE_BYTES, imread
-from .datastore import ImageDatastore, imageDatastore
+from ._datastore import ImageDatastore, imageDatastore
 
 __all__ = ["ImageEntry", "ImageList", "file_stamp", "image_list", "load_image"]
 

@@ -36,7 +36,7 @@ from typing import Any
 __all__ = ["ClusterProcess", "LOOPBACK", "PRELOADED"]
 
 LOOPBACK = "127.0.0.1"
-PRELOADED = ("distributed", "matlab_occsens.datasets.worker")
+PRELOADED = ("distributed", "matlab_occsens.datasets._worker")
 """What the fork server imports before it forks the first worker: everything a task needs."""
 #: Seconds the cluster process may take to start before the job gives up on it.
 START_SECONDS = 120

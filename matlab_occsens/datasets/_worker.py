@@ -16,10 +16,10 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .._backends.cpu import allowed_cpus, core_of, physical_cores
-from .explain import JobOptions, explain_images
-from .network import NetworkDescription, built_network
-from .sources import ImageEntry
-from .store import MapStore
+from ._explain import JobOptions, explain_images
+from ._network import NetworkDescription, built_network
+from ._sources import ImageEntry
+from ._store import MapStore
 
 __all__ = ["CorePinning", "StoreNotVisible", "cpu_share", "host_shares", "pin_process", "run_task", "write_results"]
 

@@ -27,15 +27,15 @@ from tqdm import tqdm
 
 from .._backends.cpu import physical_cores
 from .._core.options import FUNCTION
-from .channels import ChannelPlan
-from .cluster import ClusterProcess
-from .explain import JobOptions, explain_images, map_shape
-from .lock import store_lock
-from .network import NetworkDescription, built_network
-from .resume import resume_plan
-from .sources import ImageList
-from .store import DONE, STORE_NAME, MapStore, StoreIdentity, check_place, json_value
-from .worker import CorePinning, host_shares, run_task, write_results
+from ._channels import ChannelPlan
+from ._cluster import ClusterProcess
+from ._explain import JobOptions, explain_images, map_shape
+from ._lock import store_lock
+from ._network import NetworkDescription, built_network
+from ._resume import resume_plan
+from ._sources import ImageList
+from ._store import DONE, STORE_NAME, MapStore, StoreIdentity, check_place, json_value
+from ._worker import CorePinning, host_shares, run_task, write_results
 
 __all__ = ["JobSummary", "check_workers", "local_cluster", "run_job"]
 

@@ -20,7 +20,7 @@ import scipy.io
 
 from .._utils.namevalue import match_string
 from .._utils.result_files import replaced_together
-from .store import STORE_NAME, MapStore
+from ._store import STORE_NAME, MapStore
 
 __all__ = ["storeToMat", "V5_IN_MEMORY", "V5_LIMIT"]
 

@@ -16,11 +16,11 @@ from ..image._imageio import MAX_IMAGE_BYTES
 from ..network._base import Network
 
 if TYPE_CHECKING:
-    from .job import JobSummary
-from .channels import channel_plan
-from .explain import explain_images, job_options
-from .network import built_network, describe_network
-from .sources import image_list
+    from ._job import JobSummary
+from ._channels import channel_plan
+from ._explain import explain_images, job_options
+from ._network import built_network, describe_network
+from ._sources import image_list
 
 __all__ = ["occlusionSensitivityDataset", "occlusionSensitivityMaps"]
 
@@ -211,8 +211,8 @@ def occlusionSensitivityDataset(
     >>> store["maps"].shape, store["predicted"][:].tolist()
     ((3, 224, 224), [286, 968, 451])
     """
-    from .cluster import ClusterProcess  # Dask and Zarr: the [datasets] extra
-    from .job import check_workers, run_job
+    from ._cluster import ClusterProcess  # Dask and Zarr: the [datasets] extra
+    from ._job import check_workers, run_job
 
     workers = check_workers(workers)
     # local workers start now, in a process of their own, while the model is read here
