@@ -439,8 +439,14 @@ def _run(argv: Sequence[str]) -> int:
     channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _occlusion_kwargs(args)
     if is_dataset(args.image):
+        for name in args.image:
+            if name.lower().endswith(_ARRAY_SUFFIXES):  # the dataset job reads images only, for now
+                raise ValueError(
+                    f"the dataset form explains images; run the command once per volume or signal file ({name!r})."
+                )
+        images = argparse.Namespace(**{**vars(args), "channel_order": args.channel_order or "RGB"})
         return run_dataset(
-            args, _import_options(args), options, channels, classes, console.note, console.result, console.progress
+            images, _import_options(args), options, channels, classes, console.note, console.result, console.progress
         )
     net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
     _explain_file(net, args, channels, classes, options, console)

@@ -104,7 +104,7 @@ def read_nifti(path: Path, limit: float | None) -> tuple[np.ndarray, NiftiSource
     try:
         image = image_class.from_filename(str(path), mmap=False)
     except Exception as error:  # nibabel's header and file errors have no common base
-        raise ValueError(f"{str(path)!r} is not a NIfTI file nibabel can read ({error}).") from error
+        raise ValueError(f"{str(path)!r} cannot be read as a NIfTI file ({error}).") from error
     header = image.header
     shape = _trimmed(path, tuple(int(size) for size in header.get_data_shape()))
     check_dtype(path, header.get_data_dtype())
@@ -114,7 +114,7 @@ def read_nifti(path: Path, limit: float | None) -> tuple[np.ndarray, NiftiSource
     try:
         values = np.asarray(image.dataobj).reshape(shape)
     except Exception as error:  # a truncated file, a broken gzip stream
-        raise ValueError(f"{str(path)!r} is not a whole NIfTI file ({error}).") from error
+        raise ValueError(f"{str(path)!r} cannot be read as a NIfTI file ({error}).") from error
     check_finite(path, values)
     notes = []
     if scaled:

@@ -55,7 +55,11 @@ def _first_bad_field(path: Path, skip: int, columns: int) -> str:
                 return f"line {number} has {len(row)} fields where the first has {columns}"
             for column, field in enumerate(row, start=1):
                 if not _number(field):
-                    return f"line {number}, column {column}: {field.strip()!r} is not a number"
+                    other = ";" in field or "\t" in field
+                    return (
+                        f"line {number}, column {column}: {field.strip()!r} is not a number"
+                        f"{' (fields must be separated by commas)' if other else ''}"
+                    )
     return "a field is not a number"
 
 
