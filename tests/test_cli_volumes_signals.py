@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,32 @@ def test_the_command_runs_as_a_program_on_a_nifti_volume(tmp_path):
     assert "resized 9x8x8 to 8x8x8 with imresize3" in done.stderr and "8x8x8 = 512 masks" in done.stderr
     assert f"wrote {tmp_path / 'scan_scoreMap.nii.gz'}" in done.stdout
     assert nibabel.load(tmp_path / "scan_scoreMap.nii.gz").shape == (9, 8, 8)
+
+
+def test_the_guides_command_line_example_runs_as_written_and_writes_what_it_says(tmp_path, monkeypatch):
+    page = (ROOT / "docs" / "volumes-signals.md").read_text(encoding="utf-8")
+    section = page[page.index("## From the command line") :]
+    section = section[: section.index("\n## ")]
+    (python,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    (shell,) = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "volumes-signals.md", "exec"), {"__name__": "__main__"})
+    for line in shell.splitlines():
+        program, *words = shlex.split(line)
+        assert program == "matlab-occsens"
+        done = subprocess.run(
+            [sys.executable, "-m", "matlab_occsens", *words],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert done.returncode == 0, done.stderr
+    head = nibabel.load(tmp_path / "head_scoreMap.nii.gz")
+    assert head.shape == (40, 36, 30) and np.array_equal(head.affine, np.diag([2.0, 2.0, 2.0, 1.0]))
+    assert np.load(tmp_path / "head_scoreMap.npy").shape == (32, 32, 32)
+    assert scipy.io.loadmat(tmp_path / "walk_scoreMap.mat")["scoreMap"].shape == (200, 1)
+    for picture in ("head_montage.png", "walk_plot.png"):
+        assert imread(tmp_path / picture).ndim == 3
 
 
 # --- mistakes -----------------------------------------------------------------------------------------
