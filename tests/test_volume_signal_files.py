@@ -344,6 +344,9 @@ def test_a_csv_larger_than_the_limit_is_refused_before_parsing(tmp_path):
         ValueError, match=r"long\.csv' holds a 1001x3 signal table, 23.5 KiB once read, more than the limit of 1 KiB"
     ):
         read_signal(tmp_path / "long.csv", 1024)
+    (tmp_path / "wide.csv").write_text(",".join(["1"] * 600_000))  # one line longer than a read chunk
+    with pytest.raises(ValueError, match=r"wide\.csv' holds a 1x600000 signal table, 4.58 MiB once read"):
+        read_signal(tmp_path / "wide.csv", MiB)
 
 
 # --- fitting to the network ---------------------------------------------------------------------------

@@ -9,8 +9,10 @@ separated by commas and may be quoted; blank lines are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from .arrays import SINGLE_MAX, check_size
 __all__ = ["read_csv_signal"]
 
 _ENCODING = "utf-8-sig"  # a byte-order mark, as spreadsheet programs write, is not part of the first name
+_CHUNK = 1 << 20
 
 
 def _number(field: str) -> bool:
@@ -30,25 +33,30 @@ def _number(field: str) -> bool:
     return True
 
 
-def _lines(path: Path) -> tuple[int, list[str]]:
-    """An upper bound on the file's rows (its line count), and its first row's fields, read in
-    chunks so that the size check needs no more memory than a chunk."""
-    count, tail = 0, b""
+def _scan(path: Path) -> tuple[int, int, list[str]]:
+    """Bounds on the table's rows (the file's lines) and columns (the first line's commas + 1), and
+    the first row's fields (from its first MiB), read chunk by chunk: the size check costs no more
+    memory than a chunk, however long the file or its first line."""
+    lines, commas, head, tail, first_done = 0, 0, b"", b"", False
     with open(path, "rb") as file:
-        first = file.readline()
-        file.seek(0)
-        while chunk := file.read(1 << 20):
-            count += chunk.count(b"\n")
+        while chunk := file.read(_CHUNK):
+            if not first_done:
+                end = chunk.find(b"\n")
+                part = chunk if end < 0 else chunk[:end]
+                commas += part.count(b",")
+                head += part[: max(_CHUNK - len(head), 0)]
+                first_done = end >= 0
+            lines += chunk.count(b"\n")
             tail = chunk[-1:]
-    count += tail not in (b"", b"\n")
-    text = first.decode(_ENCODING, errors="replace")
-    return count, next(csv.reader([text]), [])
+    lines += tail not in (b"", b"\n")
+    return lines, commas + 1, next(csv.reader([head.decode(_ENCODING, errors="replace")]), [])
 
 
 def _first_bad_field(path: Path, skip: int, columns: int) -> str:
     """Where and why numpy's parse failed, in a user's terms: the line (1-based, as editors count)."""
     with open(path, newline="", encoding=_ENCODING, errors="replace") as file:
-        for number, row in enumerate(csv.reader(file), start=1):
+        rows = enumerate(csv.reader(file), start=1)
+        for number, row in _readable(rows):
             if number <= skip or not row:
                 continue
             if len(row) != columns:
@@ -75,18 +83,24 @@ def _check_finite(path: Path, table: np.ndarray, header: bool) -> None:
         )
 
 
+def _readable(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    """The numbered rows until one the csv module cannot read (a field beyond its size limit)."""
+    with contextlib.suppress(csv.Error):
+        yield from rows
+
+
 def read_csv_signal(path: Path, limit: float | None) -> tuple[np.ndarray, tuple[str, ...] | None]:
     """The C×T signal of a CSV of T rows × C columns, as float64, and its header's names (or None).
 
     The size is checked from the line count and the first row before parsing.
     """
     try:
-        lines, first = _lines(path)
+        lines, columns, first = _scan(path)
     except OSError as error:
         raise ValueError(f"cannot read {str(path)!r} ({error.strerror or error}).") from error
     fields = [field.strip() for field in first]
     header = bool(fields) and not all(_number(field) for field in fields)
-    check_size(path, "signal table", (lines, max(len(fields), 1)), 8, limit)
+    check_size(path, "signal table", (lines, columns), 8, limit)
     try:
         with warnings.catch_warnings():  # an empty file: refused below, with its name
             warnings.simplefilter("ignore", UserWarning)
