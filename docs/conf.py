@@ -80,10 +80,6 @@ sphinx_gallery_conf = {
     "doc_module": ("matlab_occsens",),
     "reference_url": {"matlab_occsens": None},
     "backreferences_dir": "api/backreferences",
-    # xarray needs each array of the store to name its dimensions (Zarr 3's dimension_names); the
-    # store does not write them yet (issue 20 adds them). The build fails once this example passes:
-    # then this entry goes.
-    "expected_failing_examples": [str(ROOT / "examples" / "plot_dataset.py")],
 }
 
 # -- HTML -----------------------------------------------------------------------------------------

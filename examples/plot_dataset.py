@@ -47,16 +47,15 @@ print(imds.countEachLabel())
 # Each image's top class (``"predicted"``) is explained at MATLAB's default options and written
 # into ``results/occlusion.zarr`` as soon as its map is done. The network is given as its ONNX
 # file, which every worker reads, with the input layer's options (EfficientNet-Lite0 reads
-# ``(x - 127) / 128``). ``workers=0`` computes in this process; the default is one
-# worker process per physical core, each pinned to its core, and ``scheduler=`` or ``client=``
-# run the same job on a Dask cluster. (A script that starts worker processes runs its work under
-# ``if __name__ == "__main__":``, as every Python script that starts processes must: each worker
-# imports the script that started it.)
+# ``(x - 127) / 128``). Here two local worker processes compute the maps (the default is one per
+# physical core, each pinned to its core; ``workers=0`` computes in this process), and
+# ``scheduler=`` or ``client=`` run the same job on a Dask cluster. No
+# ``if __name__ == "__main__":`` guard is needed: the local workers run in a process of their own.
 model = EFFICIENTNET_LITE0.onnx_path()
 images = folder / "photos/*/*.png"
 normalization = {"Normalization": "zscore", "Mean": 127, "StandardDeviation": 128}
 job = dict(out=folder / "results", import_options=normalization, progress=False)
-summary = occlusionSensitivityDataset(model, images, "predicted", workers=0, **job)
+summary = occlusionSensitivityDataset(model, images, "predicted", workers=2, **job)
 print(summary)
 
 # %%

@@ -8,8 +8,6 @@ import errno
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import tracemalloc
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dataset_parts import BIAS, SIZE, WEIGHTS, command, completed, images, stored, top_class, write_model
 from onnx_builders import clipped_ranges, expected_linear_map, linear_model
 
 from matlab_occsens import importNetworkFromONNX, imwrite, occlusionSensitivity
@@ -27,36 +26,18 @@ zarr = pytest.importorskip("zarr", reason='needs the datasets extra: pip install
 distributed = pytest.importorskip("distributed", reason='needs the datasets extra: pip install -e ".[datasets]"')
 
 from matlab_occsens.datasets import occlusionSensitivityDataset, storeToMat  # noqa: E402
-from matlab_occsens.datasets.job import local_cluster  # noqa: E402
-from matlab_occsens.datasets.store import STORE_NAME, MapStore, StoreIdentity, StoreMismatch  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SIZE, CLASSES = 16, 4
-RNG = np.random.default_rng(11)
-WEIGHTS = RNG.normal(size=(CLASSES, 3, SIZE, SIZE)).astype(np.float32)
-BIAS = np.array([0.5, -1.0, 2.0, 0.0], np.float32)
+from matlab_occsens.datasets._job import local_cluster  # noqa: E402
+from matlab_occsens.datasets._store import STORE_NAME, MapStore, StoreIdentity, StoreMismatch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "linear.onnx"
-    path.write_bytes(linear_model(WEIGHTS, BIAS).SerializeToString())
-    return path
+    return write_model(tmp_path_factory.mktemp("model") / "linear.onnx")
 
 
 @pytest.fixture(scope="module")
 def net(model_file):
     return importNetworkFromONNX(model_file)
-
-
-def images(count: int, seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (SIZE, SIZE, 3)).astype(np.uint8) for _ in range(count)]
-
-
-def top_class(X: np.ndarray) -> int:
-    """The linear network's top-1 class, computed here in float64."""
-    return int(np.argmax(np.einsum("kchw,hwc->k", WEIGHTS.astype(np.float64), X.astype(np.float64)) + BIAS)) + 1
 
 
 @pytest.fixture()
@@ -76,17 +57,6 @@ def client():
     forked from the package's fork server where there is one), shared by the tests of this file."""
     with local_cluster(2) as connected:
         yield connected
-
-
-def stored(out: Path) -> zarr.Group:
-    return zarr.open_group(str(out / STORE_NAME), mode="r")
-
-
-def completed(out: Path) -> int:
-    """Maps complete in the store another process is writing (0 until its arrays exist)."""
-    if not (out / STORE_NAME / "status" / "zarr.json").exists():
-        return 0
-    return int(stored(out)["status"][:].sum())
 
 
 # ------------------------------------------------------------------ imageDatastore
@@ -284,7 +254,7 @@ def test_bad_files_are_recorded_with_their_reason_and_the_rest_completes(net, mo
     assert all("not an image file" in reason for reason in summary.failures.values())
     group = stored(out)
     assert group["maps"].shape == (9, SIZE, SIZE, 2)
-    assert sorted(stored(out).attrs["failures"]) == sorted(str(index) for index in summary.failures)
+    assert {index: group["failure"][index] for index in summary.failures} == summary.failures
     for index, name in enumerate(names):
         if name in failed:
             assert group["status"][index] == 2 and np.isnan(group["maps"][index]).all()
@@ -332,7 +302,7 @@ def test_workers_are_forked_from_a_server_that_imported_the_package(client):
     parents = client.run(lambda: Path(f"/proc/{os.getppid()}/cmdline").read_bytes())
     assert len(parents) == 2
     for cmdline in parents.values():
-        assert b"multiprocessing.forkserver" in cmdline and b"matlab_occsens.datasets.worker" in cmdline
+        assert b"multiprocessing.forkserver" in cmdline and b"matlab_occsens.datasets._worker" in cmdline
 
 
 def test_mat_export_reads_back_in_v5_and_v73(model_file, tmp_path):
@@ -367,9 +337,9 @@ def written_store(out: Path, maps: np.ndarray, done: int | None = None) -> Path:
         channels={"rule": "fixed"},
         map_shape=shape,
     )
-    store = MapStore.open_for(out, identity)
+    store = MapStore.create(out / STORE_NAME, identity)
     for index in range(count if done is None else done):
-        store.write(index, maps[index], np.arange(1, width + 1), 1, 0.5)
+        store.write(store.job_id, index, maps[index], np.arange(1, width + 1), 1, 0.5, (0, 0))
     return out
 
 
@@ -427,7 +397,9 @@ def test_the_v73_export_holds_one_image_not_the_stack(tmp_path):
     maps = np.random.default_rng(4).random((400, 64, 64), dtype=np.float32)
     out = written_store(tmp_path / "out", maps)
     storeToMat(out, tmp_path / "warm.mat", Format="7.3")  # imports and caches built
-    streamed = _export_peak(out, tmp_path / "maps.mat", "7.3")
+    # the least of two: a one-off growth of the interpreter's own tables (its interned strings, after
+    # many tests in this process) can fall in either run, whatever the export holds
+    streamed = min(_export_peak(out, tmp_path / "maps.mat", "7.3"), _export_peak(out, tmp_path / "again.mat", "7.3"))
     in_memory = _export_peak(out, tmp_path / "maps5.mat", "5")
     assert streamed < maps.nbytes / 4, (streamed, maps.nbytes)
     assert in_memory > maps.nbytes, (in_memory, maps.nbytes)  # tracemalloc sees the numpy arrays
@@ -437,7 +409,7 @@ def test_the_v73_export_holds_one_image_not_the_stack(tmp_path):
 def test_auto_writes_v5_only_for_a_small_stack(tmp_path, monkeypatch):
     import scipy.io
 
-    from matlab_occsens.datasets import export
+    from matlab_occsens.datasets import _export as export
 
     maps = np.random.default_rng(5).random((3, 8, 8, 2), dtype=np.float32)
     out = written_store(tmp_path / "out", maps, done=2)
@@ -451,7 +423,7 @@ def test_auto_writes_v5_only_for_a_small_stack(tmp_path, monkeypatch):
 
 
 def test_format_5_above_its_limit_is_refused_before_writing(tmp_path, monkeypatch):
-    from matlab_occsens.datasets import export
+    from matlab_occsens.datasets import _export as export
 
     maps = np.zeros((3, 8, 8), np.float32)
     out = written_store(tmp_path / "out", maps)
@@ -486,18 +458,6 @@ def test_a_failed_export_leaves_the_old_file_and_no_temporary(tmp_path, monkeypa
 # ------------------------------------------------------------------ the command
 
 
-def command(*words: str, **popen) -> subprocess.Popen:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "matlab_occsens", *words],
-        env=environment,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **popen,
-    )
-
-
 def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file, folder, tmp_path):
     root, pictures = folder
     (root / "dog" / "broken.png").write_text("nope")
@@ -518,7 +478,7 @@ def test_the_command_runs_a_folder_on_two_workers_with_pictures(net, model_file,
     )
     stdout, stderr = run.communicate(timeout=180)
     assert run.returncode == 1, stderr  # one image failed, and is listed
-    assert "failed: image 7" in stderr and "broken.png" in stderr and "not an image file" in stderr
+    assert "failed: image 6" in stderr and "broken.png" in stderr and "not an image file" in stderr
     assert "6 maps computed" in stdout
     group = stored(out)
     for index, X in enumerate(pictures):
@@ -559,15 +519,17 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
         "--out",
         str(out),
     ]
-    run = command(*words)
+    run = command(*words, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and completed(out) == 0:
         time.sleep(0.1)
-    run.send_signal(signal.SIGINT)
+    os.killpg(run.pid, signal.SIGINT)  # as Ctrl-C at a terminal: to the command's whole process group
     started = time.monotonic()
     _, stderr = run.communicate(timeout=30)
     assert run.returncode == 130, stderr
     assert time.monotonic() - started < 10
+    assert "Traceback" not in stderr and stderr.strip().endswith("matlab-occsens: interrupted"), stderr
+    assert not (out / "occlusion.zarr.lock").exists()  # the lock is given back
     done = int(stored(out)["status"][:].sum())
     assert 1 <= done < 40
     rerun = command(*words[:-4], "--workers", "0", "--out", str(out))
@@ -582,7 +544,7 @@ def test_ctrl_c_stops_within_seconds_and_a_rerun_resumes(net, model_file, tmp_pa
 
 
 def test_workers_share_their_machines_cores():
-    from matlab_occsens.datasets.worker import cpu_share, host_shares
+    from matlab_occsens.datasets._worker import cpu_share, host_shares
 
     workers = {"a": {"host": "h1", "name": "1"}, "b": {"host": "h1", "name": "0"}, "c": {"host": "h2", "name": "x"}}
     assert host_shares(workers) == {"0": (0, 2), "1": (1, 2), "x": (0, 1)}

@@ -3,6 +3,8 @@ says it is, and where the graph cannot tell, the user is asked for OutputDataFor
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import onnx
 import pytest
@@ -238,6 +240,81 @@ def test_a_real_vision_transformer_block_is_measured_by_its_features():
     assert occlusionSensitivity(patches, image, 32, **options).shape == (2, 2)  # Conv2d: channels-first
 
 
+# ------------------------------------------------------------------ real architectures (timm)
+
+
+@pytest.fixture(scope="module")
+def timm_files(tmp_path_factory):
+    """A Swin and a ConvNeXt from timm with random weights, small, exported to ONNX here."""
+    torch = pytest.importorskip("torch")
+    timm = pytest.importorskip("timm")
+    folder = tmp_path_factory.mktemp("timm")
+    torch.manual_seed(0)
+    models = {
+        "swin": timm.create_model(
+            "swin_tiny_patch4_window7_224", pretrained=False, img_size=56, embed_dim=24, depths=(1, 1),
+            num_heads=(1, 2), num_classes=10,
+        ),
+        "convnext": timm.create_model("convnext_atto", pretrained=False, num_classes=10),
+    }  # fmt: skip
+    sizes = {"swin": 56, "convnext": 64}
+    for name, model in models.items():
+        model.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter's notices
+            torch.onnx.export(
+                model, (torch.zeros(1, 3, sizes[name], sizes[name]),), str(folder / f"{name}.onnx"), dynamo=False,
+                input_names=["image"], output_names=["scores"], dynamic_axes={"image": {0: "N"}}, opset_version=17,
+            )  # fmt: skip
+    return {name: (folder / f"{name}.onnx", models[name], sizes[name]) for name in models}
+
+
+def _last_output(path, prefix: str) -> str:
+    """The output of the last node of a block, as the exporter names them."""
+    return [node.output[0] for node in onnx.load(str(path)).graph.node if node.name.startswith(prefix)][-1]
+
+
+def _torch_map(module, size: int, layer: str, fmt: str, channels) -> np.ndarray:
+    from matlab_occsens import importNetworkFromPyTorch
+
+    net = importNetworkFromPyTorch(module, InputSize=[size, size, 3], OutputNames=layer, OutputDataFormats=fmt)
+    return occlusionSensitivity(net, _timm_image(size), channels, MaskSize=16, Stride=16, OutputUpsampling="none")
+
+
+def _timm_image(size: int) -> np.ndarray:
+    return np.random.default_rng(3).uniform(0, 1, (size, size, 3)).astype(np.float32)
+
+
+def test_a_swin_stage_output_is_asked_for_without_a_wrong_guess_and_measures_with_its_format(timm_files):
+    """A Swin stage outputs N×H×W×C (timm's layout): the refusal names the tensor's shape and both
+    layouts, and suggests none (it once said "likely BCSS", and following that gave a wrong map)."""
+    path, module, size = timm_files["swin"]
+    stage = _last_output(path, "/layers/layers.0/")
+    net = importNetworkFromONNX(path, OutputNames=stage)
+    with pytest.raises(ValueError) as refused:
+        occlusionSensitivity(net, _timm_image(size), 1)
+    message = str(refused.value)
+    assert "likely" not in message and "1×14×14×24" in message, message
+    assert '"BSSC" if its channels are on its last axis' in message and '"BCSS" if they are on axis 2' in message
+    net.OutputDataFormats = "BSSC"
+    assert net.output_channels(stage) == 24
+    onnx_map = occlusionSensitivity(net, _timm_image(size), [1, 24], MaskSize=16, Stride=16, OutputUpsampling="none")
+    torch_map = _torch_map(module, size, "layers.0", "BSSC", [1, 24])
+    np.testing.assert_allclose(onnx_map, torch_map, rtol=1e-3, atol=1e-3 * np.abs(torch_map).max())
+
+
+def test_a_convnext_block_keeps_its_layout_through_identity_nodes_that_forward_constants(timm_files):
+    """timm's ConvNeXt scales each block by a constant that the exporter forwards through an
+    Identity node; the block's output is channels-first like its input."""
+    path, module, size = timm_files["convnext"]
+    block = _last_output(path, "/stages/stages.0/blocks/blocks.1/")
+    net = importNetworkFromONNX(path, OutputNames=block)
+    assert net.OutputDataFormats == ["BCSS"] and net.output_channels(block) == 40
+    onnx_map = occlusionSensitivity(net, _timm_image(size), [1, 40], MaskSize=16, Stride=16, OutputUpsampling="none")
+    torch_map = _torch_map(module, size, "stages.0.blocks.1", "BCSS", [1, 40])
+    np.testing.assert_allclose(onnx_map, torch_map, rtol=1e-3, atol=1e-3 * np.abs(torch_map).max())
+
+
 # --- volumes and signals (docs/specification.md §9.2) ----------------------------------------------
 
 VOLUME_CONV = RNG.integers(-2, 3, size=(4, 2, 3, 3, 3)).astype(np.float32)
@@ -314,8 +391,16 @@ def test_a_derived_volume_layout_measures_the_same_channels_in_either_order():
 @pytest.mark.parametrize(
     ("model", "layer", "message"),
     [
-        (volume_model, "reshape", 'lost at the Reshape node .reshape.*"BCSS" if the channels are on axis 2, "BSSC" if'),
-        (signal_model, "reshape", 'lost at the Reshape node .reshape.*"BCT" if the channels are on axis 2, "BTC" if'),
+        (
+            volume_model,
+            "reshape",
+            'lost at the Reshape node .reshape.*"BSSC" if its channels are on its last axis, "BCSS" if',
+        ),
+        (
+            signal_model,
+            "reshape",
+            'lost at the Reshape node .reshape.*"BTC" if its channels are on its last axis, "BCT" if',
+        ),
     ],
 )
 def test_a_lost_layout_of_a_volume_or_signal_is_asked_for_without_a_guess(model, layer, message):

@@ -236,6 +236,28 @@ def test_modules_without_one_tensor_output_are_refused():
         occlusionSensitivity(pair, image, 1)
 
 
+class TwoInputs(nn.Module):
+    def forward(self, image, mask):
+        return (image * mask).mean((2, 3))
+
+
+class OptionalSecond(nn.Module):
+    def forward(self, image, scale: float = 2.0):
+        return image.mean((2, 3)) * scale
+
+
+def test_a_module_with_two_inputs_is_refused_at_import_as_an_onnx_file_is(tmp_path):
+    said = r"importNetworkFromPyTorch: the network must have exactly one image input; this one has 2 \(image, mask\)"
+    with pytest.raises(ValueError, match=said):
+        importNetworkFromPyTorch(TwoInputs(), InputSize=[6, 6, 3])
+    torch.jit.save(torch.jit.script(TwoInputs()), tmp_path / "two.pt")
+    with pytest.raises(ValueError, match=said):
+        importNetworkFromPyTorch(tmp_path / "two.pt", InputSize=[6, 6, 3])
+    image = np.random.default_rng(2).uniform(0, 255, (6, 6, 3))
+    optional = importNetworkFromPyTorch(OptionalSecond(), InputSize=[6, 6, 3])  # a second input with a default
+    np.testing.assert_allclose(predict(optional, image), image.mean((0, 1))[np.newaxis] * 2, rtol=1e-6)
+
+
 def test_gpu_without_cuda_says_why():
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
-from tools import trust_probe
+from tools import dataset_probe, trust_probe
 
 
 def test_smoke_probe_finds_no_argument_case_wrong(capsys):
@@ -46,3 +47,32 @@ def test_the_probe_judges_what_it_should():
     assert probe.judge(case(lambda A: A * np.nan, [np.array([np.nan])], {}, ["A"]), nets["cold"]) is None
     assert probe.judge(case(raises_naming, [1], {}, ["A"]), nets["cold"]) is None
     assert probe.judge(case(raises_naming, [1], {}, ["B"]), nets["cold"]).startswith("ValueError not naming")
+
+
+def test_smoke_dataset_probe_finds_no_store_case_wrong(capsys):
+    """40 seeded cases of damage and edits to a real store on disk (``python -m tools.dataset_probe``)."""
+    pytest.importorskip("distributed")
+    status = dataset_probe.main(["--smoke"])
+    out = capsys.readouterr().out
+    tried, wrong = map(int, re.search(r"store cases: (\d+) tried, (\d+) not right", out).groups())
+    assert (tried, wrong) == (40, 0), out
+    assert status == 0
+
+
+def test_the_dataset_probe_judges_what_it_should(tmp_path):
+    pytest.importorskip("distributed")
+    import shutil
+
+    probe = dataset_probe
+    setup = probe.prepare(tmp_path)
+    out = tmp_path / "case"
+    shutil.copytree(setup.clean, out)
+    assert probe.judge(setup, out, set(), probe.snapshot(out), setup.values) is None
+    other = {**setup.values, "maps": setup.values["maps"] + 1}
+    assert (
+        probe.judge(setup, out, set(), probe.snapshot(out), other)
+        == "completed with other values in maps than a clean run"
+    )
+    assert probe.judge(setup, out, {2}, probe.snapshot(out), setup.values).startswith("completed without reporting")
+    (out / probe.STORE / "zarr.json").write_text("{")
+    assert probe.judge(setup, out, set(), probe.snapshot(out), setup.values) is None  # refused, naming the store

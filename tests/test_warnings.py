@@ -78,3 +78,54 @@ def test_warn_user_called_from_outside_the_package_names_its_caller():
     with pytest.warns(UserWarning, match="hello") as records:
         warn_user("hello")
     assert records[0].filename == __file__
+
+
+IMAGENET_255 = {
+    "Normalization": "zscore",
+    "Mean": [123.675, 116.28, 103.53],
+    "StandardDeviation": [58.395, 57.12, 57.375],
+}
+IMAGENET_1 = {"Normalization": "zscore", "Mean": [0.485, 0.456, 0.406], "StandardDeviation": [0.229, 0.224, 0.225]}
+
+
+@pytest.mark.parametrize(
+    "layer, X, said",
+    [
+        (IMAGENET_255, IMAGE / 255, "all lie in 0..1"),  # a 0..1 float image, statistics in 0..255 units
+        (IMAGENET_1, IMAGE, "go beyond 1"),  # raw 0..255 pixels, statistics in 0..1 units
+        ({"Normalization": "rescale-zero-one", "Min": 0, "Max": 255}, IMAGE / 255, "all lie in 0..1"),
+        ({"Normalization": "zerocenter", "Mean": 0.5}, IMAGE.astype(np.uint8), "go beyond 1"),
+    ],
+)
+def test_an_image_far_from_the_range_the_normalisation_implies_is_warned_of(layer, X, said):
+    net = importNetworkFromONNX(linear_model(WEIGHTS), **layer)
+    records, line = caught(lambda: occlusionSensitivity(net, X, 1, MaskSize=5, Stride=5))
+    assert_points_here(records, line, UserWarning)
+    assert said in str(records[0].message) and layer["Normalization"] in str(records[0].message)
+    records, line = caught(lambda: predict(net, X))
+    assert_points_here(records, line, UserWarning)
+
+
+@pytest.mark.parametrize(
+    "layer, X",
+    [
+        (IMAGENET_255, IMAGE),
+        (IMAGENET_1, IMAGE / 255),
+        ({}, IMAGE / 255),  # no normalisation: nothing tells the range
+        (IMAGENET_255, np.zeros_like(IMAGE)),  # a black image is black in any units
+    ],
+)
+def test_an_image_in_the_range_the_normalisation_implies_runs_without_a_warning(layer, X):
+    net = importNetworkFromONNX(linear_model(WEIGHTS), **layer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        occlusionSensitivity(net, X, 1, MaskSize=5, Stride=5)
+        predict(net, X)
+
+
+def test_the_coffee_photo_in_0_to_1_is_warned_of_on_a_real_network(efficientnet, coffee):
+    """EfficientNet-Lite0's statistics are in 0..255 units: coffee / 255 ran silently (and was
+    classified as a nematode)."""
+    records, line = caught(lambda: predict(efficientnet, coffee / 255))
+    assert_points_here(records, line, UserWarning)
+    assert "X * 255" in str(records[0].message)

@@ -38,7 +38,7 @@ from .._core.predict import predict
 from .._utils.result_files import check_writable
 from .._volumes_signals.fit import fit_signal, fit_volume
 from .._volumes_signals.read import SIGNAL_SUFFIXES, VOLUME_SUFFIXES, file_stem, read_signal, read_volume
-from ..datasets.command import add_dataset_flags, is_dataset, run_dataset
+from ..datasets._command import add_dataset_flags, is_dataset, run_dataset
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
@@ -246,6 +246,11 @@ class Console:
             print(f"{PROG}: {text}", file=sys.stderr)
 
     @staticmethod
+    def alert(text: str) -> None:
+        """What the user must know even with --quiet (images that failed are part of the result)."""
+        print(f"{PROG}: {text}", file=sys.stderr)
+
+    @staticmethod
     def result(text: str) -> None:
         print(text)
 
@@ -446,7 +451,15 @@ def _run(argv: Sequence[str]) -> int:
                 )
         images = argparse.Namespace(**{**vars(args), "channel_order": args.channel_order or "RGB"})
         return run_dataset(
-            images, _import_options(args), options, channels, classes, console.note, console.result, console.progress
+            images,
+            _import_options(args),
+            options,
+            channels,
+            classes,
+            console.note,
+            console.result,
+            console.alert,
+            console.progress,
         )
     net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
     _explain_file(net, args, channels, classes, options, console)

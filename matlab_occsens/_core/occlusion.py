@@ -186,6 +186,7 @@ def _request(net: Network, X: Any, channelIdx: Any, args: tuple[Any, ...], kwarg
     """The validated request for the network to measure, in the current call form."""
     _check_one_output(net)
     image = observation_argument(X, net.InputSize, net.InputDataFormats)
+    net.warn_pixel_range(image, FUNCTION)
     output_name = net.OutputNames[0]
     channels = channel_argument(channelIdx, net.output_channels(output_name), output_name)
     options = occlusion_options(image, args, kwargs)

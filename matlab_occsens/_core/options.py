@@ -27,6 +27,7 @@ __all__ = [
     "observation_argument",
     "layout_hint",
     "image_values",
+    "auto_mask_value",
     "channel_argument",
     "occlusion_options",
 ]
@@ -177,11 +178,17 @@ def _auto_or_vector(value: Any, argument: str, fraction: float, size: tuple[int,
     return values * len(size) if len(values) == 1 else values
 
 
+def auto_mask_value(image: np.ndarray) -> np.ndarray:
+    """``MaskValue="auto"``: the channel means of the validated float32 channels-last observation
+    (H×W×C, S1×S2×S3×C, or T×C for a signal)."""
+    return image.mean(axis=tuple(range(image.ndim - 1)), dtype=np.float64)
+
+
 def _mask_value(value: Any, image: np.ndarray) -> np.ndarray:
     channels = image.shape[-1]
     if is_text(value):
         match_string(value, ("auto",), "MaskValue", FUNCTION)
-        return image.mean(axis=tuple(range(image.ndim - 1)), dtype=np.float64)
+        return auto_mask_value(image)
     expected = f'"auto", a number or {channels} numbers'
     array = real_array(value, "MaskValue", FUNCTION, expected)
     if array.size not in (1, channels):

@@ -13,7 +13,7 @@ from .activations import to_matlab_layout
 from .formats import is_sequence, spatial_rank
 from .options import ENVIRONMENTS, image_values, layout_hint
 
-__all__ = ["predict"]
+__all__ = ["predict", "selected_outputs"]
 
 _FUNCTION = "predict"
 _OPTIONS: dict[str, Any] = {"MiniBatchSize": 128, "ExecutionEnvironment": "auto"}
@@ -107,6 +107,15 @@ def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tup
     batch_size = integer_vector(options["MiniBatchSize"], "MiniBatchSize", _FUNCTION)[0]
     environment = match_string(options["ExecutionEnvironment"], ENVIRONMENTS, "ExecutionEnvironment", _FUNCTION)
     images = _images(X, net.InputSize, net.InputDataFormats)
+    net.warn_pixel_range(images, _FUNCTION)
+    outputs = selected_outputs(net, images, batch_size, environment)
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def selected_outputs(net: Network, images: np.ndarray, batch_size: int, environment: str) -> list[np.ndarray]:
+    """``predict`` after its argument checks: the selected outputs, in MATLAB's layout, of float32
+    channels-last raw observations ``images`` (N×H×W×C for images; for callers that checked their
+    arguments once for many images)."""
     engine = net.engine(environment)
     batch_size = min(batch_size, engine.max_batch or batch_size)
     parts = [engine.run(net.prepare(images[first : first + batch_size])) for first in range(0, len(images), batch_size)]
@@ -114,4 +123,4 @@ def predict(net: Network, X: Any, *args: Any, **kwargs: Any) -> np.ndarray | tup
     for index, name in enumerate(net.OutputNames):
         joined = np.concatenate([part[index] for part in parts])
         outputs.append(to_matlab_layout(joined, net.output_format(name, joined.ndim)))
-    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+    return outputs

@@ -38,15 +38,17 @@ def check_writable(directory: str | os.PathLike, argument: str) -> Path:
     target = Path(directory)
     if target.exists() and not target.is_dir():
         raise ValueError(f"{argument}: {str(target)!r} is a file, not a folder.")
+    probe = target / f".write-check.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     try:
         target.mkdir(parents=True, exist_ok=True)
-        probe = target / f".write-check.{os.getpid()}.{uuid.uuid4().hex}.tmp"
         with open(probe, "xb") as file:
             file.write(b"\0")
             os.fsync(file.fileno())
-        probe.unlink()
     except OSError as error:
         raise ValueError(f"{argument}: cannot write in {str(target)!r} ({_reason(error)}).") from error
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)  # on every way out: a full disk fails the write, not the create
     return target
 
 

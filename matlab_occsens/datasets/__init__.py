@@ -6,7 +6,7 @@ Zarr and Dask are the ``[datasets]`` extra; they are imported when a function th
 
 from typing import Any
 
-from .datastore import ImageDatastore, imageDatastore
+from ._datastore import ImageDatastore, imageDatastore
 
 __all__ = [
     "ImageDatastore",
@@ -18,10 +18,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "occlusionSensitivityDataset": "api",
-    "occlusionSensitivityMaps": "api",
-    "JobSummary": "job",
-    "storeToMat": "export",
+    "occlusionSensitivityDataset": "_api",
+    "occlusionSensitivityMaps": "_api",
+    "JobSummary": "_job",
+    "storeToMat": "_export",
 }
 
 

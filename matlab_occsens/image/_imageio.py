@@ -19,7 +19,7 @@ import numpy as np
 from .._utils.checks import shown_bytes
 from ._header import read_header
 
-__all__ = ["MAX_IMAGE_BYTES", "encode_image", "imread", "imwrite"]
+__all__ = ["MAX_IMAGE_BYTES", "byte_limit", "encode_image", "imread", "imwrite"]
 
 MAX_IMAGE_BYTES = 2**28
 """The largest decoded image ``imread`` accepts by default: 256 MiB (e.g. 9000×9000 RGB at 8 bits).
@@ -51,7 +51,7 @@ def _read_bytes(filename: Any, function: str) -> tuple[Path, bytes]:
         raise ValueError(f"{function}: cannot read {str(path)!r} ({error.strerror or error}).") from error
 
 
-def _byte_limit(value: Any, function: str) -> float:
+def byte_limit(value: Any, function: str) -> float:
     """MaxImageBytes as a number of bytes (``inf`` for None)."""
     if value is None:
         return math.inf
@@ -143,7 +143,7 @@ def imread(filename: str | os.PathLike, *, nargout: int = 1, MaxImageBytes: floa
     """
     if nargout not in (1, 2, 3):
         raise ValueError(f"imread: nargout must be 1, 2 or 3 (outputs A, map, alpha); got {nargout!r}.")
-    limit = _byte_limit(MaxImageBytes, "imread")
+    limit = byte_limit(MaxImageBytes, "imread")
     path, data = _read_bytes(filename, "imread")
     _check_decoded_size(path, data, limit, "imread")
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._backends.engine import Engine
-from .._core.formats import is_sequence, spatial_rank, to_native
+from .._core.formats import spatial_rank, to_native
 from .._core.labels import class_names_argument
 from .._core.options import ENVIRONMENTS
 from .._utils.checks import shown
@@ -247,23 +247,31 @@ class Network(ABC):
         return self._derived_format(name, rank)
 
     def _format_needed(self, name: str, rank: int) -> ValueError:
-        """The refusal to measure an output whose layout the network does not tell."""
+        """The refusal to measure an output whose layout the network does not tell.
+
+        A format is suggested only where one is nearly always right (a transformer's N×tokens×
+        features behind an image input); for spatial tensors either order is common (a Swin stage
+        is N×H×W×C behind an N×C×H×W input), and a volume's or a signal's inner tensors have no
+        likelier layout, so the shape and both formats are given instead of a guess.
+        """
         where = self._format_lost_at(name)
-        lost = (
+        asked = (
             f"OutputDataFormats: the layout of output {name!r} ({rank} axes) cannot be derived from the "
             f"input's{f' (it is lost at the {where})' if where else ''}, so which axis holds the channels "
             f"is unknown; set net.OutputDataFormats (or OutputDataFormats= at import)"
         )
-        if spatial_rank(self._input_format) != 2:  # a volume's or a signal's: no layout is likelier
-            inner = ("T" if is_sequence(self._input_format) else "S") * (rank - 2)
-            return ValueError(f'{lost}: "BC{inner}" if the channels are on axis 2, "B{inner}C" if they are last.')
-        if rank == 3:
-            likely = "BTC"  # a sequence of tokens with their features last, as transformers lay them out
-            hint = '"BTC" for a transformer\'s tokens (N×tokens×features), "BCT" if the features come first'
-        else:
-            likely = "B" + "S" * (rank - 2) + "C" if self._input_format == "BSSC" else "BC" + "S" * (rank - 2)
-            hint = f'"{likely}" if the channels are on axis {likely.index("C") + 1} of {rank}'
-        return ValueError(f"{lost}, likely {likely!r}: {hint}.")
+        if rank == 3 and spatial_rank(self._input_format) == 2:  # tokens, as transformers lay them out
+            return ValueError(
+                f'{asked}, likely \'BTC\': "BTC" for a transformer\'s tokens (N×tokens×features), "BCT" if the '
+                f"features come first."
+            )
+        shape = self._static_shape(name)
+        shown = "×".join("?" if size is None else str(size) for size in shape) if shape else f"{rank}-axis"
+        inner = ("T" if rank == 3 else "S") * (rank - 2)
+        return ValueError(
+            f'{asked} to the format of this {shown} tensor: "B{inner}C" if its channels are on its last '
+            f'axis, "BC{inner}" if they are on axis 2.'
+        )
 
     def output_channels(self, name: str) -> int | None:
         """Channel count of output ``name`` when the graph states it; None if only a run can tell.
@@ -279,6 +287,12 @@ class Network(ABC):
         if "C" not in fmt or len(fmt) != len(shape):
             return None
         return shape[fmt.index("C")]
+
+    def warn_pixel_range(self, images: np.ndarray, function: str) -> None:
+        """Warn when raw-pixel ``images`` are far from the range the input normalisation implies."""
+        note = self._input_layer.pixel_range_note(images)
+        if note is not None:
+            warn_user(f"{function}: {note}")
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         """Normalise float32 channels-last observations (N×H×W×C, N×S1×S2×S3×C, N×T×C; see

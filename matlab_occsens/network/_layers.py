@@ -141,6 +141,41 @@ class ImageInputLayer:
             tuple(int(side) for side in input_size), method, Name=name, Type=_TYPES[input_kind(input_format)], **values
         )
 
+    def _pixel_units(self) -> float | None:
+        """The pixel units the statistics are in, as far as they tell: 255 (raw 0..255 pixels) when a
+        mean or the rescaling maximum is above 2, 1 (0..1 images) when the means and deviations, or
+        the maximum, are at most 1; None otherwise and without statistics."""
+        if self.Normalization in ("zerocenter", "zscore"):
+            assert self.Mean is not None
+            mean = float(np.max(np.abs(self.Mean)))
+            spread = 0.0 if self.StandardDeviation is None else float(np.max(self.StandardDeviation))
+            return 255.0 if mean > 2 else 1.0 if mean <= 1 and spread <= 1 else None
+        if self.Max is not None:
+            top = float(np.max(self.Max))
+            return 255.0 if top > 2 else 1.0 if top <= 1 else None
+        return None
+
+    def pixel_range_note(self, images: np.ndarray) -> str | None:
+        """Why ``images`` (raw pixels) look far from the range this normalisation was made for, or
+        None: every value within 0..1 for statistics in 0..255 units, or values beyond 1.5 for
+        statistics in 0..1 units (a network then runs, and answers nonsense, without a word)."""
+        units = self._pixel_units()
+        if units is None or images.size == 0:
+            return None
+        top = float(np.max(images))
+        said = f'the input layer\'s Normalization "{self.Normalization}" has statistics in'
+        if units == 255 and 0 < top <= 1 and float(np.min(images)) >= 0:
+            return (
+                f"X's values all lie in 0..1, but {said} 0..255 pixel units: give X in 0..255 (X * 255) or "
+                f"the statistics in 0..1 units."
+            )
+        if units == 1 and top > 1.5:
+            return (
+                f"X's values go beyond 1, but {said} 0..1 units: give X in 0..1 (X / 255 for 8-bit pixels) or "
+                f"the statistics in 0..255 units."
+            )
+        return None
+
     def normalize(self, images: np.ndarray) -> np.ndarray:
         """Normalise float32 channels-last observations (their last axes ``(*spatial, C)``);
         returns a new array."""

@@ -31,6 +31,9 @@ _LIKE_FIRST = {
     "Relu", "Resize", "Round", "Selu", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh", "Slice", "Softmax", "Softplus",
     "Softsign", "Split", "Sqrt", "Swish", "Tan", "Tanh", "ThresholdedRelu", "Tile", "Trilu", "Upsample",
 }  # fmt: skip
+#: Operators that only forward their input: forwarding a constant gives a constant (exporters put
+#: an ``Identity`` between a model's parameters and the nodes that use them).
+_FORWARDS = {"Identity"}
 #: Broadcasting operators: the layout of their inputs that have the output's rank, if they agree
 #: (constants and lower-rank operands are broadcast into it and carry no layout).
 _ELEMENTWISE = {
@@ -76,6 +79,9 @@ def derive_layouts(
     formats = {input_name: input_format}
     lost_at: dict[str, str] = {}
     for node in _in_order(graph.node):
+        if node.op_type in _FORWARDS and node.input and node.input[0] in constants:
+            constants[node.output[0]] = constants[node.input[0]]  # a constant still: no layout to lose
+            continue
         derived = _derive(node, formats, constants, rank_of)
         shown = f"{node.op_type} node {node.name or node.output[0]!r}"
         for index, output in enumerate(node.output):

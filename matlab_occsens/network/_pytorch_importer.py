@@ -137,7 +137,9 @@ def importNetworkFromPyTorch(
     ------
     ValueError
         A ``.pt2`` file that holds anything but plain tensors and data, a file that is not a
-        PyTorch model, or an option that does not fit the model.
+        PyTorch model, a model whose ``forward`` takes more than one input (as
+        :func:`importNetworkFromONNX` refuses a graph with two inputs), or an option that does not
+        fit the model.
 
     See Also
     --------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -265,4 +266,27 @@ def load_module(modelfile: Any) -> tuple[torch.nn.Module, str]:
         module.eval()
     except NotImplementedError:  # exported programs keep the mode they were exported in
         pass
+    required = _required_inputs(module)
+    if required is not None and len(required) > 1:
+        raise ValueError(
+            f"{_FUNCTION}: the network must have exactly one image input; this one has {len(required)} "
+            f"({', '.join(required)})."
+        )
     return module, name
+
+
+def _required_inputs(module: torch.nn.Module) -> list[str] | None:
+    """The inputs ``module``'s forward must be given (those without a default), or None where it
+    does not say; checked at import, as importNetworkFromONNX checks a graph's inputs."""
+    if isinstance(module, torch.jit.ScriptModule):
+        try:
+            arguments = module.forward.schema.arguments[1:]  # type: ignore[attr-defined]  # [0] is the module
+        except (AttributeError, RuntimeError):
+            return None
+        return [argument.name for argument in arguments if not argument.has_default_value()]
+    try:
+        parameters = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [item.name for item in parameters if item.default is inspect.Parameter.empty and item.kind in kinds]

@@ -18,8 +18,22 @@ __all__ = ["add_dataset_flags", "is_dataset", "run_dataset"]
 
 
 def is_dataset(images: list[str]) -> bool:
-    """More than one image, or a folder or wildcard: a dataset job."""
-    return len(images) > 1 or any(glob.has_magic(image) or os.path.isdir(image) for image in images)
+    """More than one image, or a folder or wildcard: a dataset job. A name that exists is that
+    file, even with wildcard characters in it (``a[1].png``)."""
+    return len(images) > 1 or any(
+        os.path.isdir(image) or (glob.has_magic(image) and not os.path.exists(image)) for image in images
+    )
+
+
+def _worker_count(word: str) -> int:
+    """``--workers``: 0 or more."""
+    try:
+        count = int(word)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (this process) or more worker processes; got {word!r}")
+    return count
 
 
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
@@ -32,13 +46,21 @@ def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--workers",
-        type=int,
+        type=_worker_count,
         metavar="K",
         help="local worker processes, each pinned to its cores (default: one per physical core; 0: in this process)",
     )
-    group.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
     group.add_argument(
-        "--restart", action="store_true", help="start over a store in --out that holds another job (otherwise refused)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster (tcp://host:8786); it must answer within 10 s and have a worker "
+        "within 20 s",
+    )
+    group.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over the store in --out (one that holds another job, or is damaged); a folder that is not a "
+        "store is never deleted",
     )
     group.add_argument("--overlays", action="store_true", help="also write one overlay PNG per image and channel")
     group.add_argument(
@@ -59,22 +81,44 @@ def run_dataset(
     classes: list[str] | None,
     say: Callable[[str], None],
     result: Callable[[str], None],
+    alert: Callable[[str], None],
     progress: bool,
 ) -> int:
-    """Run the job; exit status 0, or 1 when some images failed (they are listed)."""
-    from .worker_start import start_local_workers_early
+    """Run the job; exit status 0, or 1 when some images failed (they are listed, even with
+    --quiet: ``alert`` is never silenced). Images are named by their index in the store, from 0."""
+    from .._backends.cpu import physical_cores
+    from ._cluster import ClusterProcess  # Zarr and Dask are the [datasets] extra: imported only when used
 
-    start_local_workers_early(args.workers, args.scheduler, None)
-    from ..image._imageio import imwrite  # Zarr and Dask are the [datasets] extra: imported only when used
-    from .channels import LABELS, PREDICTED, channel_plan
-    from .datastore import imageDatastore
-    from .explain import job_options
-    from .export import storeToMat
-    from .job import run_job
-    from .network import built_network, describe_network
-    from .pictures import overview, write_overlays
-    from .sources import image_list
-    from .store import MapStore
+    local = args.scheduler is None and args.workers != 0
+    early = ClusterProcess(args.workers or physical_cores()) if local else None  # starts while the model is read
+    try:
+        return _run(args, import_options, occlusion_kwargs, channels, classes, say, result, alert, progress, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _run(
+    args: argparse.Namespace,
+    import_options: dict[str, Any],
+    occlusion_kwargs: dict[str, Any],
+    channels: list[int] | None,
+    classes: list[str] | None,
+    say: Callable[[str], None],
+    result: Callable[[str], None],
+    alert: Callable[[str], None],
+    progress: bool,
+    early: Any,
+) -> int:
+    from ._channels import LABELS, PREDICTED, channel_plan
+    from ._datastore import imageDatastore
+    from ._explain import job_options
+    from ._export import storeToMat
+    from ._job import run_job
+    from ._network import built_network, describe_network
+    from ._pictures import write_overlays, write_overview
+    from ._sources import image_list
+    from ._store import MapStore
 
     given_output = getattr(args, "OutputNames", None)
     output_names = None if given_output is None else [given_output]
@@ -88,7 +132,7 @@ def run_dataset(
             f"choose one with --output-names."
         )
     images = image_list(list(args.image))
-    options = job_options((), occlusion_kwargs)
+    options = job_options(net, (), occlusion_kwargs, args.max_image_bytes)
     if args.per_image == LABELS:
         images = image_list(imageDatastore(list(args.image), LabelSource="foldernames"))
     plan = channel_plan(
@@ -109,23 +153,33 @@ def run_dataset(
         scheduler=args.scheduler,
         restart=args.restart,
         progress=progress,
+        cluster=early,
     )
+    for note in summary.notes:
+        say(note)
+    for index, reason in summary.damaged.items():
+        alert(f"image {index} ({images.names[index]}) was complete but {reason}; computed again")
+    for index in summary.changed:
+        alert(f"image {index} ({images.names[index]}) changed since its map was computed; computed again")
     if summary.skipped:
         say(f"resumed: {summary.skipped} of {summary.total} images were already complete")
     result(
         f"wrote {summary.store} ({summary.computed} maps computed, {summary.skipped} already there, "
         f"{len(summary.failures)} failed)"
     )
-    store = MapStore(summary.store, mode="r")
+    store = MapStore.for_reading(summary.store)
+    out = Path(args.out)
     if args.overlays:
-        for path in write_overlays(store, images.entries, images.names, net.InputSize, Path(args.out) / "overlays"):
+        for path in write_overlays(
+            store, images.entries, images.names, net.InputSize, out / "overlays", args.max_image_bytes
+        ):
             result(f"wrote {path}")
     if args.overview:
-        target = Path(args.out) / "overview.png"
-        imwrite(overview(store, images.entries, net.InputSize, classes), target)
-        result(f"wrote {target}")
+        target = out / "overview.png"
+        sheet = write_overview(store, images.entries, net.InputSize, classes, target, args.max_image_bytes)
+        result(f"wrote {sheet}")
     if args.mat:
-        result(f"wrote {storeToMat(args.out, Path(args.out) / 'occlusion.mat')}")
+        result(f"wrote {storeToMat(args.out, out / 'occlusion.mat')}")
     for index, reason in sorted(summary.failures.items()):
-        say(f"failed: image {index + 1} ({images.names[index]}): {reason}")
+        alert(f"failed: image {index} ({images.names[index]}): {reason}")
     return 1 if summary.failures else 0

@@ -8,10 +8,11 @@ unless asked for, a folder contributes only files with image extensions, and ``F
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +59,101 @@ def _extensions(value: Any) -> tuple[str, ...]:
     return tuple(str(item).lower() for item in listed)
 
 
+def _visible(name: str, pattern: str) -> bool:
+    """glob's rule: a wildcard matches a hidden name only when it starts with a dot itself."""
+    return not name.startswith(".") or pattern.startswith(".")
+
+
+def _folders_below(root: Path, hidden: bool = True) -> Iterator[Path]:
+    """``root`` and every folder below it, each real folder once: a link back to a folder already
+    entered (a loop) is not followed again. ``hidden=False`` leaves hidden folders out, as glob's
+    ``**`` does."""
+    entered: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            identity = folder.stat()
+        except OSError:
+            continue
+        if (identity.st_dev, identity.st_ino) in entered:
+            continue
+        entered.add((identity.st_dev, identity.st_ino))
+        yield folder
+        try:
+            with os.scandir(folder) as entries:
+                below = sorted(
+                    entry.name for entry in entries if entry.is_dir() and (hidden or _visible(entry.name, ""))
+                )
+        except OSError:
+            continue
+        stack.extend(folder / name for name in reversed(below))
+
+
+def _wildcard(pattern: str) -> list[Path]:
+    """What a wildcard names, by glob's rules (``*``, ``?``, ``[...]`` within a name, ``**`` for any
+    depth of folders), each real file or folder once, however many links lead to it."""
+    anchor, *parts = Path(pattern).parts if Path(pattern).is_absolute() else (".", *Path(pattern).parts)
+    found = [Path(anchor)]
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        if part == "**":
+            found = [folder for start in found if start.is_dir() for folder in _folders_below(start, hidden=False)]
+            if last:  # a final ** matches files at any depth too
+                found += [file for folder in found for file in _entries(folder, "*", folders_only=False)]
+            continue
+        if not glob.has_magic(part):
+            found = [path / part for path in found if os.path.lexists(path / part)]
+            continue
+        found = [match for folder in found for match in _entries(folder, part, folders_only=not last)]
+    return _once(found)
+
+
+def _entries(folder: Path, pattern: str, folders_only: bool, hidden: bool = False) -> list[Path]:
+    """The entries of ``folder`` whose names match ``pattern`` (one path component); hidden names
+    only with ``hidden`` or a pattern that starts with a dot."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries if not folders_only or entry.is_dir()]
+    except OSError:
+        return []
+    return [
+        folder / name
+        for name in sorted(names)
+        if (hidden or _visible(name, pattern)) and fnmatch.fnmatchcase(name, pattern)
+    ]
+
+
+def _once(paths: list[Path]) -> list[Path]:
+    """``paths`` sorted, each real file or folder once (the first name that leads to it)."""
+    unique: dict[str, Path] = {}
+    for path in sorted(paths):
+        unique.setdefault(os.path.realpath(path), path)
+    return sorted(unique.values())
+
+
 def _files_at(location: str, subfolders: bool, extensions: tuple[str, ...]) -> list[Path]:
-    """The files one location names: a file, a folder's image files, or a wildcard's matches."""
-    if glob.has_magic(location):
-        matches = sorted(Path(match) for match in glob.glob(location, recursive=True))
+    """The files one location names: a file, a folder's image files, or a wildcard's matches.
+
+    A name that exists is that file or folder, even when it holds wildcard characters
+    (``a[1].png``); only a name that does not exist is read as a wildcard.
+    """
+    path = Path(location)
+    if not path.exists() and glob.has_magic(location):
+        matches = _wildcard(location)
         if not matches:
             raise ValueError(f"{_FUNCTION}: no file or folder matches {location!r}.")
         found = []
         for match in matches:  # a wildcard may match folders: their files count, as in MATLAB
             found += _files_at(str(match), subfolders, extensions) if match.is_dir() else [match]
-        return [path for path in found if path.suffix.lower() in extensions]
-    path = Path(location)
+        return [path for path in _once(found) if path.suffix.lower() in extensions]
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise ValueError(f"{_FUNCTION}: {location!r} is neither a file nor a folder.")
-    pattern = "**/*" if subfolders else "*"
-    return sorted(item for item in path.glob(pattern) if item.is_file() and item.suffix.lower() in extensions)
+    folders = _folders_below(path) if subfolders else iter([path])
+    found = [file for folder in folders for file in _entries(folder, "*", False, hidden=True) if file.is_file()]
+    return [file for file in _once(found) if file.suffix.lower() in extensions]
 
 
 class ImageDatastore:

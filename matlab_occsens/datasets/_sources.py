@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from .._utils.checks import shown
-from ..image._imageio import imread
-from .datastore import ImageDatastore, imageDatastore
+from ..image._imageio import MAX_IMAGE_BYTES, imread
+from ._datastore import ImageDatastore, imageDatastore
 
-__all__ = ["ImageEntry", "ImageList", "image_list", "load_image"]
+__all__ = ["ImageEntry", "ImageList", "file_stamp", "image_list", "load_image"]
 
 ImageEntry = str | np.ndarray
 """A path to read, or the image itself (H×W or H×W×C, any real numeric class)."""
@@ -87,6 +87,16 @@ def image_list(images: Any) -> ImageList:
     )
 
 
-def load_image(entry: ImageEntry) -> np.ndarray:
-    """The pixels of one entry: the file read with :func:`imread`, or the array itself."""
-    return imread(entry) if isinstance(entry, str) else entry
+def load_image(entry: ImageEntry, max_image_bytes: float | None = MAX_IMAGE_BYTES) -> np.ndarray:
+    """The pixels of one entry: the file read with :func:`imread` (refused from its header when it
+    would decode to more than ``max_image_bytes``), or the array itself."""
+    return imread(entry, MaxImageBytes=max_image_bytes) if isinstance(entry, str) else entry
+
+
+def file_stamp(entry: ImageEntry) -> tuple[int, int]:
+    """The size in bytes and modification time (ns) of an entry's file, (0, 0) for an array: a
+    file whose stamp differs from the one its map was computed from has changed."""
+    if not isinstance(entry, str):
+        return (0, 0)
+    found = os.stat(entry)
+    return (int(found.st_size), int(found.st_mtime_ns))

@@ -9,18 +9,19 @@ threads in all, not K times the machine's core count.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .._backends.cpu import allowed_cpus, core_of, physical_cores
-from .explain import explain_images
-from .network import NetworkDescription, built_network
-from .sources import ImageEntry
-from .store import MapStore
+from ._explain import JobOptions, explain_images
+from ._network import NetworkDescription, built_network
+from ._sources import ImageEntry
+from ._store import MapStore
 
-__all__ = ["CorePinning", "cpu_share", "host_shares", "pin_process", "run_task", "write_results"]
+__all__ = ["CorePinning", "StoreNotVisible", "cpu_share", "host_shares", "pin_process", "run_task", "write_results"]
 
 
 def pin_process(cpus: Sequence[int]) -> None:
@@ -71,27 +72,49 @@ def host_shares(workers: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]
 _STORES: dict[str, MapStore] = {}
 
 
+class StoreNotVisible(RuntimeError):
+    """A worker cannot see the store (workers need it at the same path as the client)."""
+
+
+def _store(path: str, job_id: str) -> MapStore:
+    """The store at ``path`` (absolute, as the client sends it), opened once per worker and job (a
+    store started over is another job: its arrays are opened afresh)."""
+    key = f"{path}|{job_id}"
+    if key not in _STORES:
+        if not os.path.isfile(os.path.join(path, "zarr.json")):
+            raise StoreNotVisible(
+                f"the worker on {socket.gethostname()} (working folder {os.getcwd()}) cannot see the store "
+                f"{path}: every worker must reach --out at the same path as the command (a shared file system)."
+            )
+        _STORES.clear()
+        _STORES[key] = MapStore(path)
+    return _STORES[key]
+
+
 def run_task(
     description: NetworkDescription,
     store_path: str,
+    job_id: str,
     items: list[tuple[int, ImageEntry, tuple[int, ...] | None]],
-    options: dict[str, Any],
+    options: JobOptions,
 ) -> list[tuple[int, str | None]]:
-    """Compute and store the maps of ``items``; return ``(index, failure reason or None)`` per image."""
+    """Compute and store the maps of ``items`` for job ``job_id``; return ``(index, failure reason
+    or None)`` per image."""
+    store = _store(store_path, job_id)
+    store.check_job(job_id)
     net = built_network(description)
-    if store_path not in _STORES:
-        _STORES.clear()
-        _STORES[store_path] = MapStore(store_path)
-    return write_results(_STORES[store_path], explain_images(net, items, options, description.channel_order))
+    return write_results(store, job_id, explain_images(net, items, options, description.channel_order))
 
 
-def write_results(store: MapStore, results: Any) -> list[tuple[int, str | None]]:
+def write_results(store: MapStore, job_id: str, results: Any) -> list[tuple[int, str | None]]:
     """Write each result to ``store`` as it comes (map first, completion record last)."""
     outcome = []
     for result in results:
         if result.failed:
-            store.mark_failed(result.index)
+            store.mark_failed(job_id, result.index, result.error)
         else:
-            store.write(result.index, result.scoremap, result.channels, result.predicted, result.score)
+            store.write(
+                job_id, result.index, result.scoremap, result.channels, result.predicted, result.score, result.stamp
+            )
         outcome.append((result.index, result.error))
     return outcome

@@ -20,7 +20,7 @@ import scipy.io
 
 from .._utils.namevalue import match_string
 from .._utils.result_files import replaced_together
-from .store import STORE_NAME, MapStore
+from ._store import STORE_NAME, MapStore
 
 __all__ = ["storeToMat", "V5_IN_MEMORY", "V5_LIMIT"]
 
@@ -36,7 +36,7 @@ def _small_variables(store: MapStore) -> dict[str, Any]:
     """Everything but the maps: one row per image, small whatever the map size."""
     files = np.empty((len(store), 1), dtype=object)
     files[:, 0] = store.job["images"]
-    failures = store.failures()
+    failures = store.failures()  # image index -> reason, for failed images
     reasons = np.empty((len(store), 1), dtype=object)
     reasons[:, 0] = [failures.get(index, "") for index in range(len(store))]
     return {
@@ -70,8 +70,10 @@ def _write_v73(store: MapStore, path: Path) -> None:
     import h5py
     import hdf5storage
 
+    # Every variable is two-dimensional already; "row" makes hdf5storage write each text as MATLAB's
+    # 1×n char (with "column" a name would come back in MATLAB as a column of characters).
     hdf5storage.savemat(
-        str(path), _small_variables(store), format="7.3", oned_as="column", store_python_metadata=False, appendmat=False
+        str(path), _small_variables(store), format="7.3", oned_as="row", store_python_metadata=False, appendmat=False
     )
     shape = tuple(reversed(store.array("maps").shape[1:]))
     with h5py.File(path, "a") as mat:
@@ -142,7 +144,7 @@ def storeToMat(store: str | os.PathLike, filename: str | os.PathLike, Format: st
     """
     fmt = match_string(str(Format), ("auto", "5", "7.3"), "Format", "storeToMat")
     root = Path(store)
-    opened = MapStore(root / STORE_NAME if (root / STORE_NAME).exists() else root, mode="r")
+    opened = MapStore.for_reading(root / STORE_NAME if (root / STORE_NAME).exists() else root)
     fmt = _format(fmt, opened)
     target = Path(filename)
     with replaced_together(target.parent, [target.name]) as (temporary,):

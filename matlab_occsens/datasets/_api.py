@@ -10,22 +10,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._backends.cpu import physical_cores
 from .._core.options import FUNCTION
+from ..image._imageio import MAX_IMAGE_BYTES
 from ..network._base import Network
 
 if TYPE_CHECKING:
-    from .job import JobSummary
-from .channels import channel_plan
-from .explain import explain_images, job_options, map_shape
-from .network import built_network, describe_network
-from .sources import image_list
-from .worker_start import start_local_workers_early
+    from ._job import JobSummary
+from ._channels import channel_plan
+from ._explain import explain_images, job_options
+from ._network import built_network, describe_network
+from ._sources import image_list
 
 __all__ = ["occlusionSensitivityDataset", "occlusionSensitivityMaps"]
 
 
 def occlusionSensitivityMaps(
-    net: Network, images: Any, channelIdx: Any, *args: Any, ChannelOrder: str = "RGB", **kwargs: Any
+    net: Network,
+    images: Any,
+    channelIdx: Any,
+    *args: Any,
+    ChannelOrder: str = "RGB",
+    MaxImageBytes: float | None = MAX_IMAGE_BYTES,
+    **kwargs: Any,
 ) -> Iterator[np.ndarray]:
     """The map of every image, one at a time in input order, in this process.
 
@@ -50,8 +57,12 @@ def occlusionSensitivityMaps(
         ``occlusionSensitivity``'s options as MATLAB name-value pairs (``"Stride", 10``).
     ChannelOrder : {"RGB", "BGR"}, default "RGB"
         The channel order the network was trained on.
+    MaxImageBytes : float or None, default 256 MiB
+        :func:`imread`'s limit for every file: a file that would decode to more is refused from
+        its header; None reads any (GIF files, whose size is not read from the header, need it).
     **kwargs
-        ``occlusionSensitivity``'s options (MaskSize, Stride, ...), checked before the first image.
+        ``occlusionSensitivity``'s options (MaskSize, Stride, ...), checked once for all images
+        before the first is read.
 
     Yields
     ------
@@ -62,8 +73,9 @@ def occlusionSensitivityMaps(
     Raises
     ------
     ValueError
-        At the position of an image that cannot be read or fitted (use
-        :func:`occlusionSensitivityDataset` to record such images and carry on).
+        At the position of an image that cannot be read or fitted, naming it by its position
+        (from 0) in ``images`` (use :func:`occlusionSensitivityDataset` to record such images and
+        carry on).
 
     See Also
     --------
@@ -91,13 +103,12 @@ def occlusionSensitivityMaps(
     astronaut.png (224, 224)
     """
     listed = image_list(images)
-    options = job_options(args, kwargs)
+    options = job_options(net, args, kwargs, MaxImageBytes)
     plan = channel_plan(channelIdx, len(listed), net.output_channels(net.OutputNames[0]), listed.labels, net.Classes)
-    map_shape(net, options, plan.width)  # every option checked before the first image
     items = ((index, entry, plan.of(index)) for index, entry in enumerate(listed.entries))
     for result in explain_images(net, items, options, ChannelOrder):
         if result.failed:
-            raise ValueError(f"{FUNCTION}: image {result.index + 1} ({listed.names[result.index]}): {result.error}")
+            raise ValueError(f"{FUNCTION}: image {result.index} ({listed.names[result.index]}): {result.error}")
         assert result.scoremap is not None
         yield result.scoremap
 
@@ -116,13 +127,19 @@ def occlusionSensitivityDataset(
     import_options: dict[str, Any] | None = None,
     classes: list[str] | None = None,
     ChannelOrder: str = "RGB",
+    MaxImageBytes: float | None = MAX_IMAGE_BYTES,
     **kwargs: Any,
 ) -> JobSummary:
     """The maps of every image into a Zarr store in ``out``, on every core or a Dask cluster.
 
     Workers (local processes, or those of ``scheduler``/``client``) build the network once each
-    and write their maps straight into ``out/occlusion.zarr``; rerunning resumes; an image that
-    cannot be read is recorded as failed with its reason and the rest completes.
+    and write their maps straight into ``out/occlusion.zarr``; rerunning resumes (completed images
+    whose stored chunks are damaged, or whose file changed, are computed again); an image that
+    cannot be read, or whose worker dies twice computing it, is recorded as failed with its
+    reason and the rest completes. One run writes a store at a time: another is refused.
+
+    Works in a plain script (no ``if __name__ == "__main__":`` needed) and in a notebook: local
+    workers run in a process of their own.
 
     Extension: MATLAB has no dataset call; a MATLAB script runs ``occlusionSensitivity`` in a
     ``parfor`` loop and saves the maps itself.
@@ -132,7 +149,7 @@ def occlusionSensitivityDataset(
     net : Network, or an ONNX file path or its bytes
         A file travels as its path (workers read it: the path must be visible to them); use
         ``import_options`` for :func:`~matlab_occsens.importNetworkFromONNX`'s options.
-    images, channelIdx, *args, ChannelOrder, **kwargs
+    images, channelIdx, *args, ChannelOrder, MaxImageBytes, **kwargs
         As for :func:`occlusionSensitivityMaps`.
     out : path
         The folder of the store.
@@ -140,7 +157,8 @@ def occlusionSensitivityDataset(
         Local worker processes (default: one per physical core, each pinned to its core);
         0 computes in this process.
     scheduler : str, optional
-        Address of an existing Dask scheduler (``"tcp://host:8786"``) instead of local workers.
+        Address of an existing Dask scheduler (``"tcp://host:8786"``) instead of local workers;
+        it must answer within 10 s and have a worker within 20 s.
     client : distributed.Client, optional
         An existing client instead.
     restart : bool, default False
@@ -155,7 +173,8 @@ def occlusionSensitivityDataset(
     Returns
     -------
     JobSummary
-        The store's path, images computed, skipped (already complete) and failed (with reasons).
+        The store's path, images computed, skipped (already complete), failed (with reasons) and
+        computed again (damaged or changed), each image by its index (from 0) in the store.
 
     See Also
     --------
@@ -192,24 +211,34 @@ def occlusionSensitivityDataset(
     >>> store["maps"].shape, store["predicted"][:].tolist()
     ((3, 224, 224), [286, 968, 451])
     """
-    from .job import run_job  # Dask and Zarr: the [datasets] extra
+    from ._cluster import ClusterProcess  # Dask and Zarr: the [datasets] extra
+    from ._job import check_workers, run_job
 
-    start_local_workers_early(workers, scheduler, client)
-    description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
-    listed = image_list(images)
-    built = built_network(description)
-    options = job_options(args, kwargs)
-    names = classes if classes is not None else built.Classes
-    plan = channel_plan(channelIdx, len(listed), built.output_channels(built.OutputNames[0]), listed.labels, names)
-    return run_job(
-        description,
-        listed,
-        plan,
-        options,
-        Path(out),
-        workers=workers,
-        scheduler=scheduler,
-        client=client,
-        restart=restart,
-        progress=progress,
+    workers = check_workers(workers)
+    # local workers start now, in a process of their own, while the model is read here
+    early = (
+        ClusterProcess(workers or physical_cores()) if client is None and scheduler is None and workers != 0 else None
     )
+    try:
+        description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
+        listed = image_list(images)
+        built = built_network(description)
+        options = job_options(built, args, kwargs, MaxImageBytes)
+        names = classes if classes is not None else built.Classes
+        plan = channel_plan(channelIdx, len(listed), built.output_channels(built.OutputNames[0]), listed.labels, names)
+        return run_job(
+            description,
+            listed,
+            plan,
+            options,
+            Path(out),
+            workers=workers,
+            scheduler=scheduler,
+            client=client,
+            restart=restart,
+            progress=progress,
+            cluster=early,
+        )
+    finally:
+        if early is not None:
+            early.close()  # not used (nothing to compute, or an error): no work to lose
