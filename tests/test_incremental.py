@@ -2,7 +2,8 @@
 
 The ordinary path runs every occluded image through the whole network; the incremental path
 recomputes only what each mask can change. Both are float32 networks summed in float64, so the
-maps agree to float rounding: within 1e-5 of the map's largest value.
+maps agree to float rounding: within 1e-5 of the map's largest value (or of the largest channel
+total, where random weights make the drops small next to the totals).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from onnx_builders import OPSET, linear_model, spatial_model
 from pretrained_files import onnx_file
 from random_cnns import random_cnns
 
-from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity
+from matlab_occsens import importNetworkFromONNX, imresize, occlusionSensitivity, predict
 from matlab_occsens._core.grid import mask_grid
 from matlab_occsens._incremental.cost import CPU_COSTS
 from matlab_occsens._incremental.graph import Unsupported
@@ -32,9 +33,19 @@ from matlab_occsens._stream.job import OcclusionJob, occluded_batches
 TOLERANCE = 1e-5
 
 
-def assert_same_map(incremental: np.ndarray, ordinary: np.ndarray) -> None:
-    scale = float(np.abs(ordinary).max())
+def assert_same_map(incremental: np.ndarray, ordinary: np.ndarray, totals: float = 0.0) -> None:
+    """Within TOLERANCE of the map's largest value, or of ``totals`` where that is larger: a map
+    is a difference of two channel totals, so float32 rounds it at the totals' scale, and a map
+    whose drops are small next to them may differ by more than a share of the drops."""
+    scale = max(float(np.abs(ordinary).max()), totals)
     np.testing.assert_allclose(incremental, ordinary, rtol=0, atol=TOLERANCE * scale)
+
+
+def largest_total(net, image) -> float:
+    """The largest channel total of the unoccluded image's output, summed in absolute value
+    (the scale of its float32 rounding)."""
+    output = np.abs(np.asarray(predict(net, image), np.float64))  # H×W×C×1
+    return float(output.reshape(-1, output.shape[-2]).sum(axis=0).max())
 
 
 def both_maps(net, image, channels, **options) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +85,7 @@ def test_random_cnns_give_the_ordinary_map(network, mask, stride, clipping, batc
         MaskClipping=clipping,
         MiniBatchSize=batch,
     )
-    assert_same_map(incremental, ordinary)
+    assert_same_map(incremental, ordinary, largest_total(net, image))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -541,15 +541,3 @@ def test_mask_ranges_along_each_axis_follow_the_2d_rule():
             assert [tuple(pair) for pair in axis_ranges(size, mask, stride, clipping).tolist()] == ranges(
                 size, mask, stride, clipping
             )
-
-
-def test_the_command_says_it_explains_images_only(tmp_path, capsys):
-    from matlab_occsens import imwrite
-    from matlab_occsens._command.cli import main
-
-    model = tmp_path / "volume.onnx"
-    model.write_bytes(linear_model_nd(volume_problem()[0], "BCSSS").SerializeToString())
-    picture = tmp_path / "picture.png"
-    imwrite(np.zeros((9, 7, 3), np.uint8), picture)
-    assert main([str(model), str(picture), "--out", str(tmp_path / "out")]) == 2
-    assert "takes a volume (BCSSS); the command explains 2-D images" in capsys.readouterr().err

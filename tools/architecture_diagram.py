@@ -27,6 +27,7 @@ ROOMS: dict[str, str] = {
     "core rules": "_core/ rules\noptions (option_table), grid,\nlabels, activations",
     "image": "image/\nimresize, imread/imwrite,\nrescale, display",
     "pretrained": "pretrained.py\nthe offline networks",
+    "_volumes_signals": "_volumes_signals/\nvolume and signal files:\nread, fit, NIfTI maps, pictures",
     "_stream": "_stream/\nthe occluded images in batches",
     "_backends": "_backends/\nONNX Runtime, torch",
     "network": "network/\nnetwork objects, importers",
@@ -38,7 +39,7 @@ ROOMS: dict[str, str] = {
 }
 _MAPS = {"occlusion", "callforms", "predict"}
 #: Where a room sits across its layer (0: the middle); the one chain of rooms runs down the middle.
-_COLUMNS = {"image": -1, "pretrained": 1, "version": 1}
+_COLUMNS = {"image": -1, "_volumes_signals": -1, "pretrained": 1, "version": 1}
 
 
 def room_of(module: str) -> str:

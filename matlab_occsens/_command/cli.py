@@ -1,9 +1,12 @@
 """``matlab-occsens``: MATLAB's occlusion-sensitivity example as one command.
 
     matlab-occsens MODEL.onnx IMAGE [--channel 968 | --label espresso --classes labels.txt] [options]
+    matlab-occsens MODEL.onnx VOLUME.nii.gz|VOLUME.npy|SIGNAL.csv|SIGNAL.npy [--channel 2] [options]
     matlab-occsens demo
 
-Without ``--channel`` or ``--label`` the image's top class is explained. Every option of
+The network's input says what the file is (docs/specification.md §9.8): an image network reads an
+image file, a volume network a ``.npy`` or NIfTI volume, a signal network a ``.npy`` or CSV
+signal. Without ``--channel`` or ``--label`` the top class is explained. Every option of
 ``occlusionSensitivity`` and of ``importNetworkFromONNX``'s input layer is a flag with its MATLAB
 name (``MaskSize`` is ``--mask-size``), made from the option table itself (its values, help and
 default), so a new option is a new flag; an option the table marks Python-only has none. Every
@@ -27,20 +30,22 @@ import numpy as np
 
 from .. import __version__
 from .._core import option_table
-from .._core.formats import IMAGE_FORMATS, input_kind
+from .._core.formats import input_kind
 from .._core.labels import class_channels, rank_classes, read_class_names
-from .._core.occlusion import map_request, score_maps
+from .._core.occlusion import MapRequest, map_request, score_maps
 from .._core.option_table import Option
 from .._core.predict import predict
 from .._utils.result_files import check_writable
+from .._volumes_signals.fit import fit_signal, fit_volume
+from .._volumes_signals.read import SIGNAL_SUFFIXES, VOLUME_SUFFIXES, file_stem, read_signal, read_volume
 from ..datasets._command import add_dataset_flags, is_dataset, run_dataset
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
 from ..pretrained import DEMO_INSTALL, PRETRAINED
-from .results import save_results
+from .results import save_results, save_signal_results, save_volume_results
 
-__all__ = ["explain_image", "main"]
+__all__ = ["explain_image", "explain_signal", "explain_volume", "main"]
 
 PROG = "matlab-occsens"
 _TOP = 5
@@ -160,16 +165,19 @@ def _add_common_flags(parser: argparse.ArgumentParser) -> None:
 def _run_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Explain an ONNX image network's output on one image with MATLAB's occlusionSensitivity. "
-        "Writes the map (.npy, .mat with variable scoreMap) and an overlay PNG with a colour bar. "
-        f"Run '{PROG} demo' for a built-in example.",
+        description="Explain an ONNX network's output on one image, volume or signal with MATLAB's "
+        "occlusionSensitivity. Writes the map (.npy, .mat with variable scoreMap; for a NIfTI volume also "
+        "the map as NIfTI) and a picture with a colour bar: the overlay of an image, a montage of a volume's "
+        f"slices, a signal's plot. Run '{PROG} demo' for a built-in example.",
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX network")
     parser.add_argument(
         "image",
         metavar="IMAGE",
         nargs="+",
-        help="the image file (resized to the network's input size); several, a folder or a "
+        help="the image file (resized to the network's input size with imresize), or for a volume network "
+        "a .npy or NIfTI (.nii, .nii.gz) volume (resized with imresize3), for a signal network a .npy (CxT) "
+        "or CSV (T rows x C columns) signal of the network's length; several images, a folder or a "
         "wildcard run a dataset job into one Zarr store in --out",
     )
     target = parser.add_mutually_exclusive_group()
@@ -188,8 +196,7 @@ def _run_parser() -> argparse.ArgumentParser:
     network.add_argument(
         "--channel-order",
         choices=("RGB", "BGR"),
-        default="RGB",
-        help="channel order the network was trained on (default: RGB)",
+        help="channel order an image network was trained on (default: RGB)",
     )
     network.add_argument("--classes", metavar="FILE", help="class names, one per line in channel order")
     occlusion = parser.add_argument_group("occlusionSensitivity options (MATLAB's names and defaults)")
@@ -199,7 +206,7 @@ def _run_parser() -> argparse.ArgumentParser:
         type=_byte_count,
         default=MAX_IMAGE_BYTES,
         metavar="BYTES",
-        help=f"refuse images larger than this once decoded, e.g. 2G, or none (default: "
+        help=f"refuse images, volumes and signals larger than this once read, e.g. 2G, or none (default: "
         f"{MAX_IMAGE_BYTES // 2**20}M; read from the file's header, before decoding)",
     )
     _add_common_flags(parser)
@@ -250,11 +257,6 @@ class Console:
 
 def _network(model: str, options: dict[str, Any], output_names: str | None) -> Network:
     net = importNetworkFromONNX(model, **options)
-    if net.InputDataFormats not in IMAGE_FORMATS:  # volumes and signals: the Python API for now
-        raise ValueError(
-            f"{model} takes a {input_kind(net.InputDataFormats)} ({net.InputDataFormats}); the command explains "
-            f"2-D images: call occlusionSensitivity from Python for volumes and signals."
-        )
     if output_names is not None:
         net.OutputNames = [output_names]
     elif len(net.OutputNames) != 1:
@@ -285,31 +287,30 @@ def _check_class_count(classes: list[str] | None, channel_count: int | None, out
         raise ValueError(f"--classes lists {len(classes)} names but output {output!r} has {channel_count} channels.")
 
 
-def explain_image(
+def _explain(
     net: Network,
-    image: np.ndarray,
-    stem: str,
+    X: np.ndarray,
+    notes: list[str],
     channels: list[int] | None,
     classes: list[str] | None,
     options: Mapping[str, Any],
     out: str | Path,
     console: Console,
-    channel_order: str = "RGB",
-) -> list[int]:
-    """Fit one image to ``net``, classify it (N×K outputs), compute its map and write its files.
+) -> tuple[np.ndarray, list[int], MapRequest]:
+    """Classify one fitted X (N×K outputs), compute its map; return the map, the channels explained
+    (1-based) and the map's request (its resolved options).
 
     ``channels`` None explains the top class. Everything the user gave is checked, and ``out``
-    proven writable, before the first forward pass. Returns the channels explained (1-based).
+    proven writable, before the first forward pass.
     """
-    fitted = fit_image(image, net.InputSize, channel_order)  # type: ignore[arg-type]
     output = net.OutputNames[0]
     _check_class_count(classes, net.output_channels(output), output)
-    request = map_request(net, fitted.pixels, channels or 1, Verbose=console.progress, **options)
+    request = map_request(net, X, channels or 1, Verbose=console.progress, **options)
     check_writable(out, "--out")
-    for note in fitted.notes:
+    for note in notes:
         console.note(note)
     environment = {"ExecutionEnvironment": options["ExecutionEnvironment"]} if "ExecutionEnvironment" in options else {}
-    scores = np.asarray(predict(net, fitted.pixels, **environment))  # one output selected: one array
+    scores = np.asarray(predict(net, X, **environment))  # one output selected: one array
     if scores.ndim == 2 and scores.shape[1] > 1:
         _check_class_count(classes, scores.shape[1], output)
         best = _print_ranking(scores, classes, output, console)
@@ -324,16 +325,111 @@ def explain_image(
         raise ValueError(f"output {output!r} is not a class-score vector; choose channels with --channel.")
     elif classes is not None:
         raise ValueError(f"--classes names the classes of an N×K output; {output!r} has shape {scores.shape}.")
-    (mask_h, mask_w), (stride_h, stride_w) = request.options.mask_size, request.options.stride
+    mask, stride = (" ".join(map(str, sizes)) for sizes in (request.options.mask_size, request.options.stride))
     console.note(
         f"occlusionSensitivity(net, X, {channels[0] if len(channels) == 1 else channels}): "
-        f"MaskSize [{mask_h} {mask_w}], Stride [{stride_h} {stride_w}], "
+        f"MaskSize [{mask}], Stride [{stride}], "
         f"{'x'.join(map(str, request.grid.shape))} = {len(request.grid)} masks"
     )
     (scoreMap,) = score_maps(net, [request])
-    for path in save_results(scoreMap, fitted.display, out, stem, channels):
+    return scoreMap, channels, request
+
+
+def _wrote(paths: list[Path], console: Console) -> None:
+    for path in paths:
         console.result(f"wrote {path}")
+
+
+def explain_image(
+    net: Network,
+    image: np.ndarray,
+    stem: str,
+    channels: list[int] | None,
+    classes: list[str] | None,
+    options: Mapping[str, Any],
+    out: str | Path,
+    console: Console,
+    channel_order: str = "RGB",
+) -> list[int]:
+    """Fit one image to ``net`` as MATLAB's example does, explain it and write its files.
+
+    Returns the channels explained (1-based).
+    """
+    fitted = fit_image(image, net.InputSize, channel_order)  # type: ignore[arg-type]
+    scoreMap, channels, _ = _explain(net, fitted.pixels, fitted.notes, channels, classes, options, out, console)
+    _wrote(save_results(scoreMap, fitted.display, out, stem, channels), console)
     return channels
+
+
+def explain_volume(
+    net: Network,
+    filename: str,
+    channels: list[int] | None,
+    classes: list[str] | None,
+    options: Mapping[str, Any],
+    out: str | Path,
+    console: Console,
+    limit: float | None,
+) -> list[int]:
+    """Read one volume (``.npy`` or NIfTI), resize it to ``net.InputSize`` with ``imresize3``,
+    explain it and write its files (a NIfTI input's map also as NIfTI, on its own grid)."""
+    volume = read_volume(filename, limit)
+    fitted = fit_volume(volume, net.InputSize, repr(filename))
+    scoreMap, channels, request = _explain(net, fitted.pixels, fitted.notes, channels, classes, options, out, console)
+    upsampling = request.options.output_upsampling
+    stem = file_stem(filename)
+    _wrote(save_volume_results(scoreMap, fitted.pixels, out, stem, channels, volume.nifti, upsampling), console)
+    return channels
+
+
+def explain_signal(
+    net: Network,
+    filename: str,
+    channels: list[int] | None,
+    classes: list[str] | None,
+    options: Mapping[str, Any],
+    out: str | Path,
+    console: Console,
+    limit: float | None,
+) -> list[int]:
+    """Read one signal (``.npy`` C×T or CSV T×C), check it against ``net.InputSize`` (a signal is
+    never resampled), explain it and write its files."""
+    fitted = fit_signal(read_signal(filename, limit), net.InputSize, repr(filename))
+    scoreMap, channels, _ = _explain(net, fitted.pixels, fitted.notes, channels, classes, options, out, console)
+    _wrote(save_signal_results(scoreMap, fitted.pixels, out, file_stem(filename), channels), console)
+    return channels
+
+
+_ARRAY_SUFFIXES = tuple(dict.fromkeys((*VOLUME_SUFFIXES, *SIGNAL_SUFFIXES)))
+
+
+def _explain_file(
+    net: Network,
+    args: argparse.Namespace,
+    channels: list[int] | None,
+    classes: list[str] | None,
+    options: Mapping[str, Any],
+    console: Console,
+) -> None:
+    """Explain one file with the reader of the network's kind of input."""
+    (filename,) = args.image
+    kind = input_kind(net.InputDataFormats)
+    if kind != "image" and args.channel_order is not None:
+        raise UsageError(f"argument --channel-order: applies to image networks; {args.model} takes a {kind}.")
+    if kind == "volume":
+        explain_volume(net, filename, channels, classes, options, args.out, console, args.max_image_bytes)
+    elif kind == "signal":
+        explain_signal(net, filename, channels, classes, options, args.out, console, args.max_image_bytes)
+    elif filename.lower().endswith(_ARRAY_SUFFIXES):
+        raise ValueError(
+            f"{args.model} takes 2-D images ({net.InputDataFormats}), which the command reads from image files "
+            f"(PNG, JPEG, TIFF, ...); {filename!r} is for volume or signal networks."
+        )
+    else:
+        image = imread(filename, MaxImageBytes=args.max_image_bytes)
+        explain_image(
+            net, image, Path(filename).stem, channels, classes, options, args.out, console, args.channel_order or "RGB"
+        )
 
 
 # --- the commands -------------------------------------------------------------------------------------
@@ -348,8 +444,14 @@ def _run(argv: Sequence[str]) -> int:
     channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _occlusion_kwargs(args)
     if is_dataset(args.image):
+        for name in args.image:
+            if name.lower().endswith(_ARRAY_SUFFIXES):  # the dataset job reads images only, for now
+                raise ValueError(
+                    f"the dataset form explains images; run the command once per volume or signal file ({name!r})."
+                )
+        images = argparse.Namespace(**{**vars(args), "channel_order": args.channel_order or "RGB"})
         return run_dataset(
-            args,
+            images,
             _import_options(args),
             options,
             channels,
@@ -359,10 +461,8 @@ def _run(argv: Sequence[str]) -> int:
             console.alert,
             console.progress,
         )
-    (image_file,) = args.image
     net = _network(args.model, _import_options(args), getattr(args, "OutputNames", None))
-    image = imread(image_file, MaxImageBytes=args.max_image_bytes)
-    explain_image(net, image, Path(image_file).stem, channels, classes, options, args.out, console, args.channel_order)
+    _explain_file(net, args, channels, classes, options, console)
     return 0
 
 

@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["real_array", "integer_vector", "integral_values", "finite_single", "fits_in_memory", "shown"]
+__all__ = [
+    "real_array",
+    "integer_vector",
+    "integral_values",
+    "finite_single",
+    "fits_in_memory",
+    "shown",
+    "shown_bytes",
+]
 
 
 def shown(value: Any, limit: int = 8) -> str:
@@ -33,6 +41,14 @@ def shown(value: Any, limit: int = 8) -> str:
     except Exception:  # a user object whose repr fails must not hide the real error
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def shown_bytes(count: float) -> str:
+    """A byte count for a message: "1.41 KiB", "256 MiB", "12 bytes"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{int(count)} bytes"
 
 
 def _from_objects(array: np.ndarray) -> np.ndarray | None:

@@ -22,7 +22,16 @@ import numpy as np
 from .._utils.checks import fits_in_memory, integer_vector, real_array, shown
 from .._utils.namevalue import is_text, match_string, parse_name_value
 
-__all__ = ["jet", "overlayScoreMap", "imshow", "colormap_indices", "display_rgb"]
+__all__ = [
+    "jet",
+    "overlayScoreMap",
+    "imshow",
+    "auto_clim",
+    "colorbar_panel",
+    "colormap_indices",
+    "display_rgb",
+    "to_uint8",
+]
 
 _FUNCTION = "overlayScoreMap"
 _OPTIONS: dict[str, Any] = {"AlphaData": 0.5, "Colormap": "jet", "CLim": "auto", "Colorbar": True}
@@ -145,13 +154,18 @@ def _colormap(value: Any) -> np.ndarray:
     return colors
 
 
+def auto_clim(values: np.ndarray) -> tuple[float, float]:
+    """The colour limits ``imagesc`` sets: [min max] of the data."""
+    low, high = float(np.min(values)), float(np.max(values))
+    # A constant map has no range to scale to; centre it (MATLAB leaves this case unspecified).
+    return (low - 1.0, high + 1.0) if low == high else (low, high)
+
+
 def _clim(value: Any, plane: np.ndarray) -> tuple[float, float]:
     """The colour limits: [min max] of the map as ``imagesc`` sets them, or the user's pair."""
     if is_text(value):
         match_string(value, ("auto",), "CLim", _FUNCTION)
-        low, high = float(plane.min()), float(plane.max())
-        # A constant map has no range to scale to; centre it (MATLAB leaves this case unspecified).
-        return (low - 1.0, high + 1.0) if low == high else (low, high)
+        return auto_clim(plane)
     pair = real_array(value, "CLim", _FUNCTION, '"auto" or [cmin cmax]').astype(np.float64).ravel()
     if pair.size != 2 or not np.all(np.isfinite(pair)) or pair[0] >= pair[1]:
         raise ValueError(f'{_FUNCTION}: CLim must be "auto" or [cmin cmax] with cmin < cmax; got {shown(value)}.')
@@ -168,7 +182,7 @@ def _alpha(value: Any, size: tuple[int, int]) -> np.ndarray:
     return alpha[:, :, np.newaxis]
 
 
-def _to_uint8(unit: np.ndarray) -> np.ndarray:
+def to_uint8(unit: np.ndarray) -> np.ndarray:
     """[0, 1] intensities to uint8, rounding halves up (MATLAB's im2uint8)."""
     return np.floor(unit * 255.0 + 0.5).astype(np.uint8)
 
@@ -237,10 +251,10 @@ def overlayScoreMap(X: Any, scoreMap: Any, *args: Any, **kwargs: Any) -> np.ndar
     if not isinstance(colorbar, (bool, np.bool_)):
         raise TypeError(f"{_FUNCTION}: Colorbar must be True or False; got {shown(colorbar)}.")
     painted = colors[colormap_indices(plane, clim, len(colors))]
-    blended = _to_uint8(alpha * painted + (1.0 - alpha) * image)
+    blended = to_uint8(alpha * painted + (1.0 - alpha) * image)
     if not colorbar:
         return blended
-    return np.concatenate([blended, _colorbar(blended.shape[0], clim, colors)], axis=1)
+    return np.concatenate([blended, colorbar_panel(blended.shape[0], clim, colors)], axis=1)
 
 
 def _tick_values(clim: tuple[float, float], most: int) -> tuple[np.ndarray, int]:
@@ -261,7 +275,7 @@ def _tick_values(clim: tuple[float, float], most: int) -> tuple[np.ndarray, int]
     return np.arange(first, last + 1) * step, max(0, -math.floor(math.log10(step) + 1e-9))
 
 
-def _colorbar(height: int, clim: tuple[float, float], colors: np.ndarray) -> np.ndarray:
+def colorbar_panel(height: int, clim: tuple[float, float], colors: np.ndarray) -> np.ndarray:
     """An H-row colour bar panel: a gap, the colormap (largest value on top), ticks and labels."""
     scale = min(max(height / 450, 0.3), 0.8)
     thickness = 1 if scale < 0.6 else 2
@@ -274,7 +288,7 @@ def _colorbar(height: int, clim: tuple[float, float], colors: np.ndarray) -> np.
     panel = np.full((height, gap + bar + tick + 2 + label_width + 3, 3), _WHITE, np.uint8)
     low, high = clim
     from_top = np.round(np.arange(height - 1, -1, -1) * ((len(colors) - 1) / max(height - 1, 1))).astype(np.intp)
-    rows = _to_uint8(colors[from_top])  # the last colour on top, the first at the bottom
+    rows = to_uint8(colors[from_top])  # the last colour on top, the first at the bottom
     panel[:, gap : gap + bar] = rows[:, np.newaxis, :]
     for value, label in zip(ticks, labels):
         y = min(max(round((high - value) / (high - low) * (height - 1)), 0), height - 1)

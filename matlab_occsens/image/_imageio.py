@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .._utils.checks import shown_bytes
 from ._header import read_header
 
 __all__ = ["MAX_IMAGE_BYTES", "byte_limit", "encode_image", "imread", "imwrite"]
@@ -50,13 +51,6 @@ def _read_bytes(filename: Any, function: str) -> tuple[Path, bytes]:
         raise ValueError(f"{function}: cannot read {str(path)!r} ({error.strerror or error}).") from error
 
 
-def _shown_bytes(count: float) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{int(count)} bytes"
-
-
 def byte_limit(value: Any, function: str) -> float:
     """MaxImageBytes as a number of bytes (``inf`` for None)."""
     if value is None:
@@ -84,8 +78,8 @@ def _check_decoded_size(path: Path, data: bytes, limit: float, function: str) ->
     if header.decoded_bytes > limit:
         raise ValueError(
             f"{function}: {str(path)!r} is a {header.width}x{header.height} {header.format} image with "
-            f"{header.channels} channel(s), {_shown_bytes(header.decoded_bytes)} once decoded, more than "
-            f"MaxImageBytes ({_shown_bytes(limit)}); raise MaxImageBytes to read it."
+            f"{header.channels} channel(s), {shown_bytes(header.decoded_bytes)} once decoded, more than "
+            f"MaxImageBytes ({shown_bytes(limit)}); raise MaxImageBytes to read it."
         )
 
 
