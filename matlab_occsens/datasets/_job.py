@@ -30,6 +30,7 @@ from .._core.options import FUNCTION
 from ._channels import ChannelPlan
 from ._cluster import ClusterProcess
 from ._explain import JobOptions, explain_images, map_shape
+from ._kinds import job_kind
 from ._lock import store_lock
 from ._network import NetworkDescription, built_network
 from ._resume import resume_plan
@@ -225,7 +226,7 @@ def run_job(
         "ChannelOrder": description.channel_order,
     }  # all that changes a map besides the model file
     identity = StoreIdentity(
-        images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()}, plan.rule, shape
+        images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()}, plan.rule, shape, job_kind(net)
     )
     directory = Path(out).resolve()  # absolute: a worker would resolve a relative path in its own folder
     path = directory / STORE_NAME
