@@ -4,12 +4,13 @@
 The job's options are resolved once (:func:`job_options`): every item is fitted to the
 network's input size, so the mask grid and every option but an automatic MaskValue are the same
 for all of them. Each item is then read and fitted to the network as the single-file command
-reads and fits it (:func:`.kinds.read_fitted`), and turned into a map request (classified first when its channel is its prediction, else by
-the map's own pass of the unoccluded image); the requests flow through one occlusion stream, so
-the masks of several small maps share batches. A file that cannot be read or fitted (corrupt,
-too large, out of memory while decoding) becomes a failed result with its reason instead of
-stopping the others; a stream that runs out of memory has its remaining images computed one at a
-time, and an image that runs out of memory alone is a failure of that image.
+reads and fits it (:func:`.kinds.read_fitted`), and turned into a map request (classified
+first when its channel is its prediction, else by the map's own pass of the unoccluded image);
+the requests flow through one occlusion stream, so the masks of several small maps share
+batches. A file that cannot be read or fitted (corrupt, too large, out of memory while decoding)
+becomes a failed result with its reason instead of stopping the others; a stream that runs out
+of memory has its remaining images computed one at a time, and an image that runs out of memory
+alone is a failure of that image.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .._core.formats import spatial_size
 from .._core.grid import MaskGrid, mask_grid
 from .._core.labels import rank_classes
 from .._core.occlusion import MapRequest, map_results
-from .._core.formats import spatial_size
 from .._core.options import (
     DEFAULTS,
     FUNCTION,

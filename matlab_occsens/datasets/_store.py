@@ -135,8 +135,9 @@ _FILL: dict[str, Any] = {"float32": np.nan, "int32": 0, "int64": 0, "int8": PEND
 
 def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     said = []
-    if stored.get("input", "image") != wanted.get("input", "image"):
-        said.append(f"the kind of input ({stored.get('input', 'image')}s in the store, {wanted.get('input', 'image')}s now)")
+    kinds = (stored.get("input", "image"), wanted.get("input", "image"))
+    if kinds[0] != kinds[1]:
+        said.append(f"the kind of input ({kinds[0]}s in the store, {kinds[1]}s now)")
     if stored.get("model_sha256") != wanted["model_sha256"]:
         said.append(
             f"the model (SHA-256 {str(stored.get('model_sha256'))[:12]}... in the store, "
