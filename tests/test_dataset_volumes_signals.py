@@ -9,6 +9,8 @@ computed again, a wrong file refused or failed with the single-file command's wo
 
 from __future__ import annotations
 
+import re
+import shlex
 import tracemalloc
 from pathlib import Path
 
@@ -347,3 +349,27 @@ def test_the_command_plots_each_signal_with_its_map(signal_net, tmp_path):
         stem = name.split(".")[0]
         plot = imread(out / "overlays" / f"{index:05d}_{stem}_1.png")
         np.testing.assert_array_equal(plot, signal_picture(given[name], group["maps"][index]))
+
+
+def test_the_guides_example_runs_as_written_and_writes_what_it_says(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    page = (Path(__file__).resolve().parents[1] / "docs" / "volumes-signals.md").read_text(encoding="utf-8")
+    section = page[page.index("## Many volumes or signals") :]
+    section = section[: section.index("\n## ")] if "\n## " in section else section
+    (python,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    (shell,) = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "volumes-signals.md", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out.splitlines()[0] == "5 {}"
+    program, *words = shlex.split(shell.strip())
+    assert program == "matlab-occsens"
+    done = command(*words, cwd=tmp_path)
+    stdout, stderr = done.communicate(timeout=300)
+    assert done.returncode == 0, stderr
+    api = zarr.open_group(str(tmp_path / "results" / STORE_NAME), mode="r")["maps"][:]
+    np.testing.assert_array_equal(
+        zarr.open_group(str(tmp_path / "results-command" / STORE_NAME), mode="r")["maps"][:], api
+    )
+    back = nibabel.load(tmp_path / "results-command" / "overlays" / "00000_scan0_scoreMap.nii.gz")
+    assert back.shape == (20, 20, 18) and np.array_equal(back.affine, np.diag([2.0, 2.0, 2.0, 1.0]))
+    assert imread(tmp_path / "results-command" / "overlays" / "00000_scan0_2.png").ndim == 3
