@@ -1,7 +1,8 @@
 """The dataset form of the command: ``matlab-occsens MODEL IMAGE [IMAGE ...] --out DIR``.
 
 With more than one image, or a folder or wildcard, the command runs a dataset job into one store
-in DIR instead of writing one image's files. The single-image flags keep their meaning; the
+in DIR instead of writing one image's files; for a volume or signal network the items are
+volumes or signals (docs/specification.md §9.9). The single-image flags keep their meaning; the
 flags added here say where the work runs and what pictures to draw.
 """
 
@@ -62,7 +63,12 @@ def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
         help="start over the store in --out (one that holds another job, or is damaged); a folder that is not a "
         "store is never deleted",
     )
-    group.add_argument("--overlays", action="store_true", help="also write one overlay PNG per image and channel")
+    group.add_argument(
+        "--overlays",
+        action="store_true",
+        help="also write one overlay PNG per image and channel (a montage per volume, a plot per signal; a NIfTI "
+        "volume's map also as NIfTI on its own grid)",
+    )
     group.add_argument(
         "--overview",
         action="store_true",
