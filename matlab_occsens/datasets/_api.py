@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._job import JobSummary
 from ._channels import channel_plan
 from ._explain import explain_images, job_options
-from ._kinds import job_kind
+from ._kinds import check_channel_order, job_kind
 from ._network import built_network, describe_network
 from ._sources import image_list
 
@@ -106,6 +106,7 @@ def occlusionSensitivityMaps(
     coffee.png (224, 224)
     astronaut.png (224, 224)
     """
+    check_channel_order(job_kind(net), ChannelOrder)
     listed = image_list(images, job_kind(net), net.InputDataFormats)
     options = job_options(net, args, kwargs, MaxImageBytes)
     plan = channel_plan(channelIdx, len(listed), net.output_channels(net.OutputNames[0]), listed.labels, net.Classes)
@@ -226,6 +227,7 @@ def occlusionSensitivityDataset(
     try:
         description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
         built = built_network(description)
+        check_channel_order(job_kind(built), ChannelOrder)
         listed = image_list(images, job_kind(built), built.InputDataFormats)
         options = job_options(built, args, kwargs, MaxImageBytes)
         names = classes if classes is not None else built.Classes

@@ -31,6 +31,7 @@ from ._datastore import IMAGE_EXTENSIONS
 __all__ = [
     "ARRAY_SUFFIXES",
     "Observation",
+    "check_channel_order",
     "check_file_kind",
     "job_kind",
     "listed_extensions",
@@ -73,6 +74,16 @@ def check_file_kind(name: str, kind: str, formats: str, network: str = "the netw
         )
     if kind != "image" and not lower.endswith(listed_extensions(kind)):
         raise suffix_refused(name, kind, listed_extensions(kind))
+
+
+def check_channel_order(kind: str, channel_order: str) -> None:
+    """Refuse a channel order other than the default for a volume or signal network: it says how an
+    image's colours are ordered, and would otherwise be ignored without a word."""
+    if kind != "image" and str(channel_order).upper() != "RGB":
+        raise ValueError(
+            f"ChannelOrder applies to image networks (the order of an image's colours); the network takes a "
+            f"{kind}, whose channels are used as given; got {channel_order!r}."
+        )
 
 
 @dataclass(frozen=True)
