@@ -106,14 +106,15 @@ def occlusionSensitivityMaps(
     coffee.png (224, 224)
     astronaut.png (224, 224)
     """
-    check_channel_order(job_kind(net), ChannelOrder)
-    listed = image_list(images, job_kind(net), net.InputDataFormats)
+    kind = job_kind(net)
+    check_channel_order(kind, ChannelOrder)
+    listed = image_list(images, kind, net.InputDataFormats)
     options = job_options(net, args, kwargs, MaxImageBytes)
     plan = channel_plan(channelIdx, len(listed), net.output_channels(net.OutputNames[0]), listed.labels, net.Classes)
     items = ((index, entry, plan.of(index)) for index, entry in enumerate(listed.entries))
     for result in explain_images(net, items, options, ChannelOrder):
         if result.failed:
-            raise ValueError(f"{FUNCTION}: image {result.index} ({listed.names[result.index]}): {result.error}")
+            raise ValueError(f"{FUNCTION}: {kind} {result.index} ({listed.names[result.index]}): {result.error}")
         assert result.scoremap is not None
         yield result.scoremap
 

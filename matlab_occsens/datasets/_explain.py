@@ -173,6 +173,8 @@ def _prepare(
         item.error = str(error)
     except OSError as error:
         item.error = f"cannot read it ({error.strerror or error})"
+    except ImportError as error:  # a worker without the reader's extra (nibabel: [volumes])
+        item.error = str(error)
     except MemoryError as error:
         item.error = _out_of_memory(error, "while reading or fitting it")
     except cv2.error as error:  # OpenCV's own failures, allocation among them

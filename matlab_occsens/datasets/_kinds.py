@@ -13,7 +13,7 @@ import numpy as np
 
 from .._core.formats import input_kind
 from .._volumes_signals.fit import fit_signal, fit_volume
-from .._volumes_signals.nifti import NiftiSource
+from .._volumes_signals.nifti import NIFTI_SUFFIXES, NiftiSource, nibabel_module
 from .._volumes_signals.read import (
     SIGNAL_SUFFIXES,
     VOLUME_SUFFIXES,
@@ -74,6 +74,8 @@ def check_file_kind(name: str, kind: str, formats: str, network: str = "the netw
         )
     if kind != "image" and not lower.endswith(listed_extensions(kind)):
         raise suffix_refused(name, kind, listed_extensions(kind))
+    if kind == "volume" and lower.endswith(NIFTI_SUFFIXES):
+        nibabel_module()  # its extra missing: said once, here, rather than once per volume
 
 
 def check_channel_order(kind: str, channel_order: str) -> None:
