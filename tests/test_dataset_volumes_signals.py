@@ -209,6 +209,19 @@ def test_volume_stores_export_as_matlab_stacks(volume_net, tmp_path):
         np.testing.assert_array_equal(np.transpose(mat["scoreMap"][:]), np.moveaxis(maps, 0, -1))
 
 
+def test_a_store_of_volumes_is_refused_for_a_job_of_signals_naming_the_kinds(volume_net, signal_net, tmp_path):
+    from matlab_occsens.datasets._store import StoreMismatch
+
+    volumes(tmp_path / "volumes")
+    signals(tmp_path / "signals")
+    out = tmp_path / "out"
+    occlusionSensitivityDataset(volume_net[0], tmp_path / "volumes", 1, out=out, workers=0, progress=False, **EXACT)
+    before = sorted(path.stat().st_mtime_ns for path in out.rglob("*"))
+    with pytest.raises(StoreMismatch, match=r"the kind of input \(volumes in the store, signals now\)"):
+        occlusionSensitivityDataset(signal_net[0], tmp_path / "signals", 1, out=out, workers=0, progress=False)
+    assert sorted(path.stat().st_mtime_ns for path in out.rglob("*")) == before
+
+
 def test_a_file_of_another_kind_is_refused_up_front_or_failed_with_the_single_file_words(volume_net, tmp_path):
     model, _ = volume_net
     given = volumes(tmp_path / "volumes")
