@@ -257,10 +257,22 @@ def bad_files(directory: Path) -> dict[str, Path]:
         ),
         ("volume", ["v.nii.gz", "--channel", "4"], r"channelIdx 4 is out of range: output 'scores' has 3 channels"),
         ("volume", ["missing.nii"], r"missing\.nii' does not exist or is not a file"),
+        (  # the dataset form refuses what the single file refuses, from the suffix, before any work
+            "volume",
+            ["v.nii.gz", "photo.png", "--workers", "0"],
+            r"a volume network reads \.npy, \.nii or \.nii\.gz files; got '.*photo\.png'",
+        ),
         (
             "volume",
-            ["v.nii.gz", "two.npy"],
-            r"the dataset form explains images; run the command once per volume or signal file \('.*v\.nii\.gz'\)",
+            ["v.nii.gz", "two.npy", "--workers", "0", "--channel-order", "BGR"],
+            r"argument --channel-order: applies to image networks; .*volume\.onnx takes a volume",
+        ),
+        ("signal", ["short.csv", "v.nii.gz", "--workers", "0"], r"a signal network reads \.npy or \.csv files; got"),
+        (
+            "image",
+            ["photo.png", "v.nii.gz", "--workers", "0"],
+            r"takes 2-D images \(BCSS\), which are read from image files \(PNG, JPEG, TIFF, \.\.\.\); "
+            r"'.*v\.nii\.gz' is for volume or signal networks",
         ),
         (
             "signal",
@@ -283,7 +295,7 @@ def bad_files(directory: Path) -> dict[str, Path]:
         (
             "image",
             ["v.nii.gz"],
-            r"takes 2-D images \(BCSS\), which the command reads from image files \(PNG, JPEG, TIFF, \.\.\.\); "
+            r"takes 2-D images \(BCSS\), which are read from image files \(PNG, JPEG, TIFF, \.\.\.\); "
             r"'.*v\.nii\.gz' is for volume or signal networks",
         ),
     ],

@@ -49,13 +49,18 @@ def test_the_probe_judges_what_it_should():
     assert probe.judge(case(raises_naming, [1], {}, ["B"]), nets["cold"]).startswith("ValueError not naming")
 
 
-def test_smoke_dataset_probe_finds_no_store_case_wrong(capsys):
-    """40 seeded cases of damage and edits to a real store on disk (``python -m tools.dataset_probe``)."""
+@pytest.mark.parametrize("items", [[], ["--volumes"]], ids=["images", "NIfTI volumes"])
+def test_smoke_dataset_probe_finds_no_store_case_wrong(capsys, items):
+    """40 seeded cases of damage and edits to a real store on disk (``python -m tools.dataset_probe``),
+    of images and of volumes."""
     pytest.importorskip("distributed")
-    status = dataset_probe.main(["--smoke"])
+    if items:
+        pytest.importorskip("nibabel")
+    status = dataset_probe.main(["--smoke", *items])
     out = capsys.readouterr().out
     tried, wrong = map(int, re.search(r"store cases: (\d+) tried, (\d+) not right", out).groups())
     assert (tried, wrong) == (40, 0), out
+    assert ("NIfTI volumes" in out) == bool(items)
     assert status == 0
 
 

@@ -33,7 +33,7 @@ ROOMS: dict[str, str] = {
     "network": "network/\nnetwork objects, importers",
     "_incremental": "_incremental/\nexact incremental inference",
     "core maps": "_core/ maps\noccluded maps, call forms, predict",
-    "datasets": "datasets/\nmany images: Dask, Zarr",
+    "datasets": "datasets/\nmany images, volumes, signals:\nDask, Zarr",
     "_command": "_command/\nthe matlab-occsens command",
     "public": "__init__.py, _hooks.py\nthe public names; hooks",
 }

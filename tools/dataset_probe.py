@@ -19,6 +19,7 @@ where the store or its lock goes) and runs the same job again. A case is *right*
     python -m tools.dataset_probe --cases 400     # the full probe (a few minutes)
     python -m tools.dataset_probe --smoke         # 40 cases, for CI
     python -m tools.dataset_probe --show 17       # what case 17 does and its outcome
+    python -m tools.dataset_probe --volumes       # the same with a volume network and NIfTI volumes
 
 The exit status is 1 when a case is not right.
 """
@@ -46,17 +47,19 @@ from onnx import TensorProto, helper, numpy_helper
 from matlab_occsens import imwrite
 
 SIZE, COUNT = 12, 6
+VOLUME = 6
 ARRAYS = ("maps", "channels", "predicted", "score", "file_stamp", "failure", "status")
 STORE, LOCK = "occlusion.zarr", "occlusion.zarr.lock"
 
 
-def linear_model() -> bytes:
-    """A whole-image convolution, image [N, 3, 12, 12] -> scores [N, 4]."""
-    weights = np.random.default_rng(0).standard_normal((4, 3, SIZE, SIZE)).astype(np.float32)
+def linear_model(volumes: bool = False) -> bytes:
+    """A whole-input convolution, image [N, 3, 12, 12] (or volume [N, 1, 6, 6, 6]) -> scores [N, 4]."""
+    shape = [1, VOLUME, VOLUME, VOLUME] if volumes else [3, SIZE, SIZE]
+    weights = np.random.default_rng(0).standard_normal((4, *shape)).astype(np.float32)
     graph = helper.make_graph(
         [helper.make_node("Conv", ["image", "W"], ["conv"]), helper.make_node("Flatten", ["conv"], ["scores"])],
         "linear",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *shape])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 4])],
         initializer=[numpy_helper.from_array(weights, "W")],
     )
@@ -76,6 +79,21 @@ class Setup:
     """The same job with images 4 and 5 not done (the first run was stopped)."""
     values: dict[str, np.ndarray] = field(default_factory=dict)
     """Every array of the clean store."""
+    volumes: bool = False
+    """The items are NIfTI volumes for a volume network, not PNG images."""
+
+    def item(self, index: int) -> Path:
+        return self.photos / (f"{index}.nii.gz" if self.volumes else f"{index}.png")
+
+    def write_item(self, index: int, rng: np.random.Generator) -> None:
+        """Item ``index`` written anew with values drawn from ``rng``."""
+        if self.volumes:
+            import nibabel
+
+            values = rng.integers(0, 256, (VOLUME, VOLUME, VOLUME)).astype(np.float32)
+            nibabel.save(nibabel.Nifti1Image(values, np.diag([2.0, 2.0, 2.0, 1.0])), self.item(index))
+        else:
+            imwrite(rng.integers(0, 256, (SIZE, SIZE, 3)).astype(np.uint8), self.item(index))
 
 
 def run_job(setup: Setup, out: Path) -> Any:
@@ -91,15 +109,15 @@ def arrays(out: Path) -> dict[str, np.ndarray]:
     return {name: np.asarray(group[name][:]) for name in ARRAYS}
 
 
-def prepare(root: Path) -> Setup:
+def prepare(root: Path, volumes: bool = False) -> Setup:
     model = root / "linear.onnx"
-    model.write_bytes(linear_model())
+    model.write_bytes(linear_model(volumes))
     photos = root / "photos"
     photos.mkdir()
+    setup = Setup(root, model, photos, root / "clean", root / "partial", volumes=volumes)
     rng = np.random.default_rng(1)
     for index in range(COUNT):
-        imwrite(rng.integers(0, 256, (SIZE, SIZE, 3)).astype(np.uint8), photos / f"{index}.png")
-    setup = Setup(root, model, photos, root / "clean", root / "partial")
+        setup.write_item(index, rng)
     run_job(setup, setup.clean)
     setup.values = arrays(setup.clean)
     shutil.copytree(setup.clean, setup.partial)
@@ -181,12 +199,11 @@ def act(rng: random.Random, out: Path, setup: Setup) -> tuple[str, set[int]]:
         return f"status of pending image {index} set to done", {index}
     if kind == "image":
         index = rng.randrange(COUNT)
-        picture = setup.photos / f"{index}.png"
+        picture = setup.item(index)
         if rng.random() < 0.5:
             os.utime(picture, ns=(time.time_ns(), time.time_ns() + 10**9))
             return f"touch {picture.name}", {index} & done
-        data = np.random.default_rng(rng.randrange(2**32)).integers(0, 256, (SIZE, SIZE, 3)).astype(np.uint8)
-        imwrite(data, picture)
+        setup.write_item(index, np.random.default_rng(rng.randrange(2**32)))
         return f"rewrite {picture.name}", {index} & done
     if kind == "place":
         shutil.rmtree(store)
@@ -288,10 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="a quick run: 40 cases")
     parser.add_argument("--show", type=int, metavar="I", help="run case I only and print what it did")
+    parser.add_argument("--volumes", action="store_true", help="a volume network and NIfTI volumes (needs nibabel)")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        setup = prepare(root)
+        setup = prepare(root, options.volumes)
         indices = [options.show] if options.show is not None else range(40 if options.smoke else options.cases)
         start = time.perf_counter()
         kinds: Counter[str] = Counter()
@@ -309,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         count = len(indices)
         failures = sum(len(examples) for examples in wrong.values())
         took = time.perf_counter() - start
-        print(f"store cases: {count} tried, {failures} not right (seed {options.seed}, {took:.0f} s)")
+        on = "NIfTI volumes, " if options.volumes else ""
+        print(f"store cases: {count} tried, {failures} not right ({on}seed {options.seed}, {took:.0f} s)")
         for kind, number in kinds.most_common():
             print(f"  {kind:16s} {number:5d}")
         for kind, examples in sorted(wrong.items(), key=lambda item: -len(item[1])):

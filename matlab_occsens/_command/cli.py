@@ -37,8 +37,9 @@ from .._core.option_table import Option
 from .._core.predict import predict
 from .._utils.result_files import check_writable
 from .._volumes_signals.fit import fit_signal, fit_volume
-from .._volumes_signals.read import SIGNAL_SUFFIXES, VOLUME_SUFFIXES, file_stem, read_signal, read_volume
+from .._volumes_signals.read import file_stem, read_signal, read_volume
 from ..datasets._command import add_dataset_flags, is_dataset, run_dataset
+from ..datasets._kinds import check_file_kind
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
@@ -400,9 +401,6 @@ def explain_signal(
     return channels
 
 
-_ARRAY_SUFFIXES = tuple(dict.fromkeys((*VOLUME_SUFFIXES, *SIGNAL_SUFFIXES)))
-
-
 def _explain_file(
     net: Network,
     args: argparse.Namespace,
@@ -420,12 +418,8 @@ def _explain_file(
         explain_volume(net, filename, channels, classes, options, args.out, console, args.max_image_bytes)
     elif kind == "signal":
         explain_signal(net, filename, channels, classes, options, args.out, console, args.max_image_bytes)
-    elif filename.lower().endswith(_ARRAY_SUFFIXES):
-        raise ValueError(
-            f"{args.model} takes 2-D images ({net.InputDataFormats}), which the command reads from image files "
-            f"(PNG, JPEG, TIFF, ...); {filename!r} is for volume or signal networks."
-        )
     else:
+        check_file_kind(filename, kind, net.InputDataFormats, args.model)
         image = imread(filename, MaxImageBytes=args.max_image_bytes)
         explain_image(
             net, image, Path(filename).stem, channels, classes, options, args.out, console, args.channel_order or "RGB"
@@ -444,14 +438,8 @@ def _run(argv: Sequence[str]) -> int:
     channels = args.channel if args.label is None else class_channels(args.label, classes or [], "--label")
     options = _occlusion_kwargs(args)
     if is_dataset(args.image):
-        for name in args.image:
-            if name.lower().endswith(_ARRAY_SUFFIXES):  # the dataset job reads images only, for now
-                raise ValueError(
-                    f"the dataset form explains images; run the command once per volume or signal file ({name!r})."
-                )
-        images = argparse.Namespace(**{**vars(args), "channel_order": args.channel_order or "RGB"})
         return run_dataset(
-            images,
+            args,
             _import_options(args),
             options,
             channels,

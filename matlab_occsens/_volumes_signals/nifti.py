@@ -25,7 +25,15 @@ from .._utils.install import install_command
 from ..image._imresize3 import imresize3
 from .arrays import check_dtype, check_finite, check_size, shown_shape
 
-__all__ = ["NIFTI_SUFFIXES", "NiftiSource", "is_nifti", "map_on_input_grid", "nifti_bytes", "read_nifti"]
+__all__ = [
+    "NIFTI_SUFFIXES",
+    "NiftiSource",
+    "is_nifti",
+    "map_on_input_grid",
+    "nibabel_module",
+    "nifti_bytes",
+    "read_nifti",
+]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _HEADER_SIZES = {348: "Nifti1Image", 540: "Nifti2Image"}
@@ -35,7 +43,8 @@ def is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
 
-def _nibabel() -> ModuleType:
+def nibabel_module() -> ModuleType:
+    """nibabel, or an ImportError that names the ``[volumes]`` extra and the command installing it."""
     try:
         import nibabel
     except ImportError as missing:
@@ -99,7 +108,7 @@ def read_nifti(path: Path, limit: float | None) -> tuple[np.ndarray, NiftiSource
     The size is checked from the header before the voxels are read (for ``.nii.gz`` too: the
     header says how much the data inflates to).
     """
-    nibabel = _nibabel()
+    nibabel = nibabel_module()
     image_class = _image_class(path, nibabel)
     try:
         image = image_class.from_filename(str(path), mmap=False)

@@ -24,7 +24,16 @@ from .arrays import existing_file, read_npy, shown_shape
 from .nifti import NiftiSource, is_nifti, read_nifti
 from .signal_csv import read_csv_signal
 
-__all__ = ["SIGNAL_SUFFIXES", "VOLUME_SUFFIXES", "Signal", "Volume", "file_stem", "read_signal", "read_volume"]
+__all__ = [
+    "SIGNAL_SUFFIXES",
+    "VOLUME_SUFFIXES",
+    "Signal",
+    "Volume",
+    "file_stem",
+    "read_signal",
+    "read_volume",
+    "suffix_refused",
+]
 
 VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
 SIGNAL_SUFFIXES = (".npy", ".csv")
@@ -63,7 +72,7 @@ def file_stem(filename: str | os.PathLike) -> str:
     return os.path.splitext(name)[0] or name
 
 
-def _suffix_refused(name: str, kind: str, suffixes: tuple[str, ...]) -> ValueError:
+def suffix_refused(name: str, kind: str, suffixes: tuple[str, ...]) -> ValueError:
     return ValueError(f"a {kind} network reads {', '.join(suffixes[:-1])} or {suffixes[-1]} files; got {name!r}.")
 
 
@@ -74,7 +83,7 @@ def read_volume(filename: str | os.PathLike, limit: float | None) -> Volume:
         values, source, notes = read_nifti(path, limit)
         return Volume(values, source, notes)
     if path.suffix.lower() != ".npy":
-        raise _suffix_refused(path.name, "volume", VOLUME_SUFFIXES)
+        raise suffix_refused(path.name, "volume", VOLUME_SUFFIXES)
     values = read_npy(path, "array", limit)
     if values.ndim not in (3, 4):
         raise ValueError(
@@ -92,7 +101,7 @@ def read_signal(filename: str | os.PathLike, limit: float | None) -> Signal:
         values, names = read_csv_signal(path, limit)
         return Signal(values, names, from_csv=True)
     if suffix != ".npy":
-        raise _suffix_refused(path.name, "signal", SIGNAL_SUFFIXES)
+        raise suffix_refused(path.name, "signal", SIGNAL_SUFFIXES)
     values = read_npy(path, "array", limit)
     if values.ndim not in (1, 2):
         raise ValueError(

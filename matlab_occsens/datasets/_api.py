@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._job import JobSummary
 from ._channels import channel_plan
 from ._explain import explain_images, job_options
+from ._kinds import check_channel_order, job_kind
 from ._network import built_network, describe_network
 from ._sources import image_list
 
@@ -49,7 +50,10 @@ def occlusionSensitivityMaps(
         :func:`~matlab_occsens.importNetworkFromPyTorch`.
     images : ImageDatastore, path, folder, wildcard, list of them, H×W×C×N array, or list of arrays
         Images of another size than ``net.InputSize`` are resized with MATLAB's ``imresize``;
-        gray images are repeated into three channels.
+        gray images are repeated into three channels. Extension: for a volume network, volumes
+        (``.npy``, NIfTI ``.nii``/``.nii.gz``, S1×S2×S3(×C) arrays or an S1×S2×S3×C×N stack),
+        resized with ``imresize3``; for a signal network, signals (``.npy``, ``.csv``, C×T arrays
+        or a C×T×N stack) of the network's length. A folder lists the files of the network's kind.
     channelIdx : int, vector, N×n array, list of N vectors, "predicted" or "labels"
         One choice for every image, one row per image, each image's top-1 class, or each image's
         datastore label looked up in ``net.Classes``.
@@ -68,7 +72,7 @@ def occlusionSensitivityMaps(
     ------
     scoreMap : ndarray of float32
         Each image's map, as :func:`~matlab_occsens.occlusionSensitivity` returns it, in the
-        order of ``images``.
+        order of ``images`` (a volume's S1×S2×S3(×n), a signal's T(×n)).
 
     Raises
     ------
@@ -102,13 +106,15 @@ def occlusionSensitivityMaps(
     coffee.png (224, 224)
     astronaut.png (224, 224)
     """
-    listed = image_list(images)
+    kind = job_kind(net)
+    check_channel_order(kind, ChannelOrder)
+    listed = image_list(images, kind, net.InputDataFormats)
     options = job_options(net, args, kwargs, MaxImageBytes)
     plan = channel_plan(channelIdx, len(listed), net.output_channels(net.OutputNames[0]), listed.labels, net.Classes)
     items = ((index, entry, plan.of(index)) for index, entry in enumerate(listed.entries))
     for result in explain_images(net, items, options, ChannelOrder):
         if result.failed:
-            raise ValueError(f"{FUNCTION}: image {result.index} ({listed.names[result.index]}): {result.error}")
+            raise ValueError(f"{FUNCTION}: {kind} {result.index} ({listed.names[result.index]}): {result.error}")
         assert result.scoremap is not None
         yield result.scoremap
 
@@ -221,8 +227,9 @@ def occlusionSensitivityDataset(
     )
     try:
         description = describe_network(net, **(import_options or {}), channel_order=ChannelOrder)
-        listed = image_list(images)
         built = built_network(description)
+        check_channel_order(job_kind(built), ChannelOrder)
+        listed = image_list(images, job_kind(built), built.InputDataFormats)
         options = job_options(built, args, kwargs, MaxImageBytes)
         names = classes if classes is not None else built.Classes
         plan = channel_plan(channelIdx, len(listed), built.output_channels(built.OutputNames[0]), listed.labels, names)

@@ -1,7 +1,8 @@
 """The dataset form of the command: ``matlab-occsens MODEL IMAGE [IMAGE ...] --out DIR``.
 
 With more than one image, or a folder or wildcard, the command runs a dataset job into one store
-in DIR instead of writing one image's files. The single-image flags keep their meaning; the
+in DIR instead of writing one image's files; for a volume or signal network the items are
+volumes or signals (docs/specification.md §9.9). The single-image flags keep their meaning; the
 flags added here say where the work runs and what pictures to draw.
 """
 
@@ -62,7 +63,12 @@ def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
         help="start over the store in --out (one that holds another job, or is damaged); a folder that is not a "
         "store is never deleted",
     )
-    group.add_argument("--overlays", action="store_true", help="also write one overlay PNG per image and channel")
+    group.add_argument(
+        "--overlays",
+        action="store_true",
+        help="also write one overlay PNG per image and channel (a montage per volume, a plot per signal; a NIfTI "
+        "volume's map also as NIfTI on its own grid)",
+    )
     group.add_argument(
         "--overview",
         action="store_true",
@@ -115,6 +121,7 @@ def _run(
     from ._explain import job_options
     from ._export import storeToMat
     from ._job import run_job
+    from ._kinds import job_kind, listed_extensions
     from ._network import built_network, describe_network
     from ._pictures import write_overlays, write_overview
     from ._sources import image_list
@@ -123,7 +130,7 @@ def _run(
     given_output = getattr(args, "OutputNames", None)
     output_names = None if given_output is None else [given_output]
     description = describe_network(
-        args.model, output_names=output_names, channel_order=args.channel_order, **import_options
+        args.model, output_names=output_names, channel_order=args.channel_order or "RGB", **import_options
     )
     net = built_network(description)
     if len(net.OutputNames) != 1:
@@ -131,10 +138,14 @@ def _run(
             f"the network has {len(net.OutputNames)} outputs ({', '.join(net.OutputNames)}); "
             f"choose one with --output-names."
         )
-    images = image_list(list(args.image))
+    kind = job_kind(net)
+    if kind != "image" and args.channel_order is not None:
+        raise ValueError(f"argument --channel-order: applies to image networks; {args.model} takes a {kind}.")
+    images = image_list(list(args.image), kind, net.InputDataFormats)
     options = job_options(net, (), occlusion_kwargs, args.max_image_bytes)
     if args.per_image == LABELS:
-        images = image_list(imageDatastore(list(args.image), LabelSource="foldernames"))
+        labelled = imageDatastore(list(args.image), LabelSource="foldernames", FileExtensions=listed_extensions(kind))
+        images = image_list(labelled, kind, net.InputDataFormats)
     plan = channel_plan(
         (args.per_image or PREDICTED) if channels is None else channels,
         len(images),
@@ -142,7 +153,7 @@ def _run(
         images.labels,
         classes,
     )
-    say(f"{len(images)} images into {Path(args.out) / 'occlusion.zarr'}")
+    say(f"{len(images)} {kind}s into {Path(args.out) / 'occlusion.zarr'}")
     summary = run_job(
         description,
         images,
@@ -158,11 +169,11 @@ def _run(
     for note in summary.notes:
         say(note)
     for index, reason in summary.damaged.items():
-        alert(f"image {index} ({images.names[index]}) was complete but {reason}; computed again")
+        alert(f"{kind} {index} ({images.names[index]}) was complete but {reason}; computed again")
     for index in summary.changed:
-        alert(f"image {index} ({images.names[index]}) changed since its map was computed; computed again")
+        alert(f"{kind} {index} ({images.names[index]}) changed since its map was computed; computed again")
     if summary.skipped:
-        say(f"resumed: {summary.skipped} of {summary.total} images were already complete")
+        say(f"resumed: {summary.skipped} of {summary.total} {kind}s were already complete")
     result(
         f"wrote {summary.store} ({summary.computed} maps computed, {summary.skipped} already there, "
         f"{len(summary.failures)} failed)"
@@ -170,8 +181,9 @@ def _run(
     store = MapStore.for_reading(summary.store)
     out = Path(args.out)
     if args.overlays:
+        upsampling = options.resolved.output_upsampling
         for path in write_overlays(
-            store, images.entries, images.names, net.InputSize, out / "overlays", args.max_image_bytes
+            store, images.entries, images.names, net.InputSize, out / "overlays", args.max_image_bytes, upsampling
         ):
             result(f"wrote {path}")
     if args.overview:
@@ -181,5 +193,5 @@ def _run(
     if args.mat:
         result(f"wrote {storeToMat(args.out, out / 'occlusion.mat')}")
     for index, reason in sorted(summary.failures.items()):
-        alert(f"failed: image {index} ({images.names[index]}): {reason}")
+        alert(f"failed: {kind} {index} ({images.names[index]}): {reason}")
     return 1 if summary.failures else 0

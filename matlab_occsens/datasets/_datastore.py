@@ -132,6 +132,14 @@ def _once(paths: list[Path]) -> list[Path]:
     return sorted(unique.values())
 
 
+def _has_extension(path: Path, extensions: tuple[str, ...]) -> bool:
+    """Whether the name ends with one of ``extensions``, compared without case: a double suffix
+    such as ``.nii.gz`` counts whole (``Path.suffix`` would give ``.gz``); a name that is only an
+    extension (``.png``) has none, as for ``Path.suffix``."""
+    name = path.name.lower()
+    return any(name.endswith(extension) and len(name) > len(extension) for extension in extensions)
+
+
 def _files_at(location: str, subfolders: bool, extensions: tuple[str, ...]) -> list[Path]:
     """The files one location names: a file, a folder's image files, or a wildcard's matches.
 
@@ -146,14 +154,14 @@ def _files_at(location: str, subfolders: bool, extensions: tuple[str, ...]) -> l
         found = []
         for match in matches:  # a wildcard may match folders: their files count, as in MATLAB
             found += _files_at(str(match), subfolders, extensions) if match.is_dir() else [match]
-        return [path for path in _once(found) if path.suffix.lower() in extensions]
+        return [path for path in _once(found) if _has_extension(path, extensions)]
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise ValueError(f"{_FUNCTION}: {location!r} is neither a file nor a folder.")
     folders = _folders_below(path) if subfolders else iter([path])
     found = [file for folder in folders for file in _entries(folder, "*", False, hidden=True) if file.is_file()]
-    return [file for file in _once(found) if file.suffix.lower() in extensions]
+    return [file for file in _once(found) if _has_extension(file, extensions)]
 
 
 class ImageDatastore:

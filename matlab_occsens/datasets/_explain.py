@@ -1,14 +1,16 @@
-"""Images to maps, one after another in input order, for one process (a worker or the caller).
+"""Images (or volumes, or signals) to maps, one after another in input order, for one process
+(a worker or the caller).
 
-The job's options are resolved once (:func:`job_options`): every image is fitted to the
+The job's options are resolved once (:func:`job_options`): every item is fitted to the
 network's input size, so the mask grid and every option but an automatic MaskValue are the same
-for all of them. Each image is then read, fitted to the network as the single-image command fits
-it, and turned into a map request (classified first when its channel is its prediction, else by
-the map's own pass of the unoccluded image); the requests flow through one occlusion stream, so
-the masks of several small maps share batches. A file that cannot be read or fitted (corrupt,
-too large, out of memory while decoding) becomes a failed result with its reason instead of
-stopping the others; a stream that runs out of memory has its remaining images computed one at a
-time, and an image that runs out of memory alone is a failure of that image.
+for all of them. Each item is then read and fitted to the network as the single-file command
+reads and fits it (:func:`.kinds.read_fitted`), and turned into a map request (classified
+first when its channel is its prediction, else by the map's own pass of the unoccluded image);
+the requests flow through one occlusion stream, so the masks of several small maps share
+batches. A file that cannot be read or fitted (corrupt, too large, out of memory while decoding)
+becomes a failed result with its reason instead of stopping the others; a stream that runs out
+of memory has its remaining images computed one at a time, and an image that runs out of memory
+alone is a failure of that image.
 """
 
 from __future__ import annotations
@@ -22,16 +24,24 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .._core.formats import spatial_size
 from .._core.grid import MaskGrid, mask_grid
 from .._core.labels import rank_classes
 from .._core.occlusion import MapRequest, map_results
-from .._core.options import DEFAULTS, FUNCTION, OcclusionOptions, auto_mask_value, image_argument, occlusion_options
+from .._core.options import (
+    DEFAULTS,
+    FUNCTION,
+    OcclusionOptions,
+    auto_mask_value,
+    observation_argument,
+    occlusion_options,
+)
 from .._core.predict import selected_outputs
 from .._utils.namevalue import is_text, parse_name_value
-from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, byte_limit
 from ..network._base import Network
-from ._sources import ImageEntry, file_stamp, load_image
+from ._kinds import job_kind, read_fitted
+from ._sources import ImageEntry, file_stamp
 
 __all__ = ["ImageResult", "JobOptions", "explain_images", "job_options", "map_shape"]
 
@@ -64,15 +74,17 @@ def job_options(
         name: value for name, value in parse_name_value(FUNCTION, DEFAULTS, args, kwargs).items() if name != "Verbose"
     }
     limit = byte_limit(max_image_bytes, FUNCTION)
-    probe = image_argument(np.zeros(net.InputSize, np.float32), net.InputSize)
+    probe = observation_argument(np.zeros(net.InputSize, np.float32), net.InputSize, net.InputDataFormats)
     resolved = occlusion_options(probe, (), given)
-    grid = mask_grid(probe.shape[:2], resolved.mask_size, resolved.stride, resolved.mask_clipping)
+    grid = mask_grid(probe.shape[:-1], resolved.mask_size, resolved.stride, resolved.mask_clipping)
     return JobOptions(given, resolved, grid, is_text(given["MaskValue"]), None if limit == float("inf") else limit)
 
 
 def map_shape(net: Network, options: JobOptions, width: int) -> tuple[int, ...]:
-    """The shape of every map of the job."""
-    size = net.InputSize[:2] if options.resolved.output_upsampling != "none" else options.grid.shape
+    """The shape of every map of the job: H×W, S1×S2×S3 or T (the grid's with
+    ``OutputUpsampling="none"``), ×n for n channels."""
+    upsampled = options.resolved.output_upsampling != "none"
+    size = spatial_size(net.InputDataFormats, net.InputSize) if upsampled else options.grid.shape
     return (*size, width) if width > 1 else tuple(size)
 
 
@@ -140,8 +152,8 @@ def _prepare(
     item = _Prepared(index)
     try:
         item.stamp = file_stamp(entry)
-        fitted = fit_image(load_image(entry, job.max_image_bytes), net.InputSize, channel_order)  # type: ignore[arg-type]
-        image = image_argument(fitted.pixels, net.InputSize)
+        fitted = read_fitted(entry, job_kind(net), net.InputSize, channel_order, job.max_image_bytes)
+        image = observation_argument(fitted.pixels, net.InputSize, net.InputDataFormats)
         net.warn_pixel_range(image, FUNCTION)
         if channels is None:  # the map's channel is the prediction: one forward pass before the map
             environment = job.resolved.execution_environment
@@ -161,6 +173,8 @@ def _prepare(
         item.error = str(error)
     except OSError as error:
         item.error = f"cannot read it ({error.strerror or error})"
+    except ImportError as error:  # a worker without the reader's extra (nibabel: [volumes])
+        item.error = str(error)
     except MemoryError as error:
         item.error = _out_of_memory(error, "while reading or fitting it")
     except cv2.error as error:  # OpenCV's own failures, allocation among them

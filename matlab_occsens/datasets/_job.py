@@ -30,6 +30,7 @@ from .._core.options import FUNCTION
 from ._channels import ChannelPlan
 from ._cluster import ClusterProcess
 from ._explain import JobOptions, explain_images, map_shape
+from ._kinds import job_kind
 from ._lock import store_lock
 from ._network import NetworkDescription, built_network
 from ._resume import resume_plan
@@ -224,9 +225,8 @@ def run_job(
         "OutputNames": net.OutputNames,
         "ChannelOrder": description.channel_order,
     }  # all that changes a map besides the model file
-    identity = StoreIdentity(
-        images.names, description.sha256, {k: json_value(v) for k, v in recorded.items()}, plan.rule, shape
-    )
+    options_record = {k: json_value(v) for k, v in recorded.items()}
+    identity = StoreIdentity(images.names, description.sha256, options_record, plan.rule, shape, job_kind(net))
     directory = Path(out).resolve()  # absolute: a worker would resolve a relative path in its own folder
     path = directory / STORE_NAME
     if directory.exists() and not directory.is_dir():

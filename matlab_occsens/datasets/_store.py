@@ -5,6 +5,8 @@ Layout (one group, ``<DIR>/occlusion.zarr``, store format 2), every array with n
 (Zarr 3's ``dimension_names``, which xarray reads):
 
 - ``maps`` (image, row, column[, channel]): float32, one chunk per image; NaN until computed.
+  A job of volumes (extension) stores (image, s1, s2, s3[, channel]), MATLAB's S1×S2×S3, and a
+  job of signals (image, time[, channel]); ``image`` numbers the items of every kind.
 - ``channels`` (image, channel): int32, the 1-based channels each map shows.
 - ``predicted``, ``score`` (image): the 1-based top-1 class of each image and its probability
   (0 and NaN where the output is not a class-score vector).
@@ -91,21 +93,32 @@ class StoreIdentity:
     options: dict[str, Any]
     channels: dict[str, Any]
     map_shape: tuple[int, ...]
+    kind: str = "image"
+    """What the items are, the network's input: "image", "volume" or "signal"."""
 
     def record(self) -> dict[str, Any]:
-        return {
+        recorded = {
             "images": list(self.images),
             "model_sha256": self.model_sha256,
             "options": self.options,
             "channels": self.channels,
             "map_shape": list(self.map_shape),
         }
+        return recorded if self.kind == "image" else {**recorded, "input": self.kind}
 
 
-def _layout(count: int, map_shape: tuple[int, ...]) -> dict[str, tuple[tuple[int, ...], str, tuple[str, ...]]]:
-    """Each array's shape, data type and dimension names for ``count`` images of ``map_shape``."""
-    width = 1 if len(map_shape) == 2 else map_shape[2]
-    spatial = ("row", "column") if len(map_shape) == 2 else ("row", "column", "channel")
+#: The names of a map's axes of one channel, per kind of item.
+MAP_DIMENSIONS = {"image": ("row", "column"), "volume": ("s1", "s2", "s3"), "signal": ("time",)}
+
+
+def _layout(
+    count: int, map_shape: tuple[int, ...], kind: str = "image"
+) -> dict[str, tuple[tuple[int, ...], str, tuple[str, ...]]]:
+    """Each array's shape, data type and dimension names for ``count`` items of ``kind`` whose
+    maps are ``map_shape``."""
+    axes = MAP_DIMENSIONS[kind]
+    width = 1 if len(map_shape) == len(axes) else map_shape[-1]
+    spatial = axes if len(map_shape) == len(axes) else (*axes, "channel")
     return {
         "maps": ((count, *map_shape), "float32", ("image", *spatial)),
         "channels": ((count, width), "int32", ("image", "channel")),
@@ -122,6 +135,9 @@ _FILL: dict[str, Any] = {"float32": np.nan, "int32": 0, "int64": 0, "int8": PEND
 
 def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     said = []
+    kinds = (stored.get("input", "image"), wanted.get("input", "image"))
+    if kinds[0] != kinds[1]:
+        said.append(f"the kind of input ({kinds[0]}s in the store, {kinds[1]}s now)")
     if stored.get("model_sha256") != wanted["model_sha256"]:
         said.append(
             f"the model (SHA-256 {str(stored.get('model_sha256'))[:12]}... in the store, "
@@ -223,7 +239,9 @@ class MapStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         group = zarr.open_group(str(path), mode="w-")
         job_id = uuid.uuid4().hex
-        for name, (shape, dtype, dimensions) in _layout(len(identity.images), identity.map_shape).items():
+        for name, (shape, dtype, dimensions) in _layout(
+            len(identity.images), identity.map_shape, identity.kind
+        ).items():
             group.create_array(
                 name,
                 shape=shape,
@@ -267,7 +285,8 @@ class MapStore:
             raise StoreMismatch(f"{path} holds another job: it differs in {'; '.join(said)}; {_RESTART}.")
         try:
             store = cls(path, mode)
-            for name, (shape, dtype, dimensions) in _layout(len(identity.images), identity.map_shape).items():
+            layout = _layout(len(identity.images), identity.map_shape, identity.kind)
+            for name, (shape, dtype, dimensions) in layout.items():
                 store._check_array(name, shape, dtype, dimensions)
             if store.array("status").attrs.get("job_id") != attributes["job_id"]:
                 raise StoreUnusable(f"{path}: its metadata is damaged (two job ids); {_RESTART}.")
@@ -326,6 +345,11 @@ class MapStore:
     @property
     def job(self) -> dict[str, Any]:
         return dict(self.attribute("job"))
+
+    @property
+    def kind(self) -> str:
+        """What the items are: "image", "volume" or "signal"."""
+        return str(self.job.get("input", "image"))
 
     @property
     def job_id(self) -> str:
