@@ -135,6 +135,14 @@ def test_the_specification_has_its_nine_numbered_sections():
     assert _sections() == set(range(1, 10))  # §9: the extensions to volumes, signals and ReductionFcn
 
 
+def test_every_rule_of_section_9_is_tagged_an_extension():
+    """MATLAB documents 2-D images and the total activation only: each rule of §9 says so first."""
+    section = SPECIFICATION.read_text(encoding="utf-8").split("\n## 9. ")[1].split("\n## ")[0]
+    rules = re.findall(r"^### (9\.\d+) [^\n]*\n\n(.*)$", section, re.MULTILINE)
+    assert len(rules) >= 7
+    assert [number for number, first in rules if not first.startswith("**Extension")] == []
+
+
 def test_every_citation_of_the_specification_names_a_section_that_exists():
     sections = _sections()
     cited = re.compile(r"docs/specification\.md §(\d+)(?:[-–](\d+))?")
