@@ -64,6 +64,30 @@ def test_each_public_name_says_what_it_ports_and_shows_it(module_name, name, val
     assert examples and ">>>" in examples.group(1), f"{module_name}.{name}: no Examples section with a >>> example"
 
 
+def _sections(doc: str) -> set[str]:
+    return set(re.findall(r"^(\w[\w ]*)\n-{3,}$", doc, re.MULTILINE))
+
+
+@pytest.mark.parametrize(
+    ("module_name", "name", "value", "doc"),
+    [entry for entry in PUBLIC if callable(entry[2])],
+    ids=[f"{m}.{n}" for m, n, v, _ in PUBLIC if callable(v)],
+)
+def test_each_public_function_and_class_has_its_numpydoc_sections(module_name, name, value, doc):
+    """Parameters where it takes any, Returns (or Yields) where a function gives something back;
+    a warning class, which the package raises and users never build, takes none."""
+    sections = _sections(doc or "")
+    if inspect.isclass(value) and issubclass(value, Warning):
+        return
+    parameters = [
+        parameter for parameter in inspect.signature(value).parameters.values() if parameter.name not in ("self", "cls")
+    ]
+    if parameters:
+        assert "Parameters" in sections, f"{module_name}.{name}: no Parameters section"
+    if not inspect.isclass(value) and inspect.signature(value).return_annotation not in (None, "None"):
+        assert sections & {"Returns", "Yields"}, f"{module_name}.{name}: no Returns section"
+
+
 @pytest.mark.parametrize(
     ("module_name", "name", "doc"),
     [(m, n, d) for m, n, v, d in PUBLIC if not (callable(v) or inspect.isclass(v))],

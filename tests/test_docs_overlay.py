@@ -16,8 +16,13 @@ PAGE = Path(__file__).resolve().parents[1] / "docs" / "getting-started.md"
 @pytest.mark.parametrize("map_shape", [(6, 8), (3, 4)], ids=["upsampled", "OutputUpsampling-none"])
 def test_the_matplotlib_overlay_snippet_layers_the_map_as_imagesc(tmp_path, monkeypatch, map_shape):
     plt = pytest.importorskip("matplotlib.pyplot")
+    pytest.importorskip("skimage")  # the block imports it for its own image
     blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), flags=re.DOTALL)
     (snippet,) = [block for block in blocks if "ListedColormap(jet())" in block]
+    # The block computes its own X and scoreMap (it runs alone); here its imports and its drawing
+    # lay maps of two shapes over an image of another size.
+    imports = "".join(line for line in snippet.splitlines(keepends=True) if line.startswith(("import ", "from ")))
+    snippet = imports + snippet[snippet.index("fig, ax = plt.subplots()") :]
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     scoreMap = rng.normal(size=map_shape).astype(np.float32)

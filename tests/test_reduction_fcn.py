@@ -122,8 +122,11 @@ def test_no_reduction_is_the_total_activation_bit_for_bit(segmenter, picture):
     np.testing.assert_allclose(summed, default, rtol=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
 @pytest.mark.parametrize("kind", ["volume", "signal"])
-def test_volumes_and_signals_give_the_brute_force_map(kind):
+def test_volumes_and_signals_give_the_brute_force_map(kind, backend):
+    if backend == "torch":
+        pytest.importorskip("onnx2torch")
     rng = np.random.default_rng(6)
     if kind == "volume":
         weights = rng.integers(-2, 3, size=(2, 1, 5, 4, 6)).astype(np.float32)
@@ -133,7 +136,7 @@ def test_volumes_and_signals_give_the_brute_force_map(kind):
         weights = rng.integers(-2, 3, size=(2, 3, 30)).astype(np.float32)
         X = rng.integers(0, 8, (3, 30)).astype(np.float64)
         layout, mask, stride = "BTC", (4,), (3,)
-    net = importNetworkFromONNX(linear_model_nd(weights, layout))
+    net = importNetworkFromONNX(linear_model_nd(weights, layout), Backend=backend)
     observation = X if kind == "volume" else X.T
 
     def squared(scores):

@@ -127,9 +127,10 @@ def test_a_scalar_mask_and_stride_apply_to_every_axis_of_a_volume():
     np.testing.assert_array_equal(scalar, expected.astype(np.float32))
 
 
-def test_mask_clipping_off_keeps_only_whole_masks_of_a_volume():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mask_clipping_off_keeps_only_whole_masks_of_a_volume(backend):
     weights, volume = volume_problem()
-    net = network(weights, "BCSSS")
+    net = network(weights, "BCSSS", backend)
     scoreMap = raw_map(net, volume, 3, MaskSize=[4, 3, 5], Stride=[2, 2, 3], MaskClipping="off", MaskValue=1)
     axes = [ranges(9, 4, 2, False), ranges(7, 3, 2, False), ranges(11, 5, 3, False)]
     assert [len(axis) for axis in axes] == [3, 3, 3]
@@ -148,10 +149,11 @@ def test_auto_mask_value_is_each_channels_mean_over_the_volume():
     np.testing.assert_allclose(auto, expected, rtol=1e-5, atol=1e-3)  # a fractional fill: float32 rounding
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mask_value", [5, [2, 9]])
-def test_scalar_and_per_channel_mask_values_of_a_volume(mask_value):
+def test_scalar_and_per_channel_mask_values_of_a_volume(mask_value, backend):
     weights, volume = volume_problem()
-    net = network(weights, "BSSSC")
+    net = network(weights, "BSSSC", backend)
     scoreMap = raw_map(net, volume, 2, MaskSize=2, Stride=4, MaskValue=mask_value)
     fill = np.broadcast_to(np.asarray(mask_value, float), (2,))
     expected = expected_linear_map_nd(weights, volume, fill, [ranges(side, 2, 4, True) for side in VOLUME])[..., 1]
@@ -185,6 +187,17 @@ def test_a_volume_map_is_upsampled_axis_by_axis_with_imresizes_kernels(method):
     np.testing.assert_allclose(upsampled, expected, rtol=2e-6, atol=2e-6 * np.abs(raw).max())
     if method == "nearest":  # no arithmetic: every value is one of the raw map's, exactly
         np.testing.assert_array_equal(upsampled, expected)
+
+
+@pytest.mark.parametrize("layout", ["BCSSS", "BSSSC"])
+def test_a_volume_layout_given_at_import_is_the_derived_one(layout):
+    weights, volume = volume_problem()
+    given = importNetworkFromONNX(linear_model_nd(weights, layout), InputDataFormats=layout)
+    assert given.InputDataFormats == layout and given.InputSize == (*VOLUME, 2)
+    options = dict(MaskSize=[2, 3, 4], Stride=[3, 3, 5], MaskValue=[1, 4])
+    axes = [ranges(9, 2, 3, True), ranges(7, 3, 3, True), ranges(11, 4, 5, True)]
+    expected = expected_linear_map_nd(weights, volume, np.array([1.0, 4.0]), axes)[..., [1, 2]]
+    np.testing.assert_array_equal(raw_map(given, volume, [2, 3], **options), expected.astype(np.float32))
 
 
 def test_the_volume_map_of_one_channel_drops_its_channel_axis():
@@ -283,9 +296,21 @@ def test_a_signals_auto_mask_covers_a_fifth_of_the_time_steps_in_every_feature()
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
 
-def test_mask_clipping_off_keeps_every_signal_mask_full_length():
+def test_a_signal_takes_its_mask_size_and_stride_as_one_element_vectors():
+    """A signal has one spatial axis, so a vector MaskSize or Stride holds one value (§9.4)."""
     weights, signal = signal_problem()
-    net = network(weights, "BTC")
+    net = network(weights, "BCT")
+    scoreMap = raw_map(net, signal, [3, 1], MaskSize=[7], Stride=[4], MaskValue=0)
+    expected = expected_linear_map_nd(weights, signal.T, np.zeros(3), [ranges(SIGNAL, 7, 4, True)])[..., [2, 0]]
+    assert scoreMap.shape == (15, 2)
+    np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
+    np.testing.assert_array_equal(raw_map(net, signal, [3, 1], MaskSize=7, Stride=4, MaskValue=0), scoreMap)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mask_clipping_off_keeps_every_signal_mask_full_length(backend):
+    weights, signal = signal_problem()
+    net = network(weights, "BTC", backend)
     scoreMap = raw_map(net, signal, 2, MaskSize=9, Stride=8, MaskClipping="off", MaskValue=2)
     covered = ranges(SIGNAL, 9, 8, False)
     assert all(stop - start == 9 for start, stop in covered) and len(covered) == 7
@@ -293,10 +318,11 @@ def test_mask_clipping_off_keeps_every_signal_mask_full_length():
     np.testing.assert_array_equal(scoreMap, expected.astype(np.float32))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mask_value", ["auto", 3, [1, 2, 3]])
-def test_mask_values_of_a_signal(mask_value):
+def test_mask_values_of_a_signal(mask_value, backend):
     weights, signal = signal_problem()
-    net = network(weights, "BCT")
+    net = network(weights, "BCT", backend)
     scoreMap = raw_map(net, signal, [1, 2], MaskSize=4, Stride=5, MaskValue=mask_value)
     fill = (
         signal.astype(np.float32).mean(axis=1, dtype=np.float64)
