@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,13 @@ def test_getting_started_script_runs_and_draws_the_committed_picture(efficientne
 # that starts an explanation).
 GUIDE_PAGES = [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]
 # The user's own files that blocks name, stood in for in the block's folder: EfficientNet-Lite0 as
-# the network, scikit-image's coffee photo as the image.
-USER_FILES = ("model.onnx", "photo.jpg")
+# the network, scikit-image's coffee photo as the image, two of its photos in labelled folders as
+# `photos/`, and the store that the datasets page's command writes from them as `results/`.
+USER_FILES = ("model.onnx", "photo.jpg", "photos", "results/occlusion.zarr")
+DATASET_COMMAND_PAGE = DOCS / "datasets.md"
 # The blocks that cannot run here, each found by a line of its own and page, with the reason.
 NOT_RUN = {
     ("troubleshooting.md", '"vit.onnx"'): "needs the user's own vision transformer; none ships with the package",
-    ("datasets.md", 'zarr.open_group("results/occlusion.zarr"'): "reads the store the command above it writes",
-    ("datasets.md", 'da.from_zarr("results/occlusion.zarr"'): "reads the store, and `done` from the block before",
-    ("datasets.md", 'xr.open_zarr("results/occlusion.zarr"'): "reads the store the command above it writes",
-    ("datasets.md", 'imageDatastore("photos"'): "`[...]` stands for the user's statistics; a folder of photos",
     ("datasets.md", "from dask_jobqueue import SLURMCluster"): "needs a SLURM cluster and dask-jobqueue",
 }
 OPTIONAL_MODULES = ("torch", "torchvision", "captum", "monai", "skimage", "matplotlib")
@@ -77,12 +76,32 @@ def test_each_block_runs_alone_and_prints_what_it_says(name, block, tmp_path, mo
 
         shutil.copyfile(EFFICIENTNET_LITE0.onnx_path(), tmp_path / "model.onnx")
         imwrite(data.coffee(), tmp_path / "photo.jpg")
+        (tmp_path / "photos" / "cats").mkdir(parents=True)  # a photo in the folder, one in a subfolder
+        imwrite(data.coffee(), tmp_path / "photos" / "coffee.jpg")
+        imwrite(data.chelsea(), tmp_path / "photos" / "cats" / "chelsea.jpg")
+    if '"results/occlusion.zarr"' in block:
+        _run_the_dataset_command(tmp_path)
     monkeypatch.chdir(tmp_path)
     exec(compile(block, name, "exec"), {"__name__": "__main__"})
     printed = capsys.readouterr().out.strip().splitlines()
     said = [comment.split(":")[0].strip() for comment in re.findall(r"^print\(.*\)  # (.*)$", block, re.MULTILINE)]
     if said:  # a block that promises no output has still run without an error
         assert printed == said
+
+
+def _run_the_dataset_command(folder: Path) -> None:
+    """The datasets page's command as written, on one worker (``matlab-occsens`` run as this
+    Python's ``-m matlab_occsens``), in ``folder``: the store its reading blocks open."""
+    pytest.importorskip("zarr")
+    page = DATASET_COMMAND_PAGE.read_text(encoding="utf-8")
+    command = next(
+        block for block in re.findall(r"```bash\n(.*?)```", page, flags=re.DOTALL) if "--out results" in block
+    )
+    words = command.replace("\\\n", " ").split()
+    assert words[0] == "matlab-occsens"
+    subprocess.run(
+        [sys.executable, "-m", "matlab_occsens", *words[1:], "--workers", "1"], cwd=folder, check=True, timeout=600
+    )
 
 
 def test_every_page_with_python_has_its_blocks_collected_and_every_exemption_names_a_block():
