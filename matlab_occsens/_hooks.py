@@ -10,13 +10,12 @@ when they import any other internal name. docs/architecture.md lists these hooks
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._backends.cpu import physical_cores
 from ._backends.ort import session_options
-from ._backends.torch_engine import CPU_UNIT, forward_alone
 from ._core import option_table
 from ._core.activations import channel_totals
 from ._core.grid import MaskGrid, mask_grid
@@ -30,6 +29,9 @@ from ._incremental.policy import incremental_forward, ordinary_images, plan_for,
 from ._stream.drive import batch_search, observe_forwards
 from ._stream.job import OcclusionJob, occluded_batches
 from .network import Network
+
+if TYPE_CHECKING:  # at run time through __getattr__ below, so that importing the hooks imports no torch
+    from ._backends.torch_engine import CPU_UNIT, forward_alone
 
 __all__ = [
     # the rules of a map, for the cross-check kit and the benchmarks' grids
@@ -71,3 +73,13 @@ def occluded_images(net: Network, X: Any, batch_size: int, *args: Any, **options
     request = map_request(net, X, 1, *args, **options)
     for _, batch in occluded_batches(occlusion_job(net, request, batch_size)):
         yield batch.copy()
+
+
+def __getattr__(name: str) -> Any:
+    """The torch engine's hooks, imported on first use: importing torch costs about half a GB of
+    memory, which a benchmark measuring the ONNX Runtime path's peak must not count."""
+    if name in ("CPU_UNIT", "forward_alone"):
+        from ._backends import torch_engine
+
+        return getattr(torch_engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

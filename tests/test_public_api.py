@@ -11,6 +11,8 @@ import ast
 import importlib
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,12 @@ def test_every_hook_is_used():
         for name in names
     }
     assert set(_hooks.__all__) == used
+
+
+def test_the_package_and_its_hooks_import_no_torch():
+    """torch is the optional backend's (about half a GB once imported): the ONNX Runtime path, and
+    a benchmark measuring its memory through the hooks, must not load it."""
+    code = "import sys, matlab_occsens, matlab_occsens._hooks; print('torch' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert loaded.stdout.strip() == "False"
+    assert _hooks.CPU_UNIT >= 1 and callable(_hooks.forward_alone)  # still there, on first use
