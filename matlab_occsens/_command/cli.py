@@ -35,6 +35,7 @@ from .._core.labels import class_channels, rank_classes, read_class_names
 from .._core.occlusion import MapRequest, map_request, score_maps
 from .._core.option_table import Option
 from .._core.predict import predict
+from .._utils.checks import is_number
 from .._utils.result_files import check_writable
 from .._volumes_signals.fit import fit_signal, fit_volume
 from .._volumes_signals.read import file_stem, read_signal, read_volume
@@ -114,22 +115,14 @@ def _value(name: str, given: str | list[str]) -> Any:
     if isinstance(given, str):
         return given
     words = given
-    if len(words) == 1 and not _is_number(words[0]) and form.words != ():
+    if len(words) == 1 and not is_number(words[0]) and form.words != ():
         return words[0]
-    if not all(_is_number(word) for word in words):
+    if not all(is_number(word) for word in words):
         expected = " or ".join([*(f'"{word}"' for word in form.words or ()), "numbers"])
         raise UsageError(f"argument {flag(name)}: expected {expected}; got {' '.join(words)!r}")
     numbers = [float(word) for word in words]
     values = [int(number) if number.is_integer() else number for number in numbers]
     return values[0] if len(values) == 1 else values
-
-
-def _is_number(word: str) -> bool:
-    try:
-        float(word)
-    except ValueError:
-        return False
-    return True
 
 
 def _given(args: argparse.Namespace, options: Mapping[str, Any]) -> dict[str, Any]:

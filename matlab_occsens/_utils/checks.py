@@ -51,6 +51,16 @@ def shown_bytes(count: float) -> str:
     return f"{int(count)} bytes"
 
 
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (Python's ``float`` syntax: inf and nan included), as a
+    command-line word or a CSV field must to be one."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _from_objects(array: np.ndarray) -> np.ndarray | None:
     """An object array of plain real numbers as int64 (when every one fits) or float64, else None.
 

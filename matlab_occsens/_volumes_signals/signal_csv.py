@@ -17,20 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .._utils.checks import is_number
 from .arrays import SINGLE_MAX, check_size
 
 __all__ = ["read_csv_signal"]
 
 _ENCODING = "utf-8-sig"  # a byte-order mark, as spreadsheet programs write, is not part of the first name
 _CHUNK = 1 << 20
-
-
-def _number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
 
 
 def _scan(path: Path) -> tuple[int, int, list[str]]:
@@ -62,7 +55,7 @@ def _first_bad_field(path: Path, skip: int, columns: int) -> str:
             if len(row) != columns:
                 return f"line {number} has {len(row)} fields where the first has {columns}"
             for column, field in enumerate(row, start=1):
-                if not _number(field):
+                if not is_number(field):
                     other = ";" in field or "\t" in field
                     return (
                         f"line {number}, column {column}: {field.strip()!r} is not a number"
@@ -99,7 +92,7 @@ def read_csv_signal(path: Path, limit: float | None) -> tuple[np.ndarray, tuple[
     except OSError as error:
         raise ValueError(f"cannot read {str(path)!r} ({error.strerror or error}).") from error
     fields = [field.strip() for field in first]
-    header = bool(fields) and not all(_number(field) for field in fields)
+    header = bool(fields) and not all(is_number(field) for field in fields)
     check_size(path, "signal table", (lines, columns), 8, limit)
     try:
         with warnings.catch_warnings():  # an empty file: refused below, with its name
