@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.formats import input_kind
+from .._core.formats import INPUT_FORMATS, input_kind, spatial_rank
 from .._volumes_signals.fit import fit_signal, fit_volume
 from .._volumes_signals.nifti import NIFTI_SUFFIXES, NiftiSource, nibabel_module
 from .._volumes_signals.read import (
@@ -42,8 +42,6 @@ __all__ = [
 #: The suffixes of volume and signal files, which an image network never reads.
 ARRAY_SUFFIXES = tuple(dict.fromkeys((*VOLUME_SUFFIXES, *SIGNAL_SUFFIXES)))
 
-_SPATIAL_RANK = {"image": 2, "volume": 3, "signal": 1}
-
 
 def job_kind(net: Network) -> str:
     """ "image", "volume" or "signal": what ``net``'s input takes."""
@@ -51,8 +49,9 @@ def job_kind(net: Network) -> str:
 
 
 def spatial_rank_of(kind: str) -> int:
-    """The axes a map of one channel has: 2 (H×W), 3 (S1×S2×S3) or 1 (T)."""
-    return _SPATIAL_RANK[kind]
+    """The axes a map of one channel has: 2 (H×W), 3 (S1×S2×S3) or 1 (T), as the input formats
+    of ``kind`` say."""
+    return spatial_rank(next(form for form in INPUT_FORMATS if input_kind(form) == kind))
 
 
 def listed_extensions(kind: str) -> tuple[str, ...]:

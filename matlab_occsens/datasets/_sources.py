@@ -79,7 +79,7 @@ def image_list(images: Any, kind: str = "image", formats: str = "BCSS") -> Image
     ``InputDataFormats`` is ``formats``).
 
     Accepted: an :class:`ImageDatastore`; a path, folder or wildcard (as :func:`imageDatastore`
-    expands it, a folder listing the files of ``kind``: :func:`.kinds.listed_extensions`) or a
+    expands it, a folder listing the files of ``kind``: :func:`._kinds.listed_extensions`) or a
     list of them; several arrays stacked along a last axis in MATLAB's layout (H×W×C×N,
     S1×S2×S3×C×N, C×T×N); a list of arrays. A folder's files and a wildcard's matches are sorted.
     A file whose suffix is not of ``kind`` is refused here, before any work.
