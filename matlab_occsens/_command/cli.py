@@ -40,7 +40,7 @@ from .._utils.result_files import check_writable
 from .._volumes_signals.fit import fit_signal, fit_volume
 from .._volumes_signals.read import file_stem, read_signal, read_volume
 from ..datasets._command import add_dataset_flags, is_dataset, run_dataset
-from ..datasets._kinds import check_file_kind
+from ..datasets._kinds import check_channel_order_flag, check_file_kind
 from ..image._fit import fit_image
 from ..image._imageio import MAX_IMAGE_BYTES, imread
 from ..network import Network, importNetworkFromONNX
@@ -405,8 +405,7 @@ def _explain_file(
     """Explain one file with the reader of the network's kind of input."""
     (filename,) = args.image
     kind = input_kind(net.InputDataFormats)
-    if kind != "image" and args.channel_order is not None:
-        raise UsageError(f"argument --channel-order: applies to image networks; {args.model} takes a {kind}.")
+    check_channel_order_flag(args.channel_order, kind, args.model)
     if kind == "volume":
         explain_volume(net, filename, channels, classes, options, args.out, console, args.max_image_bytes)
     elif kind == "signal":

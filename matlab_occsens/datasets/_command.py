@@ -121,7 +121,7 @@ def _run(
     from ._explain import job_options
     from ._export import storeToMat
     from ._job import run_job
-    from ._kinds import job_kind, listed_extensions
+    from ._kinds import check_channel_order_flag, job_kind, listed_extensions
     from ._network import built_network, describe_network
     from ._pictures import write_overlays, write_overview
     from ._sources import image_list
@@ -139,13 +139,12 @@ def _run(
             f"choose one with --output-names."
         )
     kind = job_kind(net)
-    if kind != "image" and args.channel_order is not None:
-        raise ValueError(f"argument --channel-order: applies to image networks; {args.model} takes a {kind}.")
-    images = image_list(list(args.image), kind, net.InputDataFormats)
+    check_channel_order_flag(args.channel_order, kind, args.model)
+    source: Any = list(args.image)
+    if args.per_image == LABELS:  # each image's folder names its label
+        source = imageDatastore(source, LabelSource="foldernames", FileExtensions=listed_extensions(kind))
+    images = image_list(source, kind, net.InputDataFormats)
     options = job_options(net, (), occlusion_kwargs, args.max_image_bytes)
-    if args.per_image == LABELS:
-        labelled = imageDatastore(list(args.image), LabelSource="foldernames", FileExtensions=listed_extensions(kind))
-        images = image_list(labelled, kind, net.InputDataFormats)
     plan = channel_plan(
         (args.per_image or PREDICTED) if channels is None else channels,
         len(images),

@@ -32,6 +32,7 @@ __all__ = [
     "ARRAY_SUFFIXES",
     "Observation",
     "check_channel_order",
+    "check_channel_order_flag",
     "check_file_kind",
     "job_kind",
     "listed_extensions",
@@ -85,6 +86,13 @@ def check_channel_order(kind: str, channel_order: str) -> None:
             f"ChannelOrder applies to image networks (the order of an image's colours); the network takes a "
             f"{kind}, whose channels are used as given; got {channel_order!r}."
         )
+
+
+def check_channel_order_flag(channel_order: str | None, kind: str, model: str) -> None:
+    """The command's form of :func:`check_channel_order`, for its single-file and dataset forms
+    alike: ``--channel-order`` given at all for a volume or signal network is refused."""
+    if kind != "image" and channel_order is not None:
+        raise ValueError(f"argument --channel-order: applies to image networks; {model} takes a {kind}.")
 
 
 @dataclass(frozen=True)
